@@ -1,0 +1,181 @@
+"""The `mtts` command line: one command per pipeline stage. Each parses options, calls
+one stage function and prints a summary; problems end as one red line and exit 1."""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from mtts.console import console
+from mtts.errors import MttsError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Multi-task learning for text-to-speech: prepare -> tokenize -> train -> "
+                       "evaluate -> select-best -> synthesize.")
+
+
+def stage(fn):
+    """Turn MttsError into a one-line message and exit code 1 (no traceback)."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except MttsError as e:
+            console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1)
+    return wrapper
+
+
+def _print_json(obj) -> None:
+    """Summaries go to stdout as JSON (for scripts); progress and logs go to stderr."""
+    print(json.dumps(obj, indent=2))
+
+
+@app.command()
+@stage
+def prepare(
+    corpus: Path = typer.Argument(..., help="LJSpeech-layout corpus: metadata.csv and wavs/."),
+    data_dir: Path = typer.Option(Path("data"), help="Where the Kaldi-style data dirs go."),
+    dump_dir: Path = typer.Option(Path("dump"), help="Where features and statistics go."),
+    nj: int = typer.Option(2, help="Parallel feature-extraction jobs."),
+    n_dev: int = typer.Option(0, help="Dev utterances (0: 5 % of the corpus, 2 to 100)."),
+    n_test: int = typer.Option(0, help="Test utterances (0: 5 % of the corpus, 2 to 100)."),
+    skip_bad: bool = typer.Option(False, help="Drop bad utterances with a warning instead of stopping."),
+    sample_rate: int = typer.Option(22050, help="Target sample rate; other rates are resampled."),
+):
+    """Validate a corpus, write train/dev/test data dirs and extract log-mel, F0 and energy."""
+    from mtts.data.prepare import prepare as run
+    from mtts.features.audio import FeatureParams
+    summary = run(corpus, data_dir, dump_dir, nj, n_dev, n_test, skip_bad, FeatureParams(sample_rate=sample_rate))
+    _print_json(summary)
+
+
+@app.command()
+@stage
+def tokenize(
+    data_dir: Path = typer.Option(Path("data"), help="Data dirs written by prepare."),
+    dump_dir: Path = typer.Option(Path("dump"), help="Where tokens.txt and the phonemizer cache go."),
+):
+    """Normalise text, phonemize with espeak-ng (cached) and build the token tables."""
+    from mtts.text.tokenize import tokenize as run
+    _print_json(run(data_dir, dump_dir))
+
+
+@app.command()
+@stage
+def train(
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config (see recipes/*/conf)."),
+    data_dir: Path = typer.Option(Path("data")),
+    dump_dir: Path = typer.Option(Path("dump")),
+    exp_dir: Path = typer.Option(Path("exp/train"), help="Checkpoints, logs and config go here."),
+    resume: bool = typer.Option(False, help="Continue from the newest checkpoint in exp-dir."),
+    seed: Optional[int] = typer.Option(None, help="Override train.seed."),
+    max_steps: Optional[int] = typer.Option(None, help="Override train.max_steps."),
+    max_minutes: Optional[float] = typer.Option(None, help="Override train.max_minutes (wall clock)."),
+    mtl_method: Optional[str] = typer.Option(None, help="Override mtl.method."),
+    max_utts: int = typer.Option(0, help="Train on the first N utterances only (0: all)."),
+):
+    """Train the MultiTaskModel: shared encoder + task heads, L = sum of lambda_i * L_i."""
+    from mtts.config import load_config
+    from mtts.train import train as run
+    cfg = load_config(config)
+    if seed is not None:
+        cfg.train.seed = seed
+    if max_steps is not None:
+        cfg.train.max_steps = max_steps
+    if max_minutes is not None:
+        cfg.train.max_minutes = max_minutes
+    if mtl_method is not None:
+        from mtts.mtl import METHODS
+        if mtl_method not in METHODS:
+            raise MttsError(f"unknown --mtl-method '{mtl_method}' (known: {', '.join(METHODS)})")
+        cfg.mtl.method = mtl_method
+    _print_json(run(cfg, data_dir, dump_dir, exp_dir, resume, max_utts))
+
+
+@app.command()
+@stage
+def evaluate(
+    checkpoints: Optional[list[Path]] = typer.Argument(None, help="Checkpoints (default: all in exp-dir)."),
+    exp_dir: Path = typer.Option(Path("exp/train"), help="Experiment dir; results go to EXP/eval/SPLIT/."),
+    data_dir: Path = typer.Option(Path("data")),
+    split: str = typer.Option("dev", help="Data split to score."),
+    max_utts: int = typer.Option(0, help="Score only the first N utterances (0: all)."),
+):
+    """Per-task metrics (mel L1, duration error, F0 RMSE, energy error) for checkpoints."""
+    from mtts import checkpoint
+    from mtts.evaluate import evaluate as run
+    ckpts = checkpoints or checkpoint.list_checkpoints(exp_dir / "checkpoints")
+    if not ckpts:
+        raise MttsError(f"no checkpoints given and none in {exp_dir / 'checkpoints'}")
+    results = run(list(ckpts), data_dir / split, exp_dir / "eval" / split, max_utts)
+    keys = [k for k in results[0]["metrics"] if not k.startswith("loss_")]
+    table = Table(title=f"evaluate on {split}")
+    for col in ["checkpoint", "step", *keys]:
+        table.add_column(col, justify="left" if col == "checkpoint" else "right")
+    for r in results:
+        table.add_row(Path(r["checkpoint"]).name, str(r["step"]), *(f"{r['metrics'][k]:.4f}" for k in keys))
+    console.print(table)
+
+
+@app.command("select-best")
+@stage
+def select_best(
+    exp_dir: Path = typer.Option(Path("exp/train")),
+    split: str = typer.Option("dev", help="Which evaluate results to rank."),
+    metric: str = typer.Option("mel_l1", help="Metric key in the evaluate results."),
+    higher_better: bool = typer.Option(False, help="Higher values are better (default: lower)."),
+    average: int = typer.Option(1, help="Average the weights of the N best checkpoints."),
+    out: Optional[Path] = typer.Option(None, help="Model file to write (default EXP/best.pt)."),
+):
+    """Pick the best checkpoint by a metric and write the model package synthesize reads."""
+    from mtts.select import select_best as run
+    record = run(exp_dir / "eval" / split / "summary.json", out or exp_dir / "best.pt",
+                 metric, higher_better, average)
+    console.print(f"selected {', '.join(Path(c).name for c in record['chosen'])}: "
+                  f"{metric}={record['value']:.4f} -> {record['model']}")
+
+
+@app.command()
+@stage
+def synthesize(
+    model: Path = typer.Option(..., "--model", "-m", help="best.pt or any checkpoint."),
+    text: Optional[str] = typer.Option(None, "--text", "-t", help="Text to speak."),
+    text_file: Optional[Path] = typer.Option(None, help="File of lines 'text' or 'ID|text'."),
+    out: Path = typer.Option(Path("out.wav"), help="Output wav (--text) or directory (--text-file)."),
+    length_scale: float = typer.Option(1.0, help="Speaking-rate factor: >1 slower, <1 faster."),
+    n_iter: int = typer.Option(32, help="Griffin-Lim iterations."),
+):
+    """Speak text with a trained model (Griffin-Lim vocoder), 22,050 Hz wav out."""
+    from mtts.synthesize import Synthesizer, read_text_file, write_wav
+    if (text is None) == (text_file is None):
+        raise MttsError("give exactly one of --text or --text-file")
+    if not model.is_file():
+        raise MttsError(f"model {model} does not exist: run select-best first or pass a checkpoint")
+    if length_scale <= 0:
+        raise MttsError(f"--length-scale must be > 0, got {length_scale}")
+    synth = Synthesizer.load(model)
+    sr = synth.params.sample_rate
+    if text is not None:
+        wav, info = synth(text, length_scale, n_iter)
+        write_wav(out, wav, sr)
+        console.print(f"wrote {out} ({info['audio_s']:.2f} s, RTF {info['rtf']:.3f})")
+        return
+    items = read_text_file(text_file)
+    from mtts.console import progress
+    with progress() as prog:
+        task = prog.add_task("synthesize", total=len(items))
+        for uid, line in items:
+            wav, _ = synth(line, length_scale, n_iter)
+            write_wav(out / f"{uid}.wav", wav, sr)
+            prog.advance(task)
+    console.print(f"wrote {len(items)} wavs to {out}")
+
+
+if __name__ == "__main__":
+    app()

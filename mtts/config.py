@@ -1,0 +1,139 @@
+"""Training configuration: plain dataclasses loaded from YAML.
+
+Unknown keys and wrong types are errors that name the key, so a typo never trains the
+wrong model silently. The full config is saved next to every checkpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mtts.errors import MttsError
+
+
+@dataclass
+class ModelConfig:
+    d_model: int = 192          # width of encoder, decoder and task heads
+    n_heads: int = 2
+    encoder_layers: int = 4
+    decoder_layers: int = 4
+    ff_kernel: int = 3          # conv feed-forward as in FastSpeech
+    ff_mult: int = 2
+    dropout: float = 0.0        # small corpora on a CPU budget underfit before they overfit
+
+
+@dataclass
+class MTLConfig:
+    method: str = "static"      # key of mtts.mtl.METHODS
+
+
+@dataclass
+class TrainConfig:
+    seed: int = 1234
+    max_steps: int = 20000
+    max_minutes: float = 0.0    # wall-clock budget; 0 = no limit
+    batch_frames: int = 8000    # batches are filled up to this many mel frames
+    lr: float = 1e-3
+    warmup_steps: int = 500
+    grad_clip: float = 1.0
+    log_every: int = 50
+    ckpt_every: int = 1000
+    keep_checkpoints: int = 5
+    num_threads: int = 0        # torch intra-op threads; 0 = torch's default
+
+
+@dataclass
+class Config:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    # task name -> options; `weight` is λ_i of the static sum, the rest go to the task
+    tasks: dict[str, dict[str, Any]] = field(default_factory=lambda: {
+        "alignment": {"weight": 1.0},
+        "duration": {"weight": 1.0},
+        "pitch": {"weight": 0.1},
+        "energy": {"weight": 0.1},
+        "mel": {"weight": 1.0},
+    })
+    mtl: MTLConfig = field(default_factory=MTLConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _check_type(value: Any, tp: Any, where: str) -> Any:
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    origin = typing.get_origin(tp)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise MttsError(f"config key '{where}' must be a mapping, got {value!r}")
+        return value
+    if isinstance(tp, type) and (not isinstance(value, tp) or (tp is int and isinstance(value, bool))):
+        raise MttsError(f"config key '{where}' must be {tp.__name__}, got {value!r}")
+    return value
+
+
+def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
+    if not isinstance(data, dict):
+        raise MttsError(f"config section '{prefix or 'top level'}' must be a mapping")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in data.items():
+        where = f"{prefix}{key}"
+        if key not in known:
+            raise MttsError(f"unknown config key '{where}' (known: {', '.join(sorted(known))})")
+        tp = hints[key]
+        if dataclasses.is_dataclass(tp):
+            kwargs[key] = _build(tp, value or {}, f"{where}.")
+        else:
+            kwargs[key] = _check_type(value, tp, where)
+    return cls(**kwargs)
+
+
+def config_from_dict(data: dict[str, Any]) -> Config:
+    cfg = _build(Config, data, "")
+    from mtts.tasks import TASKS  # late: tasks import torch modules
+    from mtts.mtl import METHODS
+    for name, opts in cfg.tasks.items():
+        if name not in TASKS:
+            raise MttsError(f"unknown task '{name}' in config (known: {', '.join(TASKS)})")
+        if not isinstance(opts, dict):
+            raise MttsError(f"config key 'tasks.{name}' must be a mapping, got {opts!r}")
+    for need in ("mel", "alignment", "duration"):
+        if need not in cfg.tasks:
+            raise MttsError(f"config must enable the '{need}' task: the acoustic model needs "
+                            "mel, alignment (durations for training) and duration (for synthesis)")
+    for name, opts in cfg.tasks.items():
+        w = opts.get("weight", 1.0)
+        if not isinstance(w, (int, float)) or isinstance(w, bool) or w < 0:
+            raise MttsError(f"config key 'tasks.{name}.weight' must be a number >= 0, got {w!r}")
+    if cfg.mtl.method not in METHODS:
+        raise MttsError(f"unknown mtl.method '{cfg.mtl.method}' (known: {', '.join(METHODS)})")
+    return cfg
+
+
+def load_config(path: str | Path | None) -> Config:
+    if path is None:
+        return config_from_dict({})
+    path = Path(path)
+    if not path.is_file():
+        raise MttsError(f"config {path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:
+        raise MttsError(f"config {path} is not valid YAML: {str(e).splitlines()[0]}") from None
+    try:
+        return config_from_dict(data)
+    except MttsError as e:
+        raise MttsError(f"{path}: {e}") from None
+
+
+def dump_config(cfg: Config) -> str:
+    return yaml.safe_dump(cfg.to_dict(), sort_keys=False)

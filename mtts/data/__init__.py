@@ -1,0 +1,1 @@
+"""Corpus preparation, Kaldi-style data dirs and the training data loader."""

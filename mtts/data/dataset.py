@@ -1,0 +1,104 @@
+"""Training data: utterances in memory, padding collate, batches filled by frame count.
+
+Batch keys: `ids`, `text` (B, N) phoneme ids, `text_lens` (B,), `feats` (B, T, n_mels)
+normalised log-mel, `feats_lens` (B,), `pitch` (B, T) Hz with 0 = unvoiced,
+`energy` (B, T) normalised.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from mtts.data.datadir import read_table
+from mtts.errors import MttsError
+from mtts.text.tokens import TokenTable
+
+
+class Stats:
+    """Train-set statistics used to normalise features (and undo it at synthesis)."""
+
+    def __init__(self, d: dict):
+        self.d = d
+        self.mel_mean = torch.tensor(d["mel_mean"], dtype=torch.float32)
+        self.mel_std = torch.tensor(d["mel_std"], dtype=torch.float32)
+
+    def norm_mel(self, mel: torch.Tensor) -> torch.Tensor:
+        return (mel - self.mel_mean) / self.mel_std
+
+    def denorm_mel(self, mel: torch.Tensor) -> torch.Tensor:
+        return mel * self.mel_std + self.mel_mean
+
+
+class TTSDataset(Dataset):
+    def __init__(self, split_dir: Path, tokens: TokenTable, stats: Stats, max_utts: int = 0):
+        phones = read_table(split_dir / "phones")
+        feats = read_table(split_dir / "feats.scp")
+        ids = sorted(set(phones) & set(feats))
+        if max_utts:
+            ids = ids[:max_utts]
+        if not ids:
+            raise MttsError(f"{split_dir} has no utterances with both phones and features")
+        self.ids = ids
+        self.items = []
+        for i in ids:
+            path = Path(feats[i])
+            if not path.is_file():
+                raise MttsError(f"{split_dir / 'feats.scp'}: {path} for '{i}' does not exist; rerun prepare")
+            with np.load(path) as z:
+                mel = stats.norm_mel(torch.from_numpy(z["mel"]))
+                energy = (torch.from_numpy(z["energy"]) - stats.d["energy_mean"]) / stats.d["energy_std"]
+                pitch = torch.from_numpy(z["pitch"])
+            text = torch.tensor(tokens.encode(phones[i]), dtype=torch.long)
+            self.items.append({"id": i, "text": text, "feats": mel, "pitch": pitch, "energy": energy})
+        self.lengths = [it["feats"].shape[0] for it in self.items]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> dict:
+        return self.items[i]
+
+
+def _pad(seqs: list[torch.Tensor]) -> torch.Tensor:
+    return torch.nn.utils.rnn.pad_sequence(seqs, batch_first=True)
+
+
+def collate(items: list[dict]) -> dict:
+    return {
+        "ids": [it["id"] for it in items],
+        "text": _pad([it["text"] for it in items]),
+        "text_lens": torch.tensor([len(it["text"]) for it in items]),
+        "feats": _pad([it["feats"] for it in items]),
+        "feats_lens": torch.tensor([it["feats"].shape[0] for it in items]),
+        "pitch": _pad([it["pitch"] for it in items]),
+        "energy": _pad([it["energy"] for it in items]),
+    }
+
+
+def frame_batches(lengths: list[int], max_frames: int, seed: int, epoch: int,
+                  shuffle: bool = True) -> list[list[int]]:
+    """Group indices of similar length into batches of at most `max_frames` padded frames.
+
+    Deterministic in (seed, epoch), so a resumed run replays the same batches.
+    """
+    rng = random.Random(seed * 100_003 + epoch)
+    # sort by length with a little noise so batches differ between epochs
+    keyed = sorted(range(len(lengths)), key=lambda i: lengths[i] * (1 + 0.1 * rng.random()) if shuffle else lengths[i])
+    batches, cur, cur_max = [], [], 0
+    for i in keyed:
+        new_max = max(cur_max, lengths[i])
+        if cur and new_max * (len(cur) + 1) > max_frames:
+            batches.append(cur)
+            cur, new_max = [], lengths[i]
+        cur.append(i)
+        cur_max = new_max
+    if cur:
+        batches.append(cur)
+    if shuffle:
+        rng.shuffle(batches)
+    return batches

@@ -1,0 +1,1 @@
+"""Acoustic features with librosa: log-mel, frame-level F0 and energy, train-set stats."""

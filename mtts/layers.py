@@ -1,0 +1,87 @@
+"""Building blocks shared by the encoder and task heads: pre-LayerNorm transformer
+blocks with a convolutional feed-forward (FastSpeech), sinusoidal positions, masks."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def lengths_to_mask(lens: torch.Tensor, max_len: int | None = None) -> torch.Tensor:
+    """(B,) -> (B, T) bool, True on valid positions."""
+    max_len = int(lens.max()) if max_len is None else max_len
+    return torch.arange(max_len, device=lens.device)[None, :] < lens[:, None]
+
+
+def sinusoids(length: int, dim: int) -> torch.Tensor:
+    pos = torch.arange(length, dtype=torch.float32)[:, None]
+    div = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32) * (-math.log(10000.0) / dim))
+    pe = torch.zeros(length, dim)
+    pe[:, 0::2] = torch.sin(pos * div)
+    pe[:, 1::2] = torch.cos(pos * div)
+    return pe  # (T, D)
+
+
+class ConvFF(nn.Module):
+    def __init__(self, d: int, mult: int, kernel: int, dropout: float):
+        super().__init__()
+        self.conv1 = nn.Conv1d(d, d * mult, kernel, padding=kernel // 2)
+        self.conv2 = nn.Conv1d(d * mult, d, 1)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        x = x.masked_fill(~mask[..., None], 0.0).transpose(1, 2)  # (B, D, T)
+        x = self.conv2(self.drop(F.gelu(self.conv1(x))))
+        return x.transpose(1, 2)
+
+
+class Block(nn.Module):
+    def __init__(self, d: int, heads: int, mult: int, kernel: int, dropout: float):
+        super().__init__()
+        self.ln1 = nn.LayerNorm(d)
+        self.attn = nn.MultiheadAttention(d, heads, dropout=dropout, batch_first=True)
+        self.ln2 = nn.LayerNorm(d)
+        self.ff = ConvFF(d, mult, kernel, dropout)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        h = self.ln1(x)
+        x = x + self.attn(h, h, h, key_padding_mask=~mask, need_weights=False)[0]
+        x = x + self.ff(self.ln2(x), mask)
+        return x.masked_fill(~mask[..., None], 0.0)
+
+
+class Transformer(nn.Module):
+    """A stack of pre-LN blocks with sinusoidal positions and a final LayerNorm."""
+
+    def __init__(self, d: int, layers: int, heads: int, mult: int, kernel: int, dropout: float):
+        super().__init__()
+        self.blocks = nn.ModuleList(Block(d, heads, mult, kernel, dropout) for _ in range(layers))
+        self.ln = nn.LayerNorm(d)
+        self.scale = nn.Parameter(torch.ones(1))  # learnt weight of positions vs content
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        x = x + self.scale * sinusoids(x.shape[1], x.shape[2]).to(x)[None]
+        for block in self.blocks:
+            x = block(x, mask)
+        return self.ln(x).masked_fill(~mask[..., None], 0.0)
+
+
+class ConvPredictor(nn.Module):
+    """Two conv layers and a projection: the FastSpeech variance predictor."""
+
+    def __init__(self, d: int, hidden: int = 256, kernel: int = 3, out: int = 1):
+        super().__init__()
+        self.conv1 = nn.Conv1d(d, hidden, kernel, padding=kernel // 2)
+        self.ln1 = nn.LayerNorm(hidden)
+        self.conv2 = nn.Conv1d(hidden, hidden, kernel, padding=kernel // 2)
+        self.ln2 = nn.LayerNorm(hidden)
+        self.proj = nn.Linear(hidden, out)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        x = x.masked_fill(~mask[..., None], 0.0)
+        x = self.ln1(F.relu(self.conv1(x.transpose(1, 2))).transpose(1, 2))
+        x = self.ln2(F.relu(self.conv2(x.masked_fill(~mask[..., None], 0.0).transpose(1, 2))).transpose(1, 2))
+        return self.proj(x).squeeze(-1).masked_fill(~mask, 0.0)  # (B, N) when out == 1

@@ -1,0 +1,77 @@
+"""MultiTaskModel: a shared text encoder feeding task heads.
+
+forward(batch) returns per-task losses (never summed here: a weighting method combines
+them), predictions and the shared encoder output. infer(text) synthesises a mel.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from mtts.config import Config, ModelConfig
+from mtts.layers import Transformer, lengths_to_mask
+from mtts.tasks import TASKS
+
+
+class SharedEncoder(nn.Module):
+    def __init__(self, n_tokens: int, cfg: ModelConfig):
+        super().__init__()
+        self.embed = nn.Embedding(n_tokens, cfg.d_model, padding_idx=0)
+        nn.init.normal_(self.embed.weight, 0.0, cfg.d_model ** -0.5)
+        self.transformer = Transformer(cfg.d_model, cfg.encoder_layers, cfg.n_heads,
+                                       cfg.ff_mult, cfg.ff_kernel, cfg.dropout)
+
+    def forward(self, text: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.transformer(self.embed(text), mask)                 # (B, N, D)
+
+
+class MultiTaskModel(nn.Module):
+    def __init__(self, cfg: Config, n_tokens: int, n_mels: int, pitch_stats: tuple[float, float] = (0.0, 1.0)):
+        super().__init__()
+        self.encoder = SharedEncoder(n_tokens, cfg.model)
+        self.tasks = nn.ModuleDict()
+        for name, cls in TASKS.items():  # registry order is execution order
+            if name not in cfg.tasks:
+                continue
+            opts = {k: v for k, v in cfg.tasks[name].items() if k != "weight"}
+            if name == "pitch":
+                opts.setdefault("mean", pitch_stats[0])
+                opts.setdefault("std", pitch_stats[1])
+            self.tasks[name] = cls(cfg.model, n_mels, **opts)
+
+    def context(self, text: torch.Tensor, text_lens: torch.Tensor) -> dict:
+        mask = lengths_to_mask(text_lens, text.shape[1])
+        h = self.encoder(text, mask)
+        return {"h": h, "h_dec": h, "text_mask": mask}
+
+    def forward(self, batch: dict) -> dict:
+        ctx = self.context(batch["text"], batch["text_lens"])
+        ctx["feats_mask"] = lengths_to_mask(batch["feats_lens"], batch["feats"].shape[1])
+        preds, losses = {}, {}
+        for name, task in self.tasks.items():
+            if not all(k in batch for k in task.needs):
+                continue  # a batch without this task's fields contributes no loss to it
+            preds[name] = task(ctx, batch)
+        for name, pred in preds.items():
+            losses[name] = self.tasks[name].loss(pred, batch, ctx)
+        return {"losses": losses, "preds": preds, "ctx": ctx, "shared": ctx["h"]}
+
+    @torch.no_grad()
+    def metrics(self, out: dict, batch: dict) -> dict[str, float]:
+        m = {f"loss_{k}": float(v) for k, v in out["losses"].items()}
+        for name, pred in out["preds"].items():
+            m.update(self.tasks[name].metrics(pred, batch, out["ctx"]))
+        return m
+
+    @torch.no_grad()
+    def infer(self, text: torch.Tensor, text_lens: torch.Tensor | None = None, **controls) -> dict:
+        """text (B, N) -> {"mel": (B, T, M) normalised, "mask", "durations"}."""
+        if text_lens is None:
+            text_lens = torch.full((text.shape[0],), text.shape[1], dtype=torch.long)
+        ctx = self.context(text, text_lens)
+        out = {}
+        for name, task in self.tasks.items():
+            out.update(task.infer(ctx, **controls))
+        out["durations"] = ctx["durations"]
+        return out

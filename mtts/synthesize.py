@@ -1,0 +1,118 @@
+"""Stage `synthesize`: text -> wav from a model file alone (best.pt or any checkpoint).
+
+The file carries config, token table, feature parameters and statistics; the vocoder
+is Griffin-Lim (librosa). Long text is split into sentences and the audio joined.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+
+from mtts import checkpoint
+from mtts.data.dataset import Stats
+from mtts.errors import MttsError
+from mtts.features.audio import griffin_lim
+from mtts.io import atomic_path
+from mtts.text.normalize import normalize
+from mtts.text.phonemize import Phonemizer
+
+MAX_CHARS = 300  # longer sentences are split further at commas, then at spaces
+
+
+def split_sentences(text: str) -> list[str]:
+    parts = [p.strip() for p in re.split(r"(?<=[.!?;])\s+", text) if p.strip()]
+    out = []
+    for p in parts:
+        while len(p) > MAX_CHARS:
+            cut = p.rfind(",", 0, MAX_CHARS)
+            cut = cut if cut > 0 else p.rfind(" ", 0, MAX_CHARS)
+            cut = cut if cut > 0 else MAX_CHARS
+            out.append(p[: cut + 1].strip())
+            p = p[cut + 1:].strip()
+        if p:
+            out.append(p)
+    return out
+
+
+@dataclass
+class Synthesizer:
+    model: torch.nn.Module
+    tokens: object
+    params: object
+    stats: Stats
+    phonemizer: Phonemizer
+
+    @classmethod
+    def load(cls, path: Path) -> "Synthesizer":
+        ck = checkpoint.load(path)
+        model, _, tokens, params = checkpoint.build_model(ck, path)
+        return cls(model, tokens, params, Stats(ck["stats"]), Phonemizer())
+
+    def mel(self, text: str, length_scale: float = 1.0) -> np.ndarray:
+        """One sentence -> log-mel (T, n_mels)."""
+        norm = normalize(text)
+        phones = self.phonemizer([norm])[0]
+        ids = [i for i in self.tokens.encode(phones) if i > 1]  # drop symbols unseen in training
+        if not ids:
+            raise MttsError(f"nothing to say in {text[:60]!r}: no pronounceable words")
+        out = self.model.infer(torch.tensor([ids]), length_scale=length_scale)
+        return self.stats.denorm_mel(out["mel"][0]).numpy()
+
+    def __call__(self, text: str, length_scale: float = 1.0, n_iter: int = 32) -> tuple[np.ndarray, dict]:
+        """Any length of text -> waveform, plus timing of acoustic model and vocoder."""
+        sentences = split_sentences(text)
+        if not sentences:
+            raise MttsError("the text is empty")
+        gap = np.zeros(int(0.15 * self.params.sample_rate), dtype=np.float32)
+        pieces, t_am, t_voc = [], 0.0, 0.0
+        for s in sentences:
+            t0 = time.perf_counter()
+            try:
+                mel = self.mel(s, length_scale)
+            except MttsError:
+                if len(sentences) == 1:
+                    raise
+                continue  # a punctuation-only piece inside longer text is skipped
+            t1 = time.perf_counter()
+            pieces += [griffin_lim(mel, self.params, n_iter), gap]
+            t_voc += time.perf_counter() - t1
+            t_am += t1 - t0
+        if not pieces:
+            raise MttsError(f"nothing to say in {text[:60]!r}: no pronounceable words")
+        wav = np.concatenate(pieces[:-1])
+        secs = len(wav) / self.params.sample_rate
+        return wav, {"audio_s": secs, "acoustic_s": t_am, "vocoder_s": t_voc,
+                     "rtf": (t_am + t_voc) / max(secs, 1e-9)}
+
+
+def write_wav(path: Path, wav: np.ndarray, sr: int) -> None:
+    with atomic_path(path) as tmp:
+        sf.write(tmp, wav, sr, subtype="PCM_16", format="WAV")
+
+
+def read_text_file(path: Path) -> list[tuple[str, str]]:
+    """Lines `text` or `ID|text` -> (id, text); ids default to line numbers."""
+    if not path.is_file():
+        raise MttsError(f"{path} does not exist")
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except UnicodeDecodeError:
+        raise MttsError(f"{path} is not UTF-8 text") from None
+    items = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        uid, sep, text = line.partition("|")
+        if not sep:
+            uid, text = f"utt{n:05d}", line
+        items.append((uid.strip(), text.split("|")[0].strip()))
+    if not items:
+        raise MttsError(f"{path} holds no text")
+    return items

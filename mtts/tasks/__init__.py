@@ -1,0 +1,18 @@
+"""Task registry. Order matters: tasks run in this order over the shared context
+(alignment yields durations, pitch/energy add embeddings, mel decodes)."""
+
+from mtts.tasks.alignment import AlignmentTask
+from mtts.tasks.base import Task
+from mtts.tasks.duration import DurationTask
+from mtts.tasks.mel import MelTask
+from mtts.tasks.variance import EnergyTask, PitchTask
+
+TASKS: dict[str, type[Task]] = {
+    "alignment": AlignmentTask,
+    "duration": DurationTask,
+    "pitch": PitchTask,
+    "energy": EnergyTask,
+    "mel": MelTask,
+}
+
+__all__ = ["TASKS", "Task"]

@@ -1,0 +1,1 @@
+"""Text front end: normalisation, G2P with phonemizer + espeak-ng, token tables."""

@@ -1,0 +1,64 @@
+"""Grapheme-to-phoneme with phonemizer's espeak-ng backend, cached and kept aligned.
+
+espeak is loaded on first use, not at import. phonemizer can return a different number
+of lines than it was given (it splits on some punctuation, e.g. after "$3.50."), so a
+batch whose length does not match is redone one utterance at a time: the output always
+stays aligned with the input, utterance by utterance.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from mtts.errors import MttsError
+from mtts.io import write_text
+
+LANGUAGE = "en-us"
+
+
+class Phonemizer:
+    def __init__(self, language: str = LANGUAGE, cache_path: Path | None = None):
+        self.language = language
+        self.cache_path = cache_path
+        self.cache: dict[str, str] = {}
+        if cache_path is not None and cache_path.is_file():
+            try:
+                self.cache = json.loads(cache_path.read_text(encoding="utf-8"))
+            except json.JSONDecodeError:
+                self.cache = {}  # a broken cache is only a lost speed-up
+        self._backend = None
+        self.calls = 0  # number of texts sent to espeak; tests use it to prove caching
+
+    @property
+    def backend(self):
+        if self._backend is None:
+            try:
+                from phonemizer.backend import EspeakBackend
+                self._backend = EspeakBackend(self.language, preserve_punctuation=True,
+                                              with_stress=True, language_switch="remove-flags")
+            except RuntimeError as e:
+                raise MttsError(f"espeak-ng is not usable ({e}); install it: apt-get install espeak-ng") from None
+        return self._backend
+
+    def _run(self, texts: list[str]) -> list[str]:
+        self.calls += len(texts)
+        out = self.backend.phonemize(texts, strip=True, njobs=1)
+        if len(out) == len(texts):
+            return out
+        # misaligned batch: one call per utterance, joining any extra lines it returns
+        fixed = []
+        for t in texts:
+            fixed.append(" ".join(x for x in self.backend.phonemize([t], strip=True) if x))
+        return fixed
+
+    def __call__(self, texts: list[str]) -> list[str]:
+        todo = sorted({t for t in texts if t not in self.cache and t.strip()})
+        if todo:
+            for i in range(0, len(todo), 500):
+                chunk = todo[i:i + 500]
+                for t, p in zip(chunk, self._run(chunk)):
+                    self.cache[t] = " ".join(p.split())
+            if self.cache_path is not None:
+                write_text(self.cache_path, json.dumps(self.cache, ensure_ascii=False))
+        return [self.cache.get(t, "") if t.strip() else "" for t in texts]

@@ -1,0 +1,50 @@
+"""Stage `tokenize`: normalise text and phonemize it.
+
+Reads  DATA/<set>/text for each set
+Writes DATA/<set>/{norm_text,phones}, DUMP/tokens.txt (phonemes, from train),
+       DUMP/chars.txt (characters of normalised text), DUMP/phonemize_cache.json
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mtts.data.datadir import read_table, write_table
+from mtts.errors import MttsError
+from mtts.text.normalize import normalize
+from mtts.text.phonemize import Phonemizer
+from mtts.text.tokens import BASE_SYMBOLS, TokenTable
+
+SETS = ("train", "dev", "test")
+
+
+def text_to_phones(texts: list[str], phonemizer: Phonemizer) -> tuple[list[str], list[str]]:
+    norm = [normalize(t) for t in texts]
+    return norm, phonemizer(norm)
+
+
+def tokenize(data_dir: Path, dump_dir: Path) -> dict[str, int]:
+    phonemizer = Phonemizer(cache_path=dump_dir / "phonemize_cache.json")
+    sets = [s for s in SETS if (data_dir / s / "text").is_file()]
+    if "train" not in sets:
+        raise MttsError(f"{data_dir / 'train' / 'text'} does not exist: run `mtts prepare` first")
+    phones_by_set, norm_by_set = {}, {}
+    for s in sets:
+        text = read_table(data_dir / s / "text")
+        ids = sorted(text)
+        norm, phones = text_to_phones([text[i] for i in ids], phonemizer)
+        bad = [i for i, p in zip(ids, phones) if not p.strip()]
+        if bad:
+            raise MttsError(f"{data_dir / s / 'text'}: no pronounceable words in "
+                            f"{', '.join(bad[:5])}; fix or remove those utterances")
+        phones_by_set[s] = dict(zip(ids, phones))
+        norm_by_set[s] = dict(zip(ids, norm))
+    tokens = TokenTable.build(list(phones_by_set["train"].values()), BASE_SYMBOLS)
+    chars = TokenTable.build([t.lower() for t in norm_by_set["train"].values()])
+    for s in sets:
+        write_table(data_dir / s / "norm_text", norm_by_set[s])
+        write_table(data_dir / s / "phones", phones_by_set[s])
+    tokens.save(dump_dir / "tokens.txt")
+    chars.save(dump_dir / "chars.txt")
+    return {"phoneme_tokens": len(tokens), "char_tokens": len(chars),
+            **{s: len(phones_by_set[s]) for s in sets}, "espeak_calls": phonemizer.calls}

@@ -1,0 +1,200 @@
+"""Stage `train`: the training loop, written out.
+
+Reads  DATA/{train,dev}/{phones,feats.scp}, DUMP/{tokens.txt,stats.json,feature_params.json}
+Writes EXP/config.yaml, EXP/checkpoints/step_*.pt, EXP/metrics.jsonl (one JSON per log
+       line, train and dev), EXP/tb/ (TensorBoard), EXP/train.log
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mtts import checkpoint
+from mtts.config import Config, dump_config
+from mtts.console import console
+from mtts.data.dataset import Stats, TTSDataset, collate, frame_batches
+from mtts.errors import MttsError
+from mtts.features.audio import FeatureParams
+from mtts.io import read_json, seed_everything, write_text
+from mtts.model import MultiTaskModel
+from mtts.mtl import METHODS
+from mtts.text.tokens import TokenTable
+
+
+def lr_lambda(cfg: Config):
+    warm, total = max(1, cfg.train.warmup_steps), max(1, cfg.train.max_steps)
+
+    def f(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        return max(0.05, 1.0 - (step - warm) / max(1, total - warm))  # linear decay to 5 %
+    return f
+
+
+@torch.no_grad()
+def evaluate_loss(model: MultiTaskModel, data: TTSDataset, batch_frames: int) -> dict[str, float]:
+    """Frame-weighted averages of every task's loss and metrics on a dataset."""
+    model.eval()
+    sums: dict[str, float] = {}
+    total = 0
+    for idx in frame_batches(data.lengths, batch_frames, 0, 0, shuffle=False):
+        batch = collate([data[i] for i in idx])
+        out = model(batch)
+        n = int(batch["feats_lens"].sum())
+        for k, v in model.metrics(out, batch).items():
+            sums[k] = sums.get(k, 0.0) + v * n
+        total += n
+    model.train()
+    return {k: v / total for k, v in sums.items()}
+
+
+class _Stopper:
+    """SIGINT/SIGTERM ask the loop to save a checkpoint and stop at the next step."""
+
+    def __init__(self):
+        self.stop = False
+        self.old = {}
+
+    def __enter__(self):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self.old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        self.stop = True
+
+    def __exit__(self, *exc):
+        for sig, h in self.old.items():
+            signal.signal(sig, h)
+
+
+def train(cfg: Config, data_dir: Path, dump_dir: Path, exp_dir: Path, resume: bool = False,
+          max_utts: int = 0) -> dict:
+    tokens = TokenTable.load(dump_dir / "tokens.txt")
+    stats_d = read_json(dump_dir / "stats.json")
+    params = FeatureParams.from_dict(read_json(dump_dir / "feature_params.json"))
+    stats = Stats(stats_d)
+    if cfg.train.num_threads:
+        torch.set_num_threads(cfg.train.num_threads)
+    seed_everything(cfg.train.seed)
+    train_set = TTSDataset(data_dir / "train", tokens, stats, max_utts)
+    dev_set = TTSDataset(data_dir / "dev", tokens, stats) if (data_dir / "dev" / "phones").is_file() else None
+
+    model = MultiTaskModel(cfg, len(tokens), params.n_mels, (stats_d["pitch_mean"], stats_d["pitch_std"]))
+    method = METHODS[cfg.mtl.method]({k: float(v.get("weight", 1.0)) for k, v in cfg.tasks.items()})
+    params_all = list(model.parameters()) + list(method.parameters())
+    opt = torch.optim.Adam(params_all, lr=cfg.train.lr, betas=(0.9, 0.98), eps=1e-9)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg))
+
+    ckpt_dir = exp_dir / "checkpoints"
+    step, epoch, batch_in_epoch, elapsed = 0, 0, 0, 0.0
+    found = checkpoint.list_checkpoints(ckpt_dir)
+    if resume and found:
+        ck = checkpoint.load(found[-1])
+        if ck["tokens"] != tokens.symbols:
+            raise MttsError(f"{found[-1]} was trained with another token table; use a new --exp-dir")
+        model.load_state_dict(ck["model"])
+        method.load_state_dict(ck["method"])
+        opt.load_state_dict(ck["optimizer"])
+        sched.load_state_dict(ck["scheduler"])
+        step, epoch, batch_in_epoch, elapsed = ck["step"], ck["epoch"], ck["batch_in_epoch"], ck["elapsed"]
+        torch.set_rng_state(ck["rng"]["torch"])
+        np.random.set_state(ck["rng"]["numpy"])
+        random.setstate(ck["rng"]["python"])
+        console.print(f"resumed from {found[-1]} (step {step})")
+    elif found and not resume:
+        raise MttsError(f"{ckpt_dir} already holds checkpoints; pass --resume or choose a new --exp-dir")
+
+    write_text(exp_dir / "config.yaml", dump_config(cfg))
+    log_path = exp_dir / "metrics.jsonl"
+    # drop log lines written after the checkpoint we resumed from, so the log matches the run
+    kept = [l for l in (log_path.read_text().splitlines() if log_path.is_file() else [])
+            if l.strip() and json.loads(l)["step"] <= step]
+    write_text(log_path, "".join(l + "\n" for l in kept))
+    from torch.utils.tensorboard import SummaryWriter  # heavy import, only when training
+    tb = SummaryWriter(str(exp_dir / "tb"), purge_step=step + 1 if step else None)
+
+    def save_ckpt() -> Path:
+        path = ckpt_dir / f"step_{step:07d}.pt"
+        checkpoint.save(path, {
+            "model": model.state_dict(), "method": method.state_dict(), "optimizer": opt.state_dict(),
+            "scheduler": sched.state_dict(), "step": step, "epoch": epoch,
+            "batch_in_epoch": batch_in_epoch, "elapsed": elapsed,
+            "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()},
+            "config": cfg.to_dict(), "tokens": tokens.symbols, "feature_params": params.to_dict(),
+            "stats": stats_d})
+        checkpoint.prune(ckpt_dir, cfg.train.keep_checkpoints)
+        return path
+
+    def log(record: dict) -> None:
+        with open(log_path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+        for k, v in record.items():
+            if isinstance(v, (int, float)) and k != "step":
+                tb.add_scalar(f"{record['split']}/{k}", v, step)
+
+    n_params = sum(p.numel() for p in model.parameters())
+    console.print(f"model: {n_params / 1e6:.2f} M parameters; tasks: {', '.join(model.tasks)}; "
+                  f"method: {cfg.mtl.method}; {len(train_set)} train utterances")
+    model.train()
+    frames_acc, t_log, acc = 0, time.time(), {}
+    budget = cfg.train.max_minutes * 60
+    t_start = time.time() - elapsed
+    batches, batches_epoch = [], -1
+    with _Stopper() as stopper:
+        while step < cfg.train.max_steps and not stopper.stop:
+            if batches_epoch != epoch:  # the batch order is a function of (seed, epoch)
+                batches = frame_batches(train_set.lengths, cfg.train.batch_frames, cfg.train.seed, epoch)
+                batches_epoch = epoch
+            if batch_in_epoch >= len(batches):
+                epoch, batch_in_epoch = epoch + 1, 0
+                continue
+            batch = collate([train_set[i] for i in batches[batch_in_epoch]])
+            out = model(batch)
+            opt.zero_grad(set_to_none=True)
+            weights = method.backward(out["losses"], out["shared"])
+            gnorm = torch.nn.utils.clip_grad_norm_(params_all, cfg.train.grad_clip)
+            if not torch.isfinite(gnorm):
+                raise MttsError(f"non-finite gradient at step {step}; lower train.lr")
+            opt.step()
+            sched.step()
+            step += 1
+            batch_in_epoch += 1
+            elapsed = time.time() - t_start
+            frames_acc += int(batch["feats_lens"].sum())
+            for k, v in out["losses"].items():
+                acc[k] = acc.get(k, 0.0) + v.item()
+            acc["_n"] = acc.get("_n", 0) + 1
+            if step % cfg.train.log_every == 0:
+                dt = time.time() - t_log
+                means = {k: v / acc["_n"] for k, v in acc.items() if k != "_n"}
+                log({"split": "train", "step": step, "epoch": epoch,
+                     **{f"loss_{k}": v for k, v in means.items()},
+                     **{f"weight_{k}": v for k, v in weights.items()},
+                     "lr": sched.get_last_lr()[0], "grad_norm": float(gnorm),
+                     "frames_per_s": frames_acc / dt, "elapsed_s": elapsed})
+                console.print(f"step {step:6d} ep {epoch:3d} "
+                              + " ".join(f"{k}={v:.3f}" for k, v in means.items())
+                              + f" | {frames_acc / dt:,.0f} fr/s {elapsed / 60:.1f} min")
+                frames_acc, t_log, acc = 0, time.time(), {}
+            if budget and elapsed >= budget:
+                stopper.stop = True
+            if step % cfg.train.ckpt_every == 0 or stopper.stop:
+                if dev_set is not None:
+                    log({"split": "dev", "step": step,
+                         **evaluate_loss(model, dev_set, cfg.train.batch_frames)})
+                save_ckpt()
+    if not (ckpt_dir / f"step_{step:07d}.pt").is_file():
+        if dev_set is not None:
+            log({"split": "dev", "step": step, **evaluate_loss(model, dev_set, cfg.train.batch_frames)})
+        save_ckpt()
+    tb.close()
+    return {"step": step, "epoch": epoch, "minutes": round(elapsed / 60, 2),
+            "checkpoint": str(ckpt_dir / f"step_{step:07d}.pt")}
