@@ -57,7 +57,7 @@ class AlignmentTask(Task):
     needs = ("feats",)
 
     def __init__(self, model: ModelConfig, n_mels: int, prior_scaling: float = 1.0,
-                 mle_weight: float = 1.0, temperature: float = 1.0):
+                 mle_weight: float = 1.0, temperature: float = 0.1):
         super().__init__(model, n_mels)
         self.temperature = temperature  # scales the log-likelihood against the prior
         self.proj = nn.Linear(model.d_model, n_mels)

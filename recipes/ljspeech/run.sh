@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# LJSpeech-1.1 recipe. Point --db at an unpacked LJSpeech-1.1 (metadata.csv + wavs/).
+#   ./run.sh --db /data/LJSpeech-1.1
+#   ./run.sh --db ../../../shared/data/ljspeech-mini --train-config conf/tiny.yaml --n-dev 2 --n-test 2
+set -euo pipefail
+cd "$(dirname "$0")"
+. utils/log.sh
+
+db=
+stage=1
+stop_stage=100
+nj=2
+train_config=conf/train.yaml
+tag=
+seed=1234
+n_dev=100
+n_test=100
+metric=mel_l1
+n_average=1
+synth_text="Printing, in the only sense with which we are at present concerned, differs from most if not from all the arts."
+
+. utils/parse_options.sh
+
+[ -n "${db}" ] || { echo "$0: --db PATH (an LJSpeech-layout corpus) is required" >&2; exit 1; }
+[ -f "${db}/metadata.csv" ] || { echo "$0: ${db}/metadata.csv not found: is --db an LJSpeech-1.1 folder?" >&2; exit 1; }
+db=$(cd "${db}" && pwd)
+tag=${tag:-$(basename "${train_config}" .yaml)}
+
+. utils/tts.sh

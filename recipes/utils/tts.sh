@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The stages every LJSpeech-like recipe shares, sourced by recipes/<corpus>/run.sh after it
+# has set: db (LJSpeech-layout corpus), stage, stop_stage, nj, train_config, tag, seed,
+# n_dev, n_test, metric, n_average, synth_text. Each stage is one `mtts` command.
+#   1 prepare   data/{train,dev,test}, dump/feats, dump/stats.json
+#   2 tokenize  data/*/phones, dump/tokens.txt
+#   3 train     exp/$tag/{config.yaml,checkpoints/,metrics.jsonl,tb/}
+#   4 evaluate  exp/$tag/eval/dev/*.json
+#   5 select    exp/$tag/best.pt, exp/$tag/selection.json
+#   6 synth     exp/$tag/synth/test/*.wav, exp/$tag/synth/sample.wav
+
+mtts=${mtts:-mtts}
+exp=exp/${tag}
+
+if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
+  log "Stage 1: prepare data dirs and features from ${db}"
+  ${mtts} prepare "${db}" --data-dir data --dump-dir dump --nj "${nj}" --n-dev "${n_dev}" --n-test "${n_test}"
+fi
+
+if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
+  log "Stage 2: normalise text and phonemize"
+  ${mtts} tokenize --data-dir data --dump-dir dump
+fi
+
+if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
+  log "Stage 3: train ${exp} with ${train_config}"
+  mkdir -p "${exp}"
+  echo "$0 $*" > "${exp}/run.sh.cmd"  # the command line, to redo a run exactly
+  resume=()
+  if compgen -G "${exp}/checkpoints/step_*.pt" >/dev/null; then resume=(--resume); fi
+  ${mtts} train --config "${train_config}" --data-dir data --dump-dir dump --exp-dir "${exp}" \
+    --seed "${seed}" "${resume[@]}"
+fi
+
+if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
+  log "Stage 4: evaluate every checkpoint on dev"
+  ${mtts} evaluate --exp-dir "${exp}" --data-dir data --split dev
+fi
+
+if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
+  log "Stage 5: select the best checkpoint by ${metric}"
+  ${mtts} select-best --exp-dir "${exp}" --split dev --metric "${metric}" --average "${n_average}"
+fi
+
+if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
+  log "Stage 6: synthesize the test set and a sample sentence"
+  cut -d' ' -f2- data/test/norm_text > /dev/null  # fails early when tokenize has not run
+  awk '{id=$1; $1=""; sub(/^ /, ""); print id "|" $0}' data/test/text > "${exp}/test_sentences.txt"
+  ${mtts} synthesize --model "${exp}/best.pt" --text-file "${exp}/test_sentences.txt" --out "${exp}/synth/test"
+  ${mtts} synthesize --model "${exp}/best.pt" --text "${synth_text}" --out "${exp}/synth/sample.wav"
+  log "Listen: ${exp}/synth/sample.wav"
+fi

@@ -1,0 +1,90 @@
+"""Shared fixtures: tiny configs, random batches and a small corpus spoken by espeak-ng."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from mtts.config import config_from_dict
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+LJ_MINI = SHARED / "data" / "ljspeech-mini"
+
+TINY = {"model": {"d_model": 32, "n_heads": 2, "encoder_layers": 1, "decoder_layers": 1},
+        "train": {"max_steps": 20, "batch_frames": 3000, "warmup_steps": 5, "log_every": 5,
+                  "ckpt_every": 10, "lr": 0.003}}
+
+SENTENCES = [
+    "The birch canoe slid on the smooth planks.", "Glue the sheet to the dark blue background.",
+    "It's easy to tell the depth of a well.", "These days a chicken leg is a rare dish.",
+    "Rice is often served in round bowls.", "The juice of lemons makes fine punch.",
+    "The box was thrown beside the parked truck.", "The hogs were fed chopped corn and garbage.",
+    "Four hours of steady work faced us.", "A large size in stockings is hard to sell.",
+    "The boy was there when the sun rose.", "A rod is used to catch pink salmon.",
+]
+
+
+@pytest.fixture
+def tiny_cfg():
+    return config_from_dict(TINY)
+
+
+def random_batch(B: int = 3, n_tokens: int = 20, n_mels: int = 80, seed: int = 0) -> dict:
+    g = torch.Generator().manual_seed(seed)
+    text_lens = torch.tensor([12, 9, 6][:B])
+    feats_lens = torch.tensor([60, 45, 30][:B])
+    text = torch.randint(2, n_tokens, (B, int(text_lens.max())), generator=g)
+    for b in range(B):
+        text[b, text_lens[b]:] = 0
+    T = int(feats_lens.max())
+    # learnable mels: each token holds a fixed random spectrum for 5 frames, plus a little noise
+    spectra = torch.randn(n_tokens, n_mels, generator=g)
+    feats = spectra[text].repeat_interleave(5, dim=1) + 0.1 * torch.randn(B, T, n_mels, generator=g)
+    feats = feats * (torch.arange(T)[None, :, None] < feats_lens[:, None, None])
+    return {"text": text, "text_lens": text_lens, "feats": feats,
+            "feats_lens": feats_lens, "pitch": torch.rand(B, T, generator=g) * 100 + 150,
+            "energy": torch.randn(B, T, generator=g)}
+
+
+requires_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None,
+                                     reason="espeak-ng is not installed (apt-get install espeak-ng)")
+requires_shared = pytest.mark.skipif(not LJ_MINI.is_dir(),
+                                     reason="../shared/data/ljspeech-mini is absent (only in the dev/CI checkout)")
+
+
+@pytest.fixture(scope="session")
+def espeak_corpus(tmp_path_factory) -> Path:
+    """An LJSpeech-layout corpus of 12 sentences spoken by espeak-ng at 22,050 Hz."""
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed (apt-get install espeak-ng)")
+    root = tmp_path_factory.mktemp("espeak_corpus")
+    (root / "wavs").mkdir()
+    lines = []
+    for i, text in enumerate(SENTENCES):
+        uid = f"ES{i:03d}"
+        raw = root / f"{uid}.raw.wav"
+        subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(raw), text], check=True)
+        y, sr = sf.read(raw, dtype="float32")
+        import librosa
+        sf.write(root / "wavs" / f"{uid}.wav", librosa.resample(y, orig_sr=sr, target_sr=22050), 22050)
+        raw.unlink()
+        lines.append(f"{uid}|{text}|{text}")
+    (root / "metadata.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return root
+
+
+def write_wav(path: Path, seconds: float = 1.0, sr: int = 22050, channels: int = 1,
+              subtype: str = "PCM_16", freq: float = 220.0) -> Path:
+    t = np.arange(int(seconds * sr)) / sr
+    y = 0.3 * np.sin(2 * np.pi * freq * t)
+    if channels > 1:
+        y = np.stack([y] * channels, axis=1)
+    sf.write(path, y, sr, subtype=subtype)
+    return path

@@ -1,0 +1,72 @@
+import pytest
+import torch
+
+from mtts.config import config_from_dict
+from mtts.errors import MttsError
+from mtts.model import MultiTaskModel
+from mtts.mtl import METHODS
+
+from conftest import TINY, random_batch
+
+
+def test_forward_backward_and_infer_shapes(tiny_cfg):
+    torch.manual_seed(0)
+    model = MultiTaskModel(tiny_cfg, 20, 80, (200.0, 30.0))
+    batch = random_batch()
+    out = model(batch)
+    assert set(out["losses"]) == {"alignment", "duration", "pitch", "energy", "mel"}
+    assert out["shared"].shape == (3, 12, 32)
+    assert out["preds"]["mel"]["mel"].shape == (3, 60, 80)
+    assert out["ctx"]["durations"].sum(1).tolist() == [60, 45, 30]
+    assert all(torch.isfinite(v) for v in out["losses"].values())
+    sum(out["losses"].values()).backward()
+    assert model.encoder.embed.weight.grad.abs().sum() > 0
+    model.eval()
+    inf = model.infer(batch["text"][:1, :12])
+    assert inf["mel"].shape[0] == 1 and inf["mel"].shape[2] == 80
+    assert inf["mel"].shape[1] == int(inf["durations"].sum())
+
+
+def test_task_without_its_batch_field_contributes_no_loss(tiny_cfg):
+    model = MultiTaskModel(tiny_cfg, 20, 80)
+    batch = random_batch()
+    del batch["pitch"]
+    assert "pitch" not in model(batch)["losses"]
+
+
+def test_loss_falls_on_a_fixed_tiny_batch(tiny_cfg):
+    torch.manual_seed(0)
+    model = MultiTaskModel(tiny_cfg, 20, 80, (200.0, 30.0))
+    method = METHODS["static"]({k: v.get("weight", 1.0) for k, v in tiny_cfg.tasks.items()})
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    batch = random_batch()
+    first = None
+    for _ in range(100):
+        out = model(batch)
+        opt.zero_grad()
+        method.backward(out["losses"], out["shared"])
+        opt.step()
+        losses = {k: v.item() for k, v in out["losses"].items()}
+        first = first or losses
+    for task in ("mel", "duration", "alignment"):
+        assert losses[task] < 0.7 * first[task], (task, first[task], losses[task])
+
+
+@pytest.mark.parametrize("bad,match", [
+    ({"model": {"d_modle": 8}}, "unknown config key 'model.d_modle'"),
+    ({"train": {"lr": "fast"}}, "'train.lr' must be float"),
+    ({"train": {"max_steps": 1.5}}, "'train.max_steps' must be int"),
+    ({"tasks": {"mel": {}, "alignment": {}, "duration": {}, "prosody": {}}}, "unknown task 'prosody'"),
+    ({"tasks": {"mel": {}}}, "must enable the 'alignment' task"),
+    ({"tasks": {"mel": {"weight": -1}, "alignment": {}, "duration": {}}}, "tasks.mel.weight"),
+    ({"mtl": {"method": "magic"}}, "unknown mtl.method 'magic'"),
+])
+def test_config_errors_name_the_key(bad, match):
+    with pytest.raises(MttsError, match=match):
+        config_from_dict(bad)
+
+
+def test_unknown_task_option_is_an_error():
+    cfg = config_from_dict({**TINY, "tasks": {"mel": {}, "alignment": {}, "duration": {"hiden": 3}}})
+    with pytest.raises(TypeError, match="hiden"):
+        MultiTaskModel(cfg, 20, 80)
