@@ -1,0 +1,51 @@
+# mtts set-up and entry points. `make demo` trains the mini voice; `make test` runs the tests.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+APT_PACKAGES := espeak-ng festival festvox-us-slt-hts sox libsndfile1
+
+.PHONY: help sysdeps venv dev demo demo-fast test test-fast clean
+
+help:
+	@echo "make demo       set up, build the mini corpus, train (~40 min) and speak a sentence"
+	@echo "make demo-fast  the same on 24 utterances with a tiny model (about 2 minutes)"
+	@echo "make test       set up and run the whole test suite"
+	@echo "make test-fast  unit tests only (skips recipe smoke runs)"
+
+# Debian packages, installed only when a command is missing.
+sysdeps:
+	@missing=""; \
+	command -v espeak-ng >/dev/null || missing="$$missing espeak-ng"; \
+	command -v text2wave >/dev/null || missing="$$missing festival"; \
+	[ -d /usr/share/festival/voices/us/cmu_us_slt_arctic_hts ] || missing="$$missing festvox-us-slt-hts"; \
+	command -v sox >/dev/null || missing="$$missing sox"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages: $(APT_PACKAGES)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(APT_PACKAGES); \
+	fi
+
+$(BIN)/mtts: pyproject.toml
+	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[dev,eval]"
+	touch $@
+
+venv: $(BIN)/mtts
+
+demo: sysdeps venv
+	PATH="$(CURDIR)/$(BIN):$$PATH" recipes/mini/run.sh
+	@echo "Listen: recipes/mini/exp/train/synth/sample.wav"
+
+demo-fast: sysdeps venv
+	PATH="$(CURDIR)/$(BIN):$$PATH" recipes/mini/run.sh --fast true
+	@echo "Listen: recipes/mini/exp/tiny/synth/sample.wav"
+
+test: sysdeps venv
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest
+
+test-fast: venv
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -m "not slow"
+
+clean:
+	rm -rf recipes/*/data recipes/*/dump recipes/*/exp

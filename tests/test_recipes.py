@@ -1,0 +1,55 @@
+"""Smoke runs of the recipes, every stage, as a user runs them (in a copy of recipes/)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+
+from conftest import LJ_MINI, REPO, requires_shared
+
+pytestmark = pytest.mark.slow
+
+
+def run_recipe(tmp_path: Path, corpus: str, *args: str) -> Path:
+    recipes = tmp_path / "recipes"
+    shutil.copytree(REPO / "recipes", recipes, symlinks=True,
+                    ignore=shutil.ignore_patterns("data", "dump", "exp", "downloads"))
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    res = subprocess.run(["bash", str(recipes / corpus / "run.sh"), *args], env=env,
+                         capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    return recipes / corpus
+
+
+def check_outputs(root: Path, tag: str) -> None:
+    exp = root / "exp" / tag
+    sel = json.loads((exp / "selection.json").read_text())
+    assert sel["metric"] == "mel_l1" and Path(sel["chosen"][0]).is_file()
+    assert (exp / "best.pt").is_file() and (exp / "config.yaml").is_file()
+    y, sr = sf.read(exp / "synth" / "sample.wav")
+    assert sr == 22050 and len(y) > sr // 2
+    n_test = len((root / "data" / "test" / "text").read_text().splitlines())
+    assert len(list((exp / "synth" / "test").glob("*.wav"))) == n_test
+
+
+@requires_shared
+def test_ljspeech_recipe_on_real_ljspeech_files(tmp_path):
+    root = run_recipe(tmp_path, "ljspeech", "--db", str(LJ_MINI), "--train-config", "conf/tiny.yaml",
+                      "--n-dev", "2", "--n-test", "2")
+    check_outputs(root, "tiny")
+    assert len((root / "data" / "train" / "wav.scp").read_text().splitlines()) == 28
+
+
+@pytest.mark.skipif(shutil.which("text2wave") is None,
+                    reason="Festival is not installed (apt-get install festival festvox-us-slt-hts sox)")
+def test_mini_recipe_fast(tmp_path):
+    root = run_recipe(tmp_path, "mini", "--fast", "true")
+    assert len(list((root / "downloads" / "slt_24" / "wavs").glob("*.wav"))) == 24
+    check_outputs(root, "tiny")
