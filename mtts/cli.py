@@ -28,6 +28,10 @@ def stage(fn):
         except MttsError as e:
             console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
             raise typer.Exit(1)
+        except OSError as e:  # disk full, permissions: the message names the file
+            where = f": {e.filename}" if e.filename else ""
+            console.print(f"[bold red]error:[/] {e.strerror or e}{where}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1)
     return wrapper
 
 
@@ -159,6 +163,10 @@ def synthesize(
         raise MttsError(f"model {model} does not exist: run select-best first or pass a checkpoint")
     if length_scale <= 0:
         raise MttsError(f"--length-scale must be > 0, got {length_scale}")
+    if text is not None and out.suffix.lower() != ".wav":
+        raise MttsError(f"--out {out} must end in .wav")
+    if text is not None and not out.parent.is_dir():
+        raise MttsError(f"cannot write {out}: directory {out.parent} does not exist")
     synth = Synthesizer.load(model)
     sr = synth.params.sample_rate
     if text is not None:

@@ -42,7 +42,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         os.replace(tmp, path)
     except OSError as e:
         tmp.unlink(missing_ok=True)
-        raise MttsError(f"cannot write {path}: {e.strerror}") from None
+        raise MttsError(f"cannot write {path}: {e.strerror or e}") from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -73,7 +73,10 @@ def read_json(path: str | os.PathLike) -> Any:
 
 def torch_save(obj: Any, path: str | os.PathLike) -> None:
     with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+        try:
+            torch.save(obj, tmp)
+        except RuntimeError as e:  # torch reports a full disk as a RuntimeError
+            raise OSError(28, f"cannot write {path}: {str(e).splitlines()[0][:100]}") from None
 
 
 def torch_load(path: str | os.PathLike) -> Any:

@@ -6,6 +6,7 @@ is Griffin-Lim (librosa). Long text is split into sentences and the audio joined
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from dataclasses import dataclass
@@ -60,7 +61,7 @@ class Synthesizer:
         norm = normalize(text)
         phones = self.phonemizer([norm])[0]
         ids = [i for i in self.tokens.encode(phones) if i > 1]  # drop symbols unseen in training
-        if not ids:
+        if not any(c.isalpha() for c in phones) or not ids:
             raise MttsError(f"nothing to say in {text[:60]!r}: no pronounceable words")
         out = self.model.infer(torch.tensor([ids]), length_scale=length_scale)
         return self.stats.denorm_mel(out["mel"][0]).numpy()
@@ -94,7 +95,11 @@ class Synthesizer:
 
 def write_wav(path: Path, wav: np.ndarray, sr: int) -> None:
     with atomic_path(path) as tmp:
-        sf.write(tmp, wav, sr, subtype="PCM_16", format="WAV")
+        try:
+            sf.write(tmp, wav, sr, subtype="PCM_16", format="WAV")
+        except RuntimeError as e:  # libsndfile says little on a full disk; look ourselves
+            full = os.statvfs(tmp.parent).f_bavail == 0
+            raise MttsError(f"cannot write {path}: {'No space left on device' if full else e}") from None
 
 
 def read_text_file(path: Path) -> list[tuple[str, str]]:

@@ -55,6 +55,14 @@ def evaluate_loss(model: MultiTaskModel, data: TTSDataset, batch_frames: int) ->
     return {k: v / total for k, v in sums.items()}
 
 
+def _step_of(line: str) -> int | None:
+    """Step of a metrics.jsonl line; None for a line cut short by a killed process."""
+    try:
+        return int(json.loads(line)["step"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
 class _Stopper:
     """SIGINT/SIGTERM ask the loop to save a checkpoint and stop at the next step."""
 
@@ -116,7 +124,9 @@ def train(cfg: Config, data_dir: Path, dump_dir: Path, exp_dir: Path, resume: bo
     log_path = exp_dir / "metrics.jsonl"
     # drop log lines written after the checkpoint we resumed from, so the log matches the run
     kept = [l for l in (log_path.read_text().splitlines() if log_path.is_file() else [])
-            if l.strip() and json.loads(l)["step"] <= step]
+            if _step_of(l) is not None and _step_of(l) <= step]
+    for stale in ckpt_dir.glob(".*.tmp"):  # left by a process killed while saving
+        stale.unlink(missing_ok=True)
     write_text(log_path, "".join(l + "\n" for l in kept))
     from torch.utils.tensorboard import SummaryWriter  # heavy import, only when training
     tb = SummaryWriter(str(exp_dir / "tb"), purge_step=step + 1 if step else None)

@@ -13,6 +13,7 @@ import torch
 
 from mtts.config import config_from_dict
 
+torch.set_num_threads(1)  # tests are small; leave the other core free
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 LJ_MINI = SHARED / "data" / "ljspeech-mini"
@@ -87,4 +88,21 @@ def write_wav(path: Path, seconds: float = 1.0, sr: int = 22050, channels: int =
     if channels > 1:
         y = np.stack([y] * channels, axis=1)
     sf.write(path, y, sr, subtype=subtype)
+    return path
+
+
+def make_model_package(path: Path, seed: int = 0) -> Path:
+    """An untrained but complete model file: enough to exercise synthesize end to end."""
+    from mtts import checkpoint
+    from mtts.features.audio import FeatureParams
+    from mtts.model import MultiTaskModel
+    from mtts.text.tokens import BASE_SYMBOLS, TokenTable
+    torch.manual_seed(seed)
+    cfg = config_from_dict(TINY)
+    tokens = TokenTable.build([], BASE_SYMBOLS)
+    model = MultiTaskModel(cfg, len(tokens), 80, (200.0, 30.0))
+    stats = {"mel_mean": [-4.0] * 80, "mel_std": [2.0] * 80, "pitch_mean": 200.0, "pitch_std": 30.0,
+             "energy_mean": -3.0, "energy_std": 1.0}
+    checkpoint.save(path, {"model": model.state_dict(), "config": cfg.to_dict(), "tokens": tokens.symbols,
+                           "feature_params": FeatureParams().to_dict(), "stats": stats, "step": 0})
     return path

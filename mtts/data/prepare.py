@@ -92,7 +92,7 @@ def prepare(corpus: Path, data_dir: Path, dump_dir: Path, nj: int = 2, n_dev: in
 
     if problems:
         for line in problems:
-            console.print(f"  [yellow]{line}")
+            console.print(f"  [yellow]{line}", highlight=False, soft_wrap=True)
         if not skip_bad:
             raise MttsError(f"{len(problems)} problem(s) in {corpus} (listed above); fix them "
                             "or rerun with --skip-bad to drop those utterances")

@@ -92,6 +92,10 @@ def extract(y: np.ndarray, p: FeatureParams) -> dict[str, np.ndarray]:
 
 def griffin_lim(log_mel: np.ndarray, p: FeatureParams, n_iter: int = 32) -> np.ndarray:
     """log-mel (T, n_mels) -> waveform, via librosa's mel inversion and Griffin-Lim."""
+    min_frames = p.n_fft // p.hop_length + 1  # Griffin-Lim needs a few frames; pad with silence
+    if log_mel.shape[0] < min_frames:
+        pad = np.full((min_frames - log_mel.shape[0], log_mel.shape[1]), np.log(1e-5), dtype=log_mel.dtype)
+        log_mel = np.concatenate([log_mel, pad])
     mag = np.exp(log_mel.T.astype(np.float64))
     y = librosa.feature.inverse.mel_to_audio(
         mag, sr=p.sample_rate, n_fft=p.n_fft, hop_length=p.hop_length, win_length=p.win_length,

@@ -33,7 +33,7 @@ def tokenize(data_dir: Path, dump_dir: Path) -> dict[str, int]:
         text = read_table(data_dir / s / "text")
         ids = sorted(text)
         norm, phones = text_to_phones([text[i] for i in ids], phonemizer)
-        bad = [i for i, p in zip(ids, phones) if not p.strip()]
+        bad = [i for i, p in zip(ids, phones) if not any(c.isalpha() for c in p)]
         if bad:
             raise MttsError(f"{data_dir / s / 'text'}: no pronounceable words in "
                             f"{', '.join(bad[:5])}; fix or remove those utterances")
