@@ -35,6 +35,18 @@ def stage(fn):
     return wrapper
 
 
+def _metric_table(title: str, names: list[str], rows: list[dict]) -> None:
+    """Metrics as rows and systems as columns: stays readable in a narrow terminal."""
+    from mtts.evaluate.report import metric_keys
+    table = Table(title=title)
+    table.add_column("metric")
+    for n in names:
+        table.add_column(n, justify="right")
+    for k in metric_keys(rows):
+        table.add_row(k, *(f"{r[k]:.4g}" if k in r else "–" for r in rows))
+    console.print(table)
+
+
 def _print_json(obj) -> None:
     """Summaries go to stdout as JSON (for scripts); progress and logs go to stderr."""
     print(json.dumps(obj, indent=2))
@@ -109,22 +121,51 @@ def evaluate(
     exp_dir: Path = typer.Option(Path("exp/train"), help="Experiment dir; results go to EXP/eval/SPLIT/."),
     data_dir: Path = typer.Option(Path("data")),
     split: str = typer.Option("dev", help="Data split to score."),
+    text_file: Optional[Path] = typer.Option(None, help="Score sentences of a text list (ID|text) instead "
+                                                       "of a split: asr, dnsmos and speed only."),
+    metrics: str = typer.Option(",".join(("tasks", "acoustic", "speed")),
+                                help="Comma-separated groups: tasks, acoustic, asr, dnsmos, speed, or all. "
+                                     "asr and dnsmos are slow."),
+    references: bool = typer.Option(False, help="Also score the recordings and their Griffin-Lim resynthesis."),
+    nj: int = typer.Option(1, help="Parallel scoring jobs."),
     max_utts: int = typer.Option(0, help="Score only the first N utterances (0: all)."),
 ):
-    """Per-task metrics (mel L1, duration error, F0 RMSE, energy error) for checkpoints."""
+    """Score checkpoints: per-task metrics, MCD, F0, WER/CER, DNSMOS, speed; JSON, table, plots, report."""
     from mtts import checkpoint
-    from mtts.evaluate import evaluate as run
+    from mtts.evaluate import evaluate as run, parse_groups
+    from mtts.evaluate.report import metric_keys
+    groups = parse_groups(metrics)
     ckpts = checkpoints or checkpoint.list_checkpoints(exp_dir / "checkpoints")
     if not ckpts:
         raise MttsError(f"no checkpoints given and none in {exp_dir / 'checkpoints'}")
-    results = run(list(ckpts), data_dir / split, exp_dir / "eval" / split, max_utts)
-    keys = [k for k in results[0]["metrics"] if not k.startswith("loss_")]
-    table = Table(title=f"evaluate on {split}")
-    for col in ["checkpoint", "step", *keys]:
-        table.add_column(col, justify="left" if col == "checkpoint" else "right")
-    for r in results:
-        table.add_row(Path(r["checkpoint"]).name, str(r["step"]), *(f"{r['metrics'][k]:.4f}" for k in keys))
-    console.print(table)
+    split_dir = None if text_file else data_dir / split
+    if split_dir is not None and not (split_dir / "text").is_file():
+        raise MttsError(f"{split_dir / 'text'} does not exist: run `mtts prepare` first or pass --text-file")
+    name = text_file.stem if text_file else split
+    results = run(list(ckpts), split_dir, exp_dir / "eval" / name, groups, nj, max_utts, references, text_file)
+    _metric_table(f"evaluate on {name}", [Path(r["checkpoint"]).stem for r in results],
+                  [r["metrics"] for r in results])
+
+
+@app.command()
+@stage
+def compare(
+    exps: list[Path] = typer.Argument(..., help="Experiment dirs to put side by side."),
+    split: str = typer.Option("dev", help="Which evaluate results to read (EXP/eval/SPLIT)."),
+    out: Optional[Path] = typer.Option(None, help="Also write the table as Markdown and JSON (OUT.md, OUT.json)."),
+):
+    """Side-by-side table of the same metrics over the same sentences for several experiments."""
+    from mtts.compare import compare as run
+    rows, warning = run(exps, split)
+    from mtts.evaluate.report import table as md_table
+    _metric_table(f"compare on {split}", [f"{r['experiment']} ({r['checkpoint']})" for r in rows],
+                  [r["metrics"] for r in rows])
+    if warning:
+        console.print(f"[yellow]warning: {warning}")
+    if out is not None:
+        from mtts.io import write_json, write_text
+        write_text(out.with_suffix(".md"), md_table([r["experiment"] for r in rows], [r["metrics"] for r in rows]) + "\n")
+        write_json(out.with_suffix(".json"), rows)
 
 
 @app.command("select-best")
@@ -132,8 +173,10 @@ def evaluate(
 def select_best(
     exp_dir: Path = typer.Option(Path("exp/train")),
     split: str = typer.Option("dev", help="Which evaluate results to rank."),
-    metric: str = typer.Option("mel_l1", help="Metric key in the evaluate results."),
-    higher_better: bool = typer.Option(False, help="Higher values are better (default: lower)."),
+    metric: str = typer.Option("mel_l1", help="Metric key in the evaluate results, or a weighted "
+                                              "combination such as 'wer:1,mcd_db:0.05'."),
+    higher_better: bool = typer.Option(False, help="Higher values of a single --metric are better "
+                                                   "(default: the metric's own direction; lower for most)."),
     average: int = typer.Option(1, help="Average the weights of the N best checkpoints."),
     out: Optional[Path] = typer.Option(None, help="Model file to write (default EXP/best.pt)."),
 ):
@@ -142,7 +185,7 @@ def select_best(
     record = run(exp_dir / "eval" / split / "summary.json", out or exp_dir / "best.pt",
                  metric, higher_better, average)
     console.print(f"selected {', '.join(Path(c).name for c in record['chosen'])}: "
-                  f"{metric}={record['value']:.4f} -> {record['model']}")
+                  f"{metric}={record['value']:.4f} -> {record['model']} ({record['why']})")
 
 
 @app.command()

@@ -19,12 +19,39 @@ from mtts.io import read_json, torch_save, write_json
 PACKAGE_KEYS = ("config", "tokens", "feature_params", "stats", "step")
 
 
-def rank(results: list[dict], metric: str, higher_better: bool) -> list[dict]:
-    usable = [r for r in results if metric in r.get("metrics", {})]
+def parse_metric(spec: str) -> dict[str, float]:
+    """'mel_l1' -> {mel_l1: 1}; 'wer:1,mcd_db:0.05' -> weights of a combination."""
+    weights = {}
+    for part in spec.split(","):
+        name, _, w = part.strip().partition(":")
+        try:
+            weights[name] = float(w) if w else 1.0
+        except ValueError:
+            raise MttsError(f"--metric: weight of '{name}' must be a number, got {w!r}") from None
+    if not all(weights):
+        raise MttsError(f"--metric {spec!r} names no metric")
+    return weights
+
+
+def score(metrics: dict[str, float], weights: dict[str, float], higher_better: bool) -> float:
+    """A value where lower is better: each metric turned by its direction, then weighted."""
+    from mtts.evaluate import HIGHER_IS_BETTER
+    total = 0.0
+    for name, w in weights.items():
+        up = HIGHER_IS_BETTER.get(name, False) or (higher_better and len(weights) == 1)
+        total += w * (-metrics[name] if up else metrics[name])
+    return total
+
+
+def rank(results: list[dict], metric: str, higher_better: bool = False) -> list[dict]:
+    weights = parse_metric(metric)
+    usable = [r for r in results if all(k in r.get("metrics", {}) for k in weights)]
     if not usable:
         known = sorted({k for r in results for k in r.get("metrics", {})})
-        raise MttsError(f"metric '{metric}' is not in the evaluate results (known: {', '.join(known)})")
-    return sorted(usable, key=lambda r: r["metrics"][metric], reverse=higher_better)
+        missing = [k for k in weights if not any(k in r.get("metrics", {}) for r in results)]
+        raise MttsError(f"metric '{', '.join(missing) or metric}' is not in the evaluate results "
+                        f"(known: {', '.join(known)})")
+    return sorted(usable, key=lambda r: score(r["metrics"], weights, higher_better))
 
 
 def average_states(states: list[dict]) -> dict:
@@ -47,12 +74,19 @@ def select_best(summary: Path, out: Path, metric: str, higher_better: bool = Fal
     package["model"] = average_states([c["model"] for c in ckpts]) if len(ckpts) > 1 else ckpts[0]["model"]
     checkpoint.build_model(package, out)  # proves the package loads before it is written
     torch_save(package, out)
+    weights = parse_metric(metric)
+    from mtts.evaluate import HIGHER_IS_BETTER
+    up = higher_better or (len(weights) == 1 and HIGHER_IS_BETTER.get(metric, False))
+    what = metric if len(weights) == 1 else "weighted score " + " + ".join(f"{w:g}×{k}" for k, w in weights.items())
     record = {
-        "metric": metric, "direction": "higher" if higher_better else "lower", "split": chosen[0].get("split"),
-        "chosen": [r["checkpoint"] for r in chosen], "averaged": len(chosen),
-        "value": chosen[0]["metrics"][metric], "model": str(out),
-        "ranking": [{"checkpoint": r["checkpoint"], "step": r.get("step"), metric: r["metrics"][metric]} for r in ranked],
-        "why": f"{'highest' if higher_better else 'lowest'} {metric} on {chosen[0].get('split')}"
+        "metric": metric, "weights": weights, "direction": "higher" if up and len(weights) == 1 else "lower",
+        "split": chosen[0].get("split"), "chosen": [r["checkpoint"] for r in chosen], "averaged": len(chosen),
+        "value": chosen[0]["metrics"][metric] if len(weights) == 1 else score(chosen[0]["metrics"], weights, False),
+        "model": str(out),
+        "ranking": [{"checkpoint": r["checkpoint"], "step": r.get("step"),
+                     **{k: r["metrics"][k] for k in weights}} for r in ranked],
+        "why": f"{'highest' if up and len(weights) == 1 else 'lowest'} {what} on {chosen[0].get('split')} "
+               f"among {len(ranked)} checkpoints"
                + (f"; weights averaged over the {len(chosen)} best" if len(chosen) > 1 else ""),
     }
     write_json(out.parent / "selection.json", record)

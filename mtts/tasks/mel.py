@@ -37,4 +37,5 @@ class MelTask(Task):
 
     @torch.no_grad()
     def metrics(self, pred: dict, batch: dict, ctx: dict) -> dict[str, float]:
-        return {"mel_l1": float(self.loss(pred, batch, ctx))}
+        l2 = masked_mean((pred["mel"] - batch["feats"]) ** 2, ctx["feats_mask"])
+        return {"mel_l1": float(self.loss(pred, batch, ctx)), "mel_l2": float(l2)}

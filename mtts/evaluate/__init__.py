@@ -1,0 +1,195 @@
+"""Stage `evaluate`: score checkpoints on a data split (or a text list), fully offline.
+
+Reads  checkpoints, DATA/<split>/{text,wav.scp,phones,feats.scp} (or a text file)
+Writes EXP/eval/<split>/<checkpoint>.json   metrics.json of one checkpoint
+       EXP/eval/<split>/summary.json        all checkpoints (select-best reads it)
+       EXP/eval/<split>/references.json     the recordings and their Griffin-Lim resynthesis
+       EXP/eval/<split>/<checkpoint>/{wavs,plots}/  synthesised audio, PNG plots
+       EXP/eval/<split>/report.md, curves.png
+
+Metric groups (--metrics): tasks (teacher-forced per-task metrics), acoustic (MCD with
+DTW, log-F0 RMSE, voicing error against the recordings), asr (pocketsphinx WER/CER),
+dnsmos (speechmos SIG/BAK/OVRL/P.808), speed (real-time factor, acoustic model and
+vocoder apart).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from mtts.console import console, progress
+from mtts.data.datadir import read_table
+from mtts.errors import MttsError
+from mtts.features.audio import FeatureParams, griffin_lim, load_audio
+from mtts.io import write_json
+
+GROUPS = ("tasks", "acoustic", "asr", "dnsmos", "speed")
+DEFAULT_GROUPS = ("tasks", "acoustic", "speed")
+N_PLOTS = 3
+# direction of every metric mtts writes: True when higher is better
+HIGHER_IS_BETTER = {"dnsmos_sig": True, "dnsmos_bak": True, "dnsmos_ovrl": True, "dnsmos_p808": True}
+
+
+def parse_groups(spec: str) -> tuple[str, ...]:
+    groups = GROUPS if spec == "all" else tuple(g.strip() for g in spec.split(",") if g.strip())
+    bad = [g for g in groups if g not in GROUPS]
+    if bad or not groups:
+        raise MttsError(f"unknown --metrics {', '.join(bad) or spec!r} (choose from {', '.join(GROUPS)} or all)")
+    return groups
+
+
+def _score(args: tuple) -> dict:
+    """Worker: wav-level metrics of one utterance."""
+    from mtts.evaluate import metrics as M
+    uid, hyp_path, ref_path, text, groups, pdict = args
+    p = FeatureParams.from_dict(pdict)
+    hyp = load_audio(Path(hyp_path), p.sample_rate)
+    out: dict = {"id": uid}
+    if "acoustic" in groups and ref_path:
+        out.update(M.acoustic_metrics(load_audio(Path(ref_path), p.sample_rate), hyp, p))
+    if "asr" in groups:
+        out["ref_words"] = M.normalize_for_asr(text)
+        out["hyp_words"] = M.transcribe(hyp, p.sample_rate)
+    if "dnsmos" in groups:
+        out.update(M.dnsmos(hyp, p.sample_rate))
+    return out
+
+
+def score_wavs(items: list[tuple[str, str, str | None, str]], groups: tuple[str, ...], p: FeatureParams,
+               nj: int, label: str) -> dict[str, float]:
+    """items: (id, hyp wav, ref wav or None, text). Returns averaged metrics."""
+    wanted = tuple(g for g in groups if g in ("acoustic", "asr", "dnsmos"))
+    if not wanted:
+        return {}
+    jobs = [(uid, h, r, t, wanted, p.to_dict()) for uid, h, r, t in items]
+    rows = []
+    with progress() as prog:
+        task = prog.add_task(f"score {label}", total=len(jobs))
+        if nj > 1:
+            with ProcessPoolExecutor(nj) as pool:
+                for row in pool.map(_score, jobs):
+                    rows.append(row)
+                    prog.advance(task)
+        else:
+            for job in jobs:
+                rows.append(_score(job))
+                prog.advance(task)
+    out: dict[str, float] = {}
+    for k in sorted({k for r in rows for k in r if isinstance(r[k], float)}):
+        out[k] = float(np.mean([r[k] for r in rows if k in r]))
+    if "asr" in wanted:
+        from mtts.evaluate.metrics import wer_cer
+        out.update(wer_cer([r["ref_words"] for r in rows], [r["hyp_words"] for r in rows]))
+    return out
+
+
+def load_items(split_dir: Path | None, text_file: Path | None, max_utts: int) -> list[tuple[str, str, str | None]]:
+    """(id, text, reference wav or None) for a data split or a text list."""
+    if text_file is not None:
+        from mtts.synthesize import read_text_file
+        items = [(uid, t, None) for uid, t in read_text_file(text_file)]
+    else:
+        text = read_table(split_dir / "text")
+        wavs = read_table(split_dir / "wav.scp")
+        items = [(uid, text[uid], wavs.get(uid)) for uid in sorted(text)]
+    return items[:max_utts] if max_utts else items
+
+
+def evaluate_checkpoint(path: Path, split_dir: Path | None, out_dir: Path, groups: tuple[str, ...], nj: int,
+                        max_utts: int, text_file: Path | None = None) -> dict:
+    from mtts import checkpoint
+    from mtts.evaluate.plots import utterance_plot
+    from mtts.evaluate.tasks import task_metrics
+    from mtts.features.audio import extract
+    from mtts.synthesize import Synthesizer, write_wav
+
+    ck = checkpoint.load(path)
+    metrics: dict[str, float] = {}
+    if "tasks" in groups and split_dir is not None:
+        metrics.update(task_metrics(path, split_dir, max_utts=max_utts))
+    items = load_items(split_dir, text_file, max_utts)
+    if any(g in groups for g in ("acoustic", "asr", "dnsmos", "speed")):
+        synth = Synthesizer.load(path)
+        p = synth.params
+        wav_dir = out_dir / path.stem / "wavs"
+        scored, t_am, t_voc, secs = [], 0.0, 0.0, 0.0
+        with progress() as prog:
+            task = prog.add_task(f"synthesize {path.stem}", total=len(items))
+            for uid, text, ref in items:
+                wav, info = synth(text)
+                write_wav(wav_dir / f"{uid}.wav", wav, p.sample_rate)
+                t_am, t_voc, secs = t_am + info["acoustic_s"], t_voc + info["vocoder_s"], secs + info["audio_s"]
+                scored.append((uid, str(wav_dir / f"{uid}.wav"), ref, text))
+                prog.advance(task)
+        if "speed" in groups:
+            metrics.update({"rtf": (t_am + t_voc) / secs, "rtf_acoustic": t_am / secs, "rtf_vocoder": t_voc / secs})
+        metrics.update(score_wavs(scored, groups, p, nj, path.stem))
+        if split_dir is not None:  # plots of the first few utterances
+            model, _, tokens, _ = checkpoint.build_model(ck, path)
+            feats = read_table(split_dir / "feats.scp")
+            for uid, text, ref in items[:N_PLOTS]:
+                with np.load(feats[uid]) as z:
+                    ref_mel, ref_f0 = z["mel"], z["pitch"]
+                hyp_mel = synth.mel(text)
+                hyp_f0 = extract(load_audio(wav_dir / f"{uid}.wav", p.sample_rate), p)["pitch"]
+                utterance_plot(out_dir / path.stem / "plots" / f"{uid}.png", uid, ref_mel, hyp_mel,
+                               _alignment(model, tokens, split_dir, uid, ck), ref_f0, hyp_f0)
+    result = {"checkpoint": str(path), "step": ck.get("step"), "split": split_dir.name if split_dir else str(text_file),
+              "utterances": len(items), "ids": [i[0] for i in items], "metrics": metrics}
+    write_json(out_dir / f"{path.stem}.json", result)
+    return result
+
+
+def _alignment(model, tokens, split_dir: Path, uid: str, ck: dict) -> np.ndarray | None:
+    """MAS path (N, T) of one reference utterance, or None when the model has no aligner."""
+    import torch
+    from mtts.data.dataset import Stats, TTSDataset, collate
+    if "alignment" not in model.tasks:
+        return None
+    data = TTSDataset(split_dir, tokens, Stats(ck["stats"]))
+    batch = collate([data[data.ids.index(uid)]])
+    with torch.no_grad():
+        out = model(batch)
+    return out["preds"]["alignment"]["path"][0].numpy()
+
+
+def evaluate_references(split_dir: Path, out_dir: Path, groups: tuple[str, ...], nj: int, max_utts: int,
+                        params: FeatureParams) -> dict[str, dict]:
+    """Score the recordings themselves and their Griffin-Lim resynthesis from true mels:
+    the bounds a model trained on them can reach with this vocoder."""
+    from mtts.synthesize import write_wav
+    items = load_items(split_dir, None, max_utts)
+    feats = read_table(split_dir / "feats.scp")
+    gl_dir = out_dir / "resynthesis" / "wavs"
+    for uid, _, _ in items:
+        with np.load(feats[uid]) as z:
+            write_wav(gl_dir / f"{uid}.wav", griffin_lim(z["mel"], params), params.sample_rate)
+    wav_groups = tuple(g for g in groups if g in ("acoustic", "asr", "dnsmos"))
+    out = {
+        "reference": score_wavs([(u, r, r, t) for u, t, r in items], wav_groups, params, nj, "reference"),
+        "resynthesis": score_wavs([(u, str(gl_dir / f"{u}.wav"), r, t) for u, t, r in items], wav_groups,
+                                  params, nj, "resynthesis"),
+    }
+    write_json(out_dir / "references.json", out)
+    return out
+
+
+def evaluate(checkpoints: list[Path], split_dir: Path | None, out_dir: Path, groups: tuple[str, ...] = DEFAULT_GROUPS,
+             nj: int = 1, max_utts: int = 0, references: bool = False, text_file: Path | None = None) -> list[dict]:
+    from mtts.evaluate.plots import curves_plot
+    from mtts.evaluate.report import write_report
+    results = [evaluate_checkpoint(c, split_dir, out_dir, groups, nj, max_utts, text_file) for c in checkpoints]
+    write_json(out_dir / "summary.json", results)
+    refs = None
+    if references and split_dir is not None:
+        from mtts import checkpoint
+        params = FeatureParams.from_dict(checkpoint.load(checkpoints[0])["feature_params"])
+        refs = evaluate_references(split_dir, out_dir, groups, nj, max_utts, params)
+    keys = [k for k in results[0]["metrics"] if not k.startswith("loss_")]
+    curves_plot(out_dir / "curves.png", results, keys)
+    write_report(out_dir / "report.md", results, refs, out_dir)
+    console.print(f"report: {out_dir / 'report.md'}")
+    return results

@@ -1,0 +1,93 @@
+"""Waveform-level metrics with known answers: MCD with DTW, log-F0 RMSE and voicing
+error, WER/CER (pocketsphinx + jiwer), DNSMOS (speechmos). Models load lazily, once
+per process."""
+
+from __future__ import annotations
+
+import re
+
+import librosa
+import numpy as np
+import scipy.fft
+
+from mtts.features.audio import FeatureParams, extract
+
+N_CEPS = 24          # mel-cepstral coefficients 1..24; c0 (level) is left out, as usual
+MCD_SCALE = 10.0 / np.log(10.0) * np.sqrt(2.0)
+
+
+def mel_cepstrum(log_mel: np.ndarray) -> np.ndarray:
+    """(T, n_mels) natural-log mel magnitude -> (T, N_CEPS) cepstra (DCT-II, orthonormal)."""
+    return scipy.fft.dct(log_mel, type=2, norm="ortho", axis=1)[:, 1:N_CEPS + 1]
+
+
+def dtw_path(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Frame pairs (K, 2) of the cheapest monotonic alignment of a (Ta, D) and b (Tb, D)."""
+    _, wp = librosa.sequence.dtw(X=a.T, Y=b.T, metric="euclidean")
+    return wp[::-1]
+
+
+def acoustic_metrics(ref: np.ndarray, hyp: np.ndarray, p: FeatureParams, dtw: bool = True) -> dict[str, float]:
+    """MCD (dB), log-F0 RMSE (cents) on frames voiced in both, voiced/unvoiced error.
+
+    Both waveforms at p.sample_rate. With dtw=False frames are compared one to one
+    (truncated to the shorter), which is what a time shift breaks."""
+    fr, fh = extract(ref, p), extract(hyp, p)
+    cr, ch = mel_cepstrum(fr["mel"]), mel_cepstrum(fh["mel"])
+    if dtw:
+        path = dtw_path(cr, ch)
+    else:
+        n = min(len(cr), len(ch))
+        path = np.stack([np.arange(n), np.arange(n)], axis=1)
+    i, j = path[:, 0], path[:, 1]
+    mcd = float(np.mean(MCD_SCALE * np.sqrt(((cr[i] - ch[j]) ** 2).sum(1))))
+    f0r, f0h = fr["pitch"][i], fh["pitch"][j]
+    vr, vh = f0r > 0, f0h > 0
+    both = vr & vh
+    cents = 1200 * np.log2(f0h[both] / f0r[both]) if both.any() else np.zeros(1)
+    return {"mcd_db": mcd, "log_f0_rmse_cents": float(np.sqrt(np.mean(cents ** 2))),
+            "vuv_error": float(np.mean(vr != vh))}
+
+
+def normalize_for_asr(text: str) -> str:
+    """Lower-case words only, as the recogniser writes them."""
+    from mtts.text.normalize import normalize
+    t = normalize(text).lower().replace("-", " ")
+    t = re.sub(r"[^a-z' ]+", " ", t)
+    return re.sub(r"\s+", " ", t).strip()
+
+
+_decoder = None
+
+
+def transcribe(wav: np.ndarray, sr: int) -> str:
+    """pocketsphinx with its bundled en-us model (nothing is downloaded)."""
+    global _decoder
+    from pocketsphinx import Decoder
+    if _decoder is None:
+        _decoder = Decoder(samprate=16000, loglevel="FATAL")
+    y = librosa.resample(wav, orig_sr=sr, target_sr=16000) if sr != 16000 else wav
+    _decoder.start_utt()
+    _decoder.process_raw((np.clip(y, -1, 1) * 32767).astype(np.int16).tobytes(), full_utt=True)
+    _decoder.end_utt()
+    hyp = _decoder.hyp()
+    return normalize_for_asr(hyp.hypstr) if hyp else ""
+
+
+def wer_cer(refs: list[str], hyps: list[str]) -> dict[str, float]:
+    """Corpus-level WER and CER (jiwer) of normalised references and hypotheses."""
+    import jiwer
+    pairs = [(r, h) for r, h in zip(refs, hyps) if r]
+    if not pairs:
+        return {"wer": float("nan"), "cer": float("nan")}
+    r, h = zip(*pairs)
+    return {"wer": float(jiwer.wer(list(r), list(h))), "cer": float(jiwer.cer(list(r), list(h)))}
+
+
+def dnsmos(wav: np.ndarray, sr: int) -> dict[str, float]:
+    """DNSMOS P.835 (SIG, BAK, OVRL) and P.808 from speechmos's bundled ONNX models."""
+    from speechmos import dnsmos as _dnsmos
+    y = librosa.resample(wav, orig_sr=sr, target_sr=16000) if sr != 16000 else wav
+    out = _dnsmos.run(np.clip(y, -1.0, 1.0).astype(np.float32), 16000)
+    return {"dnsmos_sig": float(out["sig_mos"]), "dnsmos_bak": float(out["bak_mos"]),
+            "dnsmos_ovrl": float(out["ovrl_mos"]), "dnsmos_p808": float(out["p808_mos"])}

@@ -1,0 +1,57 @@
+"""Markdown reports and side-by-side comparison tables."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from mtts.io import write_text
+
+ORDER = ["wer", "cer", "mcd_db", "log_f0_rmse_cents", "vuv_error", "dnsmos_ovrl", "dnsmos_sig", "dnsmos_bak",
+         "dnsmos_p808", "rtf", "rtf_acoustic", "rtf_vocoder", "mel_l1", "mel_l2", "duration_mae_frames",
+         "f0_rmse_hz", "energy_mae", "forward_sum"]
+
+
+def metric_keys(rows: list[dict]) -> list[str]:
+    present = {k for r in rows for k in r if not k.startswith("loss_")}
+    return [k for k in ORDER if k in present] + sorted(present - set(ORDER))
+
+
+def fmt(v) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def table(names: list[str], rows: list[dict]) -> str:
+    keys = metric_keys(rows)
+    lines = ["| system | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
+    for name, r in zip(names, rows):
+        lines.append(f"| {name} | " + " | ".join(fmt(r.get(k)) for k in keys) + " |")
+    return "\n".join(lines)
+
+
+def write_report(path: Path, results: list[dict], refs: dict | None, out_dir: Path) -> None:
+    names = [Path(r["checkpoint"]).stem for r in results]
+    rows = [r["metrics"] for r in results]
+    if refs:
+        names += ["recordings", "Griffin-Lim of true mels"]
+        rows += [refs["reference"], refs["resynthesis"]]
+    split = results[0]["split"]
+    parts = [f"# Evaluation on {split}", "",
+             f"{results[0]['utterances']} utterances. WER/CER: pocketsphinx + jiwer; MCD: mel-cepstral distortion "
+             "(coefficients 1–24 of the 80-band log-mel, DTW-aligned, dB); log-F0 RMSE in cents on frames voiced "
+             "in both; DNSMOS: speechmos. Lower is better except DNSMOS.", "", table(names, rows), ""]
+    if (out_dir / "curves.png").is_file():
+        parts += ["## Metrics per checkpoint", "", "![curves](curves.png)", ""]
+    for r in results:
+        stem = Path(r["checkpoint"]).stem
+        plots = sorted((out_dir / stem / "plots").glob("*.png"))
+        wavs = sorted((out_dir / stem / "wavs").glob("*.wav"))[:3]
+        if plots or wavs:
+            parts += [f"## {stem}", ""]
+            parts += [f"![{p.stem}]({os.path.relpath(p, out_dir)})" for p in plots]
+            parts += [""] + [f"- [{w.name}]({os.path.relpath(w, out_dir)})" for w in wavs] + [""]
+    write_text(path, "\n".join(parts) + "\n")

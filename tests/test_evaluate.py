@@ -1,0 +1,80 @@
+"""Known answers for the evaluation metrics and the evaluate/compare/select commands."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from mtts.evaluate.metrics import acoustic_metrics, dnsmos, normalize_for_asr, transcribe, wer_cer
+from mtts.features.audio import FeatureParams, load_audio
+from mtts.select import rank, select_best
+
+from conftest import write_wav
+
+P = FeatureParams()
+
+
+@pytest.fixture(scope="module")
+def speech(tmp_path_factory) -> np.ndarray:
+    """A spoken sentence: Festival when installed, else espeak-ng."""
+    d = tmp_path_factory.mktemp("speech")
+    text = "The birch canoe slid on the smooth planks."
+    if shutil.which("text2wave"):
+        (d / "t.txt").write_text(text)
+        subprocess.run(["text2wave", "-eval", "(voice_cmu_us_slt_arctic_hts)", str(d / "t.txt"), "-o",
+                        str(d / "s.wav")], check=True, capture_output=True)
+    elif shutil.which("espeak-ng"):
+        subprocess.run(["espeak-ng", "-w", str(d / "s.wav"), text], check=True)
+    else:
+        pytest.skip("neither Festival nor espeak-ng is installed")
+    return load_audio(d / "s.wav", P.sample_rate)
+
+
+def test_identical_audio_has_zero_mcd_and_f0_error(speech):
+    m = acoustic_metrics(speech, speech, P)
+    assert m["mcd_db"] == pytest.approx(0.0, abs=1e-6)
+    assert m["log_f0_rmse_cents"] == pytest.approx(0.0, abs=1e-6) and m["vuv_error"] == 0.0
+
+
+def test_time_shift_is_absorbed_by_dtw_only(speech):
+    shifted = speech[5 * P.hop_length:]  # the same recording, starting 5 frames (58 ms) later
+    with_dtw = acoustic_metrics(speech, shifted, P)["mcd_db"]
+    without = acoustic_metrics(speech, shifted, P, dtw=False)["mcd_db"]
+    assert with_dtw < 1.0 and without > 20.0
+
+
+def test_wer_of_a_transcript_against_itself_is_zero():
+    refs = [normalize_for_asr("Dr. Smith paid $3.50."), normalize_for_asr("Hello, world!")]
+    assert refs[0] == "doctor smith paid three dollars fifty cents"
+    assert wer_cer(refs, refs) == {"wer": 0.0, "cer": 0.0}
+    assert wer_cer(refs, ["doctor smith", "hello world"])["wer"] == pytest.approx(5 / 9)  # 5 deletions
+
+
+@pytest.mark.skipif(shutil.which("text2wave") is None, reason="Festival is not installed")
+def test_pocketsphinx_understands_festival(speech):
+    hyp = transcribe(speech, P.sample_rate)
+    assert wer_cer(["the birch canoe slid on the smooth planks"], [hyp])["wer"] < 0.5
+
+
+def test_dnsmos_rates_speech_above_white_noise(speech):
+    good = dnsmos(speech, P.sample_rate)
+    noise = dnsmos(np.random.default_rng(0).uniform(-0.5, 0.5, 3 * P.sample_rate).astype(np.float32), P.sample_rate)
+    assert set(good) == {"dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl", "dnsmos_p808"}
+    assert good["dnsmos_ovrl"] > 2.0 and noise["dnsmos_ovrl"] < good["dnsmos_ovrl"] - 0.5
+
+
+def test_rank_by_weighted_combination_and_direction():
+    res = [{"checkpoint": "a", "metrics": {"wer": 0.30, "mcd_db": 5.0, "dnsmos_ovrl": 2.0}},
+           {"checkpoint": "b", "metrics": {"wer": 0.25, "mcd_db": 7.0, "dnsmos_ovrl": 2.5}},
+           {"checkpoint": "c", "metrics": {"wer": 0.40, "mcd_db": 4.0, "dnsmos_ovrl": 3.0}}]
+    assert rank(res, "wer")[0]["checkpoint"] == "b"
+    assert rank(res, "dnsmos_ovrl")[0]["checkpoint"] == "c"          # DNSMOS: higher is better
+    # wer + 0.1 mcd: a 0.80, b 0.95, c 0.80 -> a and c tie ahead of b; with 0.2: a 1.3, b 1.65, c 1.2
+    assert [r["checkpoint"] for r in rank(res, "wer:1,mcd_db:0.2")] == ["c", "a", "b"]
+    assert [r["checkpoint"] for r in rank(res, "wer:1,mcd_db:0.01")] == ["b", "a", "c"]
