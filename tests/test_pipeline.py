@@ -91,9 +91,20 @@ def test_train_logs_checkpoints_and_resumes_exactly(prepared):
 
 def test_evaluate_select_and_synthesize_from_the_model_file_alone(prepared, tmp_path):
     exp = prepared / "exp_full"
-    mtts("evaluate", "--exp-dir", exp, "--data-dir", prepared / "data", "--split", "dev")
-    summary = json.loads((exp / "eval" / "dev" / "summary.json").read_text())
-    assert len(summary) == 2 and {"mel_l1", "duration_mae_frames", "f0_rmse_hz", "energy_mae"} <= set(summary[0]["metrics"])
+    mtts("evaluate", "--exp-dir", exp, "--data-dir", prepared / "data", "--split", "dev",
+         "--metrics", "tasks,acoustic,speed", "--references")
+    ev = exp / "eval" / "dev"
+    summary = json.loads((ev / "summary.json").read_text())
+    assert len(summary) == 2
+    assert {"mel_l1", "mel_l2", "duration_mae_frames", "f0_rmse_hz", "energy_mae", "mcd_db", "log_f0_rmse_cents",
+            "vuv_error", "rtf", "rtf_acoustic", "rtf_vocoder"} <= set(summary[0]["metrics"])
+    refs = json.loads((ev / "references.json").read_text())
+    assert refs["reference"]["mcd_db"] == pytest.approx(0.0, abs=1e-6) and refs["resynthesis"]["mcd_db"] > 0
+    assert len(list((ev / "step_0000020" / "plots").glob("*.png"))) == 2 and (ev / "curves.png").is_file()
+    report = (ev / "report.md").read_text()
+    assert "step_0000020/plots/" in report and "Griffin-Lim of true mels" in report
+    mtts("compare", exp, exp, "--split", "dev", "--out", tmp_path / "cmp")
+    assert len(json.loads((tmp_path / "cmp.json").read_text())) == 2
     mtts("select-best", "--exp-dir", exp, "--metric", "mel_l1", "--average", 2)
     sel = json.loads((exp / "selection.json").read_text())
     assert sel["averaged"] == 2 and len(sel["ranking"]) == 2

@@ -37,13 +37,18 @@ def check_outputs(root: Path, tag: str) -> None:
     assert sr == 22050 and len(y) > sr // 2
     n_test = len((root / "data" / "test" / "text").read_text().splitlines())
     assert len(list((exp / "synth" / "test").glob("*.wav"))) == n_test
+    best = json.loads((exp / "eval" / "test" / "best.json").read_text())
+    assert best["utterances"] == n_test and "mcd_db" in best["metrics"] and "rtf" in best["metrics"]
+    assert (exp / "eval" / "test" / "report.md").is_file()
+    return best
 
 
 @requires_shared
 def test_ljspeech_recipe_on_real_ljspeech_files(tmp_path):
     root = run_recipe(tmp_path, "ljspeech", "--db", str(LJ_MINI), "--train-config", "conf/tiny.yaml",
                       "--n-dev", "2", "--n-test", "2")
-    check_outputs(root, "tiny")
+    best = check_outputs(root, "tiny")
+    assert {"wer", "cer", "dnsmos_ovrl"} <= set(best["metrics"])  # the full metric set on real recordings
     assert len((root / "data" / "train" / "wav.scp").read_text().splitlines()) == 28
 
 

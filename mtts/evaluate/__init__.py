@@ -27,7 +27,7 @@ from mtts.features.audio import FeatureParams, griffin_lim, load_audio
 from mtts.io import write_json
 
 GROUPS = ("tasks", "acoustic", "asr", "dnsmos", "speed")
-DEFAULT_GROUPS = ("tasks", "acoustic", "speed")
+DEFAULT_GROUPS = ("tasks",)
 N_PLOTS = 3
 # direction of every metric mtts writes: True when higher is better
 HIGHER_IS_BETTER = {"dnsmos_sig": True, "dnsmos_bak": True, "dnsmos_ovrl": True, "dnsmos_p808": True}

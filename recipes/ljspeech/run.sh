@@ -17,6 +17,7 @@ n_dev=100
 n_test=100
 metric=mel_l1
 n_average=1
+eval_metrics=all        # stage 7: tasks,acoustic,asr,dnsmos,speed
 synth_text="Printing, in the only sense with which we are at present concerned, differs from most if not from all the arts."
 
 . utils/parse_options.sh

@@ -20,12 +20,13 @@ n_dev=50
 n_test=50
 metric=mel_l1
 n_average=1
+eval_metrics=all        # stage 7: tasks,acoustic,asr,dnsmos,speed
 synth_text="The quick brown fox jumps over the lazy dog, and nobody saw it happen."
 
 . utils/parse_options.sh
 
 if [ "${fast}" = true ]; then
-  n_utts=24; train_config=conf/tiny.yaml; n_dev=2; n_test=2
+  n_utts=24; train_config=conf/tiny.yaml; n_dev=2; n_test=2; eval_metrics=tasks,acoustic,speed
 fi
 tag=${tag:-$(basename "${train_config}" .yaml)}
 db=downloads/slt_${n_utts}

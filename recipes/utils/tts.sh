@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The stages every LJSpeech-like recipe shares, sourced by recipes/<corpus>/run.sh after it
 # has set: db (LJSpeech-layout corpus), stage, stop_stage, nj, train_config, tag, seed,
-# n_dev, n_test, metric, n_average, synth_text. Each stage is one `mtts` command.
+# n_dev, n_test, metric, n_average, synth_text, eval_metrics. Each stage is one `mtts` command.
 #   1 prepare   data/{train,dev,test}, dump/feats, dump/stats.json
 #   2 tokenize  data/*/phones, dump/tokens.txt
 #   3 train     exp/$tag/{config.yaml,checkpoints/,metrics.jsonl,tb/}
-#   4 evaluate  exp/$tag/eval/dev/*.json
+#   4 evaluate  exp/$tag/eval/dev/*.json (per-task metrics of every checkpoint)
 #   5 select    exp/$tag/best.pt, exp/$tag/selection.json
 #   6 synth     exp/$tag/synth/test/*.wav, exp/$tag/synth/sample.wav
+#   7 report    exp/$tag/eval/test/{best.json,references.json,report.md} (the best model in full)
 
 mtts=${mtts:-mtts}
 exp=exp/${tag}
@@ -33,8 +34,8 @@ if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
 fi
 
 if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
-  log "Stage 4: evaluate every checkpoint on dev"
-  ${mtts} evaluate --exp-dir "${exp}" --data-dir data --split dev
+  log "Stage 4: per-task metrics of every checkpoint on dev"
+  ${mtts} evaluate --exp-dir "${exp}" --data-dir data --split dev --metrics tasks
 fi
 
 if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
@@ -44,9 +45,15 @@ fi
 
 if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
   log "Stage 6: synthesize the test set and a sample sentence"
-  cut -d' ' -f2- data/test/norm_text > /dev/null  # fails early when tokenize has not run
   awk '{id=$1; $1=""; sub(/^ /, ""); print id "|" $0}' data/test/text > "${exp}/test_sentences.txt"
   ${mtts} synthesize --model "${exp}/best.pt" --text-file "${exp}/test_sentences.txt" --out "${exp}/synth/test"
   ${mtts} synthesize --model "${exp}/best.pt" --text "${synth_text}" --out "${exp}/synth/sample.wav"
   log "Listen: ${exp}/synth/sample.wav"
+fi
+
+if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
+  log "Stage 7: full evaluation of the best model on test (${eval_metrics}), with the recordings as reference"
+  ${mtts} evaluate "${exp}/best.pt" --exp-dir "${exp}" --data-dir data --split test \
+    --metrics "${eval_metrics}" --references --nj "${nj}"
+  log "Report: ${exp}/eval/test/report.md"
 fi
