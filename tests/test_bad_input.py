@@ -190,6 +190,7 @@ def test_all_problems_are_listed_at_once_and_skip_bad_drops_them(tmp_path):
     write_wav(root / "wavs" / "U3.wav", 0.05)
     res = runner.invoke(app, [str(a) for a in prepare(root, tmp_path)])
     assert res.exit_code == 1 and "U1.wav" in res.output and "U3.wav" in res.output and "2 problem(s)" in res.output
+    assert "summary: 1 does not exist, 1 too short" in res.output
     ok(prepare(root, tmp_path, "--skip-bad"))
     ids = [l.split()[0] for s in ("train", "dev", "test") for l in (tmp_path / "data" / s / "wav.scp").read_text().splitlines()]
     assert sorted(ids) == ["U0", "U2", "U4", "U5", "U6", "U7"]
@@ -246,3 +247,44 @@ def test_disk_full_during_synthesis(model, small_disk):
           "No space left on device")
     assert not (small_disk / "o.wav").exists()
     no_temp_files(small_disk)
+
+
+@pytest.fixture
+def read_only_dir(tmp_path):
+    mnt = tmp_path / "ro"
+    mnt.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(mnt)],
+                                           capture_output=True).returncode:
+        pytest.skip("needs root and tmpfs mounts for a read-only directory")
+    yield mnt
+    subprocess.run(["umount", str(mnt)], check=False)
+
+
+def test_output_directory_not_writable(model, read_only_dir):
+    fails(["synthesize", "-m", model, "-t", "hello", "--out", read_only_dir / "o.wav", "--n-iter", 1],
+          str(read_only_dir), "not writable")
+
+
+def test_prepare_killed_midway_reruns_to_the_same_result(tmp_path):
+    """SIGKILL during feature extraction, rerun: the outputs equal those of a clean run."""
+    import signal
+    import sys
+    import time
+    root = corpus(tmp_path, 12)
+    clean, killed = tmp_path / "clean", tmp_path / "killed"
+    ok(prepare(root, clean))
+    cmd = [sys.executable, "-m", "mtts.cli", *[str(a) for a in prepare(root, killed)]]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    t0 = time.time()
+    while time.time() - t0 < 60 and not list((killed / "dump" / "feats").glob("*.npz")):
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)  # the worker processes too
+    proc.wait()
+    ok(prepare(root, killed))
+    for f in ("train/wav.scp", "dev/text", "test/utt2dur"):
+        assert (clean / "data" / f).read_text() == (killed / "data" / f).read_text()
+    assert (clean / "dump" / "stats.json").read_text() == (killed / "dump" / "stats.json").read_text()
+    for npz in (clean / "dump" / "feats").glob("*.npz"):
+        a, b = np.load(npz), np.load(killed / "dump" / "feats" / npz.name)
+        assert all(np.array_equal(a[k], b[k]) for k in ("mel", "pitch", "energy"))
+    no_temp_files(killed)

@@ -46,9 +46,15 @@ def write_datadir(path: Path, wavs: dict[str, str], texts: dict[str, str],
 def validate_datadir(path: Path) -> list[str]:
     """Kaldi's validate_data_dir in short: the same ids in every file. Returns ids."""
     wavs = read_table(path / "wav.scp")
-    for name in ("text", "utt2spk", "utt2dur"):
+    for name in ("text", "utt2spk", "utt2dur", "feats.scp"):
         other = read_table(path / name)
         if set(other) != set(wavs):
             missing = sorted(set(wavs) ^ set(other))[:3]
             raise MttsError(f"{path / name}: ids differ from wav.scp (e.g. {', '.join(missing)})")
+    for utt, dur in read_table(path / "utt2dur").items():
+        try:
+            if float(dur) <= 0:
+                raise ValueError
+        except ValueError:
+            raise MttsError(f"{path / 'utt2dur'}: '{utt}' has a bad duration {dur!r}") from None
     return sorted(wavs)

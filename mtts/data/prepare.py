@@ -15,7 +15,7 @@ import numpy as np
 
 from mtts.console import console, progress
 from mtts.data.corpora import read_ljspeech, split_ids
-from mtts.data.datadir import write_datadir, write_table
+from mtts.data.datadir import validate_datadir, write_datadir, write_table
 from mtts.errors import MttsError
 from mtts.features.audio import FeatureParams, check_audio, extract, load_audio
 from mtts.io import atomic_path, read_json, write_json
@@ -40,6 +40,19 @@ def _process(args: tuple[str, str, dict, str]) -> tuple[str, float, str | None]:
             with open(tmp, "wb") as f:
                 np.savez(f, **feats)
     return utt_id, dur, None
+
+
+KINDS = ("does not exist", "0 bytes", "unreadable", "too short", "too long", "silent", "fields",
+         "duplicate id", "empty text", "contains spaces")
+
+
+def summarize(problems: list[str]) -> str:
+    """'2 does not exist, 1 too short': counts of each kind of problem."""
+    counts: dict[str, int] = {}
+    for p in problems:
+        kind = next((k for k in KINDS if k in p), "other")
+        counts[kind] = counts.get(kind, 0) + 1
+    return ", ".join(f"{n} {k}" for k, n in counts.items())
 
 
 def compute_stats(paths: list[Path]) -> dict[str, object]:
@@ -78,6 +91,8 @@ def prepare(corpus: Path, data_dir: Path, dump_dir: Path, nj: int = 2, n_dev: in
         raise MttsError(f"{dump_dir} holds features made with other parameters; "
                         "remove it or choose another --dump-dir")
     write_json(pfile, params.to_dict())
+    for stale in feat_dir.glob(".*.tmp"):  # left by a killed run; finished files are kept
+        stale.unlink(missing_ok=True)
 
     jobs = [(u.utt_id, str(u.wav), params.to_dict(), str(feat_dir / f"{u.utt_id}.npz")) for u in utts]
     durs: dict[str, float] = {}
@@ -93,6 +108,7 @@ def prepare(corpus: Path, data_dir: Path, dump_dir: Path, nj: int = 2, n_dev: in
     if problems:
         for line in problems:
             console.print(f"  [yellow]{line}", highlight=False, soft_wrap=True)
+        console.print(f"summary: {summarize(problems)}", highlight=False, soft_wrap=True)
         if not skip_bad:
             raise MttsError(f"{len(problems)} problem(s) in {corpus} (listed above); fix them "
                             "or rerun with --skip-bad to drop those utterances")
@@ -110,6 +126,7 @@ def prepare(corpus: Path, data_dir: Path, dump_dir: Path, nj: int = 2, n_dev: in
                       {i: by_id[i].text for i in ids}, {i: by_id[i].speaker for i in ids},
                       {i: durs[i] for i in ids})
         write_table(d / "feats.scp", {i: str((feat_dir / f"{i}.npz").resolve()) for i in ids})
+        validate_datadir(d)
     stats = compute_stats([feat_dir / f"{i}.npz" for i in split["train"]])
     write_json(dump_dir / "stats.json", stats)
     summary = {k: len(v) for k, v in split.items()}
