@@ -31,6 +31,7 @@ class ModelConfig:
 @dataclass
 class MTLConfig:
     method: str = "static"      # key of mtts.mtl.METHODS
+    options: dict[str, Any] = field(default_factory=dict)  # passed to the method, e.g. {alpha: 1.5}
 
 
 @dataclass

@@ -28,6 +28,17 @@ from mtts.mtl import METHODS
 from mtts.text.tokens import TokenTable
 
 
+def build_method(cfg: Config, model: MultiTaskModel):
+    """The weighting method of the config, bound to the model's shared encoder."""
+    weights = {k: float(v.get("weight", 1.0)) for k, v in cfg.tasks.items()}
+    try:
+        method = METHODS[cfg.mtl.method](weights, **cfg.mtl.options)
+    except TypeError as e:
+        raise MttsError(f"mtl.options do not fit method '{cfg.mtl.method}': {e}") from None
+    method.bind(model)
+    return method
+
+
 def lr_lambda(cfg: Config):
     warm, total = max(1, cfg.train.warmup_steps), max(1, cfg.train.max_steps)
 
@@ -96,7 +107,7 @@ def train(cfg: Config, data_dir: Path, dump_dir: Path, exp_dir: Path, resume: bo
     dev_set = TTSDataset(data_dir / "dev", tokens, stats) if (data_dir / "dev" / "phones").is_file() else None
 
     model = MultiTaskModel(cfg, len(tokens), params.n_mels, (stats_d["pitch_mean"], stats_d["pitch_std"]))
-    method = METHODS[cfg.mtl.method]({k: float(v.get("weight", 1.0)) for k, v in cfg.tasks.items()})
+    method = build_method(cfg, model)
     params_all = list(model.parameters()) + list(method.parameters())
     opt = torch.optim.Adam(params_all, lr=cfg.train.lr, betas=(0.9, 0.98), eps=1e-9)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg))

@@ -1,10 +1,26 @@
-"""Registry of task-weighting methods (`mtl.method` in the config)."""
+"""Registry of task-weighting methods (`mtl.method` in the config, `--mtl-method`)."""
 
 from mtts.mtl.base import WeightingMethod
+from mtts.mtl.dwa import DynamicWeightAverage
+from mtts.mtl.famo import FAMO
+from mtts.mtl.gradnorm import GradNorm
+from mtts.mtl.jacobian import CAGradMethod, MGDAMethod, NashMTLMethod, PCGradMethod, UPGradMethod
+from mtts.mtl.rlw import RandomLossWeighting
 from mtts.mtl.static import StaticWeighting
+from mtts.mtl.uncertainty import UncertaintyWeighting
 
 METHODS: dict[str, type[WeightingMethod]] = {
     "static": StaticWeighting,
+    "uncertainty": UncertaintyWeighting,
+    "dwa": DynamicWeightAverage,
+    "gradnorm": GradNorm,
+    "rlw": RandomLossWeighting,
+    "famo": FAMO,
+    "pcgrad": PCGradMethod,
+    "cagrad": CAGradMethod,
+    "mgda": MGDAMethod,
+    "upgrad": UPGradMethod,
+    "nashmtl": NashMTLMethod,
 }
 
 __all__ = ["METHODS", "WeightingMethod"]

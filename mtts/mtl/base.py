@@ -19,6 +19,17 @@ class WeightingMethod(nn.Module):
         super().__init__()
         self.static = dict(weights)   # λ_i from the config
 
+    def bind(self, model: nn.Module) -> None:
+        """Called once with the model; gradient methods take the shared parameters here."""
+
     def backward(self, losses: dict[str, torch.Tensor], shared: torch.Tensor) -> dict[str, float]:
-        """Backpropagate the combined loss; return the weight used for each task."""
+        """Backpropagate the combined loss; return the weight used for each task.
+
+        `losses` may hold a subset of the tasks (a batch without a task's fields);
+        `shared` is the encoder output every sharing task reads."""
         raise NotImplementedError
+
+    def weighted_sum(self, losses: dict[str, torch.Tensor], weights: dict[str, float | torch.Tensor]) -> dict[str, float]:
+        total = sum(weights[k] * v for k, v in losses.items())
+        total.backward()
+        return {k: float(weights[k]) for k in losses}

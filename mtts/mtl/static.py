@@ -11,6 +11,4 @@ class StaticWeighting(WeightingMethod):
     name = "static"
 
     def backward(self, losses: dict[str, torch.Tensor], shared: torch.Tensor) -> dict[str, float]:
-        total = sum(self.static[k] * v for k, v in losses.items())
-        total.backward()
-        return {k: self.static[k] for k in losses}
+        return self.weighted_sum(losses, self.static)

@@ -18,6 +18,7 @@ from mtts.config import ModelConfig
 class Task(nn.Module):
     name: ClassVar[str]
     needs: ClassVar[tuple[str, ...]] = ()   # batch keys the loss reads
+    shares_encoder: bool = True              # False when the loss never reaches the encoder
 
     def __init__(self, model: ModelConfig, n_mels: int, **opts):
         super().__init__()

@@ -22,6 +22,7 @@ class DurationTask(Task):
         super().__init__(model, n_mels)
         self.predictor = ConvPredictor(model.d_model, hidden)
         self.detach = detach
+        self.shares_encoder = not detach  # gradient methods leave a detached task out of the Jacobian
 
     def _predict(self, ctx: dict) -> torch.Tensor:
         h = ctx["h"].detach() if self.detach else ctx["h"]

@@ -1,0 +1,56 @@
+"""GradNorm (Chen et al., 2018): learn λ_i so that every task's gradient norm at the
+shared representation grows with its relative inverse training rate.
+
+G_i = ‖∇_h λ_i L_i‖ at the encoder output h; r_i = (L_i / L_i(0)) / mean_j(L_j / L_j(0));
+the weights follow ∇_λ Σ |G_i − mean(G) · r_i^α| and are renormalised to sum to the
+number of tasks. Tasks whose loss does not reach h keep their static weight."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from mtts.mtl.base import WeightingMethod
+
+
+class GradNorm(WeightingMethod):
+    name = "gradnorm"
+
+    def __init__(self, weights: dict[str, float], alpha: float = 1.5):
+        super().__init__(weights)
+        self.alpha = alpha
+        self.w = nn.ParameterDict({k: nn.Parameter(torch.ones(())) for k in weights})
+        self.register_buffer("initial", torch.zeros(len(weights)))
+        self.names = list(weights)
+        self.private: set[str] = set()
+
+    def bind(self, model: nn.Module) -> None:
+        self.private = {n for n, t in model.tasks.items() if not t.shares_encoder}
+
+    def backward(self, losses: dict[str, torch.Tensor], shared: torch.Tensor) -> dict[str, float]:
+        with torch.no_grad():  # keep Σ w = number of tasks (the paper's renormalisation)
+            total_w = sum(self.w[k] for k in self.names)
+            for k in self.names:
+                self.w[k].mul_(len(self.names) / total_w)
+        tasks = [k for k in losses if k not in self.private]
+        for k in tasks:
+            i = self.names.index(k)
+            if self.initial[i] == 0:
+                self.initial[i] = losses[k].detach()
+        # per-task gradient norms at h, differentiable in w
+        norms = []
+        for k in tasks:
+            g = torch.autograd.grad(losses[k], shared, retain_graph=True)[0]
+            norms.append(self.w[k] * self.static[k] * g.norm())
+        if norms:
+            norms_t = torch.stack(norms)
+            ratio = torch.stack([losses[k].detach() / self.initial[self.names.index(k)] for k in tasks])
+            target = (norms_t.mean() * (ratio / ratio.mean()) ** self.alpha).detach()
+            gn_loss = (norms_t - target).abs().sum()
+            w_grads = torch.autograd.grad(gn_loss, [self.w[k] for k in tasks])
+        weights = {k: self.w[k].detach() * self.static[k] for k in losses}
+        out = self.weighted_sum(losses, weights)
+        if norms:
+            for k, g in zip(tasks, w_grads):  # the optimiser steps w with these gradients alone
+                self.w[k].grad = g
+        return out

@@ -1,0 +1,71 @@
+"""Gradient-based aggregation through torchjd: the Jacobian of the task losses with
+respect to the shared encoder's parameters is reduced to one update by an aggregator
+(PCGrad, CAGrad, MGDA, UPGrad, Nash-MTL). Task heads get their own gradients as usual.
+A task whose loss never reaches the encoder (a detached head) is backpropagated apart,
+with its static weight: its Jacobian row would be zero and stall MGDA-like methods."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from mtts.mtl.base import WeightingMethod
+
+
+def make_aggregator(name: str, n_tasks: int, **opts):
+    from torchjd import aggregation as A  # heavy import, only for these methods
+    table = {
+        "pcgrad": lambda: A.PCGrad(),
+        "cagrad": lambda: A.CAGrad(c=opts.get("c", 0.4)),
+        "mgda": lambda: A.MGDA(),
+        "upgrad": lambda: A.UPGrad(),
+        "nashmtl": lambda: A.NashMTL(n_tasks=n_tasks),
+    }
+    return table[name]()
+
+
+class JacobianMethod(WeightingMethod):
+    aggregator_name: str = ""
+
+    def __init__(self, weights: dict[str, float], **opts):
+        super().__init__(weights)
+        self.opts = opts
+        self.shared_params: list[torch.Tensor] = []
+        self.private: set[str] = set()
+        self._agg = {}
+
+    def bind(self, model: nn.Module) -> None:
+        self.shared_params = [p for p in model.encoder.parameters() if p.requires_grad]
+        self.private = {n for n, t in model.tasks.items() if not t.shares_encoder}
+
+    def backward(self, losses: dict[str, torch.Tensor], shared: torch.Tensor) -> dict[str, float]:
+        from torchjd.autojac import jac_to_grad, mtl_backward
+        private = [k for k in losses if k in self.private]
+        tasks = [k for k in losses if k not in self.private]
+        if private:
+            sum(self.static[k] * losses[k] for k in private).backward(retain_graph=True)
+        weights = {k: self.static[k] for k in private}
+        if len(tasks) == 1:
+            (self.static[tasks[0]] * losses[tasks[0]]).backward()
+            return {**weights, tasks[0]: self.static[tasks[0]]}
+        key = tuple(tasks)
+        if key not in self._agg:  # one aggregator per task subset (Nash-MTL sizes itself)
+            self._agg[key] = make_aggregator(self.aggregator_name, len(tasks), **self.opts)
+        mtl_backward([self.static[k] * losses[k] for k in tasks], features=shared)
+        w = jac_to_grad(self.shared_params, self._agg[key])
+        if w is not None:
+            weights.update({k: float(w[i]) for i, k in enumerate(tasks)})
+        else:
+            weights.update({k: float("nan") for k in tasks})  # aggregator without explicit weights
+        return weights
+
+
+def _method(name: str) -> type[JacobianMethod]:
+    return type(f"{name.capitalize()}Method", (JacobianMethod,), {"name": name, "aggregator_name": name})
+
+
+PCGradMethod = _method("pcgrad")
+CAGradMethod = _method("cagrad")
+MGDAMethod = _method("mgda")
+UPGradMethod = _method("upgrad")
+NashMTLMethod = _method("nashmtl")

@@ -1,0 +1,17 @@
+"""Random loss weighting (Lin et al., 2022): each step draws λ = softmax(z), z ~ N(0, I),
+scaled by the number of tasks and the static λ_i."""
+
+from __future__ import annotations
+
+import torch
+
+from mtts.mtl.base import WeightingMethod
+
+
+class RandomLossWeighting(WeightingMethod):
+    name = "rlw"
+
+    def backward(self, losses: dict[str, torch.Tensor], shared: torch.Tensor) -> dict[str, float]:
+        names = list(losses)
+        lam = len(names) * torch.softmax(torch.randn(len(names)), dim=0)  # uses the seeded torch RNG
+        return self.weighted_sum(losses, {k: self.static[k] * float(lam[i]) for i, k in enumerate(names)})

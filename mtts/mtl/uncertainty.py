@@ -1,0 +1,22 @@
+"""Uncertainty weighting (Kendall, Gal and Cipolla, 2018): L = Σ exp(-s_i) λ_i L_i + s_i,
+with s_i = log σ_i² learnt alongside the model."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from mtts.mtl.base import WeightingMethod
+
+
+class UncertaintyWeighting(WeightingMethod):
+    name = "uncertainty"
+
+    def __init__(self, weights: dict[str, float]):
+        super().__init__(weights)
+        self.log_vars = nn.ParameterDict({k: nn.Parameter(torch.zeros(())) for k in weights})
+
+    def backward(self, losses: dict[str, torch.Tensor], shared: torch.Tensor) -> dict[str, float]:
+        total = sum(torch.exp(-self.log_vars[k]) * self.static[k] * v + self.log_vars[k] for k, v in losses.items())
+        total.backward()
+        return {k: float(torch.exp(-self.log_vars[k]) * self.static[k]) for k in losses}
