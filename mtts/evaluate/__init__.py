@@ -102,17 +102,21 @@ def evaluate_checkpoint(path: Path, split_dir: Path | None, out_dir: Path, group
                         max_utts: int, text_file: Path | None = None) -> dict:
     from mtts import checkpoint
     from mtts.evaluate.plots import utterance_plot
-    from mtts.evaluate.tasks import task_metrics
+    from mtts.data.dataset import Stats
+    from mtts.evaluate.tasks import load_split, task_metrics
     from mtts.features.audio import extract
     from mtts.synthesize import Synthesizer, write_wav
+    from mtts.text.phonemize import Phonemizer
 
     ck = checkpoint.load(path)
+    model, _, tokens, params = checkpoint.build_model(ck, path)
+    data = load_split(ck, tokens, split_dir, max_utts) if split_dir is not None else None
     metrics: dict[str, float] = {}
-    if "tasks" in groups and split_dir is not None:
-        metrics.update(task_metrics(path, split_dir, max_utts=max_utts))
+    if "tasks" in groups and data is not None:
+        metrics.update(task_metrics(model, data))
     items = load_items(split_dir, text_file, max_utts)
     if any(g in groups for g in ("acoustic", "asr", "dnsmos", "speed")):
-        synth = Synthesizer.load(path)
+        synth = Synthesizer(model, tokens, params, Stats(ck["stats"]), Phonemizer())
         p = synth.params
         wav_dir = out_dir / path.stem / "wavs"
         scored, t_am, t_voc, secs = [], 0.0, 0.0, 0.0
@@ -127,8 +131,7 @@ def evaluate_checkpoint(path: Path, split_dir: Path | None, out_dir: Path, group
         if "speed" in groups:
             metrics.update({"rtf": (t_am + t_voc) / secs, "rtf_acoustic": t_am / secs, "rtf_vocoder": t_voc / secs})
         metrics.update(score_wavs(scored, groups, p, nj, path.stem))
-        if split_dir is not None:  # plots of the first few utterances
-            model, _, tokens, _ = checkpoint.build_model(ck, path)
+        if data is not None:  # plots of the first few utterances
             feats = read_table(split_dir / "feats.scp")
             for uid, text, ref in items[:N_PLOTS]:
                 with np.load(feats[uid]) as z:
@@ -136,20 +139,19 @@ def evaluate_checkpoint(path: Path, split_dir: Path | None, out_dir: Path, group
                 hyp_mel = synth.mel(text)
                 hyp_f0 = extract(load_audio(wav_dir / f"{uid}.wav", p.sample_rate), p)["pitch"]
                 utterance_plot(out_dir / path.stem / "plots" / f"{uid}.png", uid, ref_mel, hyp_mel,
-                               _alignment(model, tokens, split_dir, uid, ck), ref_f0, hyp_f0)
+                               _alignment(model, data, uid), ref_f0, hyp_f0)
     result = {"checkpoint": str(path), "step": ck.get("step"), "split": split_dir.name if split_dir else str(text_file),
               "utterances": len(items), "ids": [i[0] for i in items], "metrics": metrics}
     write_json(out_dir / f"{path.stem}.json", result)
     return result
 
 
-def _alignment(model, tokens, split_dir: Path, uid: str, ck: dict) -> np.ndarray | None:
+def _alignment(model, data, uid: str) -> np.ndarray | None:
     """MAS path (N, T) of one reference utterance, or None when the model has no aligner."""
     import torch
-    from mtts.data.dataset import Stats, TTSDataset, collate
-    if "alignment" not in model.tasks:
+    from mtts.data.dataset import collate
+    if "alignment" not in model.tasks or uid not in data.ids:
         return None
-    data = TTSDataset(split_dir, tokens, Stats(ck["stats"]))
     batch = collate([data[data.ids.index(uid)]])
     with torch.no_grad():
         out = model(batch)

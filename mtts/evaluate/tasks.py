@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mtts import checkpoint
 from mtts.data.dataset import Stats, TTSDataset
 from mtts.train import evaluate_loss
 
 
-def task_metrics(path: Path, split_dir: Path, batch_frames: int = 8000, max_utts: int = 0) -> dict[str, float]:
-    ck = checkpoint.load(path)
-    model, cfg, tokens, _ = checkpoint.build_model(ck, path)
-    data = TTSDataset(split_dir, tokens, Stats(ck["stats"]), max_utts)
+def task_metrics(model, data: TTSDataset, batch_frames: int = 8000) -> dict[str, float]:
     return evaluate_loss(model, data, batch_frames)
+
+
+def load_split(ck: dict, tokens, split_dir: Path, max_utts: int = 0) -> TTSDataset:
+    return TTSDataset(split_dir, tokens, Stats(ck["stats"]), max_utts)
