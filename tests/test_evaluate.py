@@ -78,3 +78,22 @@ def test_rank_by_weighted_combination_and_direction():
     # wer + 0.1 mcd: a 0.80, b 0.95, c 0.80 -> a and c tie ahead of b; with 0.2: a 1.3, b 1.65, c 1.2
     assert [r["checkpoint"] for r in rank(res, "wer:1,mcd_db:0.2")] == ["c", "a", "b"]
     assert [r["checkpoint"] for r in rank(res, "wer:1,mcd_db:0.01")] == ["b", "a", "c"]
+
+
+def test_evaluate_a_text_list_without_recordings(tmp_path):
+    from typer.testing import CliRunner
+    from mtts.cli import app
+    from conftest import make_model_package, requires_espeak  # noqa: F401
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed")
+    model = make_model_package(tmp_path / "m.pt")
+    (tmp_path / "list.txt").write_text("S1|Hello there.\nS2|How are you today?\n")
+    res = CliRunner().invoke(app, ["evaluate", str(model), "--exp-dir", str(tmp_path / "exp"),
+                                   "--text-file", str(tmp_path / "list.txt"), "--metrics", "speed"])
+    assert res.exit_code == 0, res.output
+    out = json.loads((tmp_path / "exp" / "eval" / "list" / "m.json").read_text())
+    assert out["ids"] == ["S1", "S2"] and out["metrics"]["rtf"] > 0
+    assert out["metrics"]["rtf"] == pytest.approx(out["metrics"]["rtf_acoustic"] + out["metrics"]["rtf_vocoder"])
+    res = CliRunner().invoke(app, ["evaluate", str(model), "--exp-dir", str(tmp_path / "exp"),
+                                   "--text-file", str(tmp_path / "list.txt"), "--metrics", "speed,magic"])
+    assert res.exit_code == 1 and "unknown --metrics 'magic'" in res.output
