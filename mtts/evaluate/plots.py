@@ -23,7 +23,7 @@ def utterance_plot(path: Path, title: str, ref_mel: np.ndarray, hyp_mel: np.ndar
                    alignment: np.ndarray | None, ref_f0: np.ndarray, hyp_f0: np.ndarray) -> None:
     """One figure per utterance: mels (T, n_mels), alignment (N, T) and F0 (Hz, 0 = unvoiced)."""
     rows = 4 if alignment is not None else 3
-    fig, ax = plt.subplots(rows, 1, figsize=(10, 2.3 * rows))
+    fig, ax = plt.subplots(rows, 1, figsize=(10, 2.3 * rows), constrained_layout=True)
     vmin, vmax = ref_mel.min(), ref_mel.max()
     ax[0].imshow(ref_mel.T, origin="lower", aspect="auto", vmin=vmin, vmax=vmax)
     ax[0].set_title(f"{title}: reference log-mel")
@@ -49,7 +49,7 @@ def curves_plot(path: Path, results: list[dict], keys: list[str]) -> None:
     if not rows or not keys:
         return
     rows.sort(key=lambda r: r["step"])
-    fig, ax = plt.subplots(len(keys), 1, figsize=(7, 2.0 * len(keys)), squeeze=False)
+    fig, ax = plt.subplots(len(keys), 1, figsize=(7, 2.0 * len(keys)), squeeze=False, constrained_layout=True)
     for a, k in zip(ax[:, 0], keys):
         a.plot([r["step"] for r in rows], [r["metrics"].get(k, np.nan) for r in rows], marker="o")
         a.set_ylabel(k)
