@@ -76,10 +76,12 @@ def prepare(
 def tokenize(
     data_dir: Path = typer.Option(Path("data"), help="Data dirs written by prepare."),
     dump_dir: Path = typer.Option(Path("dump"), help="Where tokens.txt and the phonemizer cache go."),
+    normalizer: str = typer.Option("builtin", help="Text normaliser: builtin (light, default) or nemo "
+                                                    "(NVIDIA's WFST normaliser, pip install 'mtts[tn]')."),
 ):
     """Normalise text, phonemize with espeak-ng (cached) and build the token tables."""
     from mtts.text.tokenize import tokenize as run
-    _print_json(run(data_dir, dump_dir))
+    _print_json(run(data_dir, dump_dir, normalizer))
 
 
 @app.command()

@@ -21,7 +21,7 @@ from mtts.data.dataset import Stats
 from mtts.errors import MttsError
 from mtts.features.audio import griffin_lim
 from mtts.io import atomic_path
-from mtts.text.normalize import normalize
+from mtts.text.normalize import get_normalizer
 from mtts.text.phonemize import Phonemizer
 
 MAX_CHARS = 300  # longer sentences are split further at commas, then at spaces
@@ -49,16 +49,18 @@ class Synthesizer:
     params: object
     stats: Stats
     phonemizer: Phonemizer
+    normalizer: str = "builtin"
 
     @classmethod
     def load(cls, path: Path) -> "Synthesizer":
         ck = checkpoint.load(path)
         model, _, tokens, params = checkpoint.build_model(ck, path)
-        return cls(model, tokens, params, Stats(ck["stats"]), Phonemizer())
+        text = ck.get("text") or {"normalizer": "builtin"}
+        return cls(model, tokens, params, Stats(ck["stats"]), Phonemizer(), text["normalizer"])
 
     def mel(self, text: str, length_scale: float = 1.0) -> np.ndarray:
         """One sentence -> log-mel (T, n_mels)."""
-        norm = normalize(text)
+        norm = get_normalizer(self.normalizer)(text)
         phones = self.phonemizer([norm])[0]
         ids = [i for i in self.tokens.encode(phones) if i > 1]  # drop symbols unseen in training
         if not any(c.isalpha() for c in phones) or not ids:

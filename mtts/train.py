@@ -25,6 +25,7 @@ from mtts.features.audio import FeatureParams
 from mtts.io import read_json, seed_everything, write_text
 from mtts.model import MultiTaskModel
 from mtts.mtl import METHODS
+from mtts.text.tokenize import text_config
 from mtts.text.tokens import TokenTable
 
 
@@ -100,6 +101,7 @@ def train(cfg: Config, data_dir: Path, dump_dir: Path, exp_dir: Path, resume: bo
     stats_d = read_json(dump_dir / "stats.json")
     params = FeatureParams.from_dict(read_json(dump_dir / "feature_params.json"))
     stats = Stats(stats_d)
+    text_cfg = text_config(dump_dir)
     if cfg.train.num_threads:
         torch.set_num_threads(cfg.train.num_threads)
     seed_everything(cfg.train.seed)
@@ -150,6 +152,7 @@ def train(cfg: Config, data_dir: Path, dump_dir: Path, exp_dir: Path, resume: bo
             "batch_in_epoch": batch_in_epoch, "elapsed": elapsed,
             "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()},
             "config": cfg.to_dict(), "tokens": tokens.symbols, "feature_params": params.to_dict(),
+            "text": text_cfg,
             "stats": stats_d})
         checkpoint.prune(ckpt_dir, cfg.train.keep_checkpoints)
         return path

@@ -66,6 +66,7 @@ def test_tokenize_rerun_uses_the_cache(prepared):
 def test_train_logs_checkpoints_and_resumes_exactly(prepared):
     train(prepared, "exp_full")
     full = checkpoint.load(prepared / "exp_full" / "checkpoints" / "step_0000020.pt")
+    assert full["text"] == {"normalizer": "builtin", "language": "en-us"}  # synthesis uses the same front end
     assert (prepared / "exp_full" / "config.yaml").is_file()
     lines = [json.loads(l) for l in (prepared / "exp_full" / "metrics.jsonl").read_text().splitlines()]
     assert {"loss_mel", "loss_alignment", "weight_mel", "frames_per_s"} <= set(lines[0])

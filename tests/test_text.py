@@ -53,3 +53,21 @@ def test_token_table_rejects_bad_file(tmp_path):
     (tmp_path / "tokens.txt").write_text("<pad> 0\n<unk> 5\n", encoding="utf-8")
     with pytest.raises(MttsError, match="tokens.txt:2"):
         TokenTable.load(tmp_path / "tokens.txt")
+
+
+def test_unknown_normalizer_is_an_error():
+    from mtts.text.normalize import get_normalizer
+    with pytest.raises(MttsError, match="unknown normalizer 'wfst'"):
+        get_normalizer("wfst")
+
+
+def test_nemo_normalizer_or_a_clear_error():
+    import importlib.util
+    from mtts.text.normalize import get_normalizer
+    norm = get_normalizer("nemo")
+    if importlib.util.find_spec("nemo_text_processing") is None:
+        with pytest.raises(MttsError, match=r"pip install 'mtts\[tn\]'"):
+            norm("Dr. Smith paid $3.50.")
+        return
+    out = norm("Dr. Smith paid $3.50 on Jan. 5, 1990.").lower()
+    assert "three dollars" in out and "fifty cents" in out and "nineteen ninety" in out

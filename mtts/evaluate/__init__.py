@@ -116,7 +116,8 @@ def evaluate_checkpoint(path: Path, split_dir: Path | None, out_dir: Path, group
         metrics.update(task_metrics(model, data))
     items = load_items(split_dir, text_file, max_utts)
     if any(g in groups for g in ("acoustic", "asr", "dnsmos", "speed")):
-        synth = Synthesizer(model, tokens, params, Stats(ck["stats"]), Phonemizer())
+        synth = Synthesizer(model, tokens, params, Stats(ck["stats"]), Phonemizer(),
+                            (ck.get("text") or {}).get("normalizer", "builtin"))
         p = synth.params
         wav_dir = out_dir / path.stem / "wavs"
         scored, t_am, t_voc, secs = [], 0.0, 0.0, 0.0

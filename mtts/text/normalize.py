@@ -129,3 +129,32 @@ def normalize(text: str) -> str:
     text = _RE_SPACE.sub(" ", text).strip()
     text = re.sub(r"\s+([,.;:!?])", r"\1", text)
     return text
+
+
+NORMALIZERS = ("builtin", "nemo")
+_nemo = None
+
+
+def nemo_normalize(text: str) -> str:
+    """NVIDIA's WFST normaliser (nemo-text-processing, `pip install mtts[tn]`). Its grammars
+    compile for about a minute on first use and are cached in ~/.cache/mtts/nemo_tn."""
+    global _nemo
+    if _nemo is None:
+        try:
+            from nemo_text_processing.text_normalization.normalize import Normalizer
+        except ImportError:
+            from mtts.errors import MttsError
+            raise MttsError("the nemo normaliser is not installed: pip install 'mtts[tn]'") from None
+        from pathlib import Path
+        cache = Path.home() / ".cache" / "mtts" / "nemo_tn"
+        cache.mkdir(parents=True, exist_ok=True)
+        _nemo = Normalizer(input_case="cased", lang="en", cache_dir=str(cache))
+    return _RE_SPACE.sub(" ", _nemo.normalize(text, punct_post_process=True)).strip()
+
+
+def get_normalizer(name: str):
+    """The normaliser called `name`: 'builtin' (default) or 'nemo'."""
+    if name not in NORMALIZERS:
+        from mtts.errors import MttsError
+        raise MttsError(f"unknown normalizer '{name}' (choose from {', '.join(NORMALIZERS)})")
+    return normalize if name == "builtin" else nemo_normalize

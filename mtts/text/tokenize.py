@@ -11,19 +11,29 @@ from pathlib import Path
 
 from mtts.data.datadir import read_table, write_table
 from mtts.errors import MttsError
-from mtts.text.normalize import normalize
+from mtts.io import read_json, write_json
+from mtts.text.normalize import get_normalizer
 from mtts.text.phonemize import Phonemizer
 from mtts.text.tokens import BASE_SYMBOLS, TokenTable
 
 SETS = ("train", "dev", "test")
 
 
-def text_to_phones(texts: list[str], phonemizer: Phonemizer) -> tuple[list[str], list[str]]:
-    norm = [normalize(t) for t in texts]
+def text_to_phones(texts: list[str], phonemizer: Phonemizer, normalizer: str = "builtin") -> tuple[list[str], list[str]]:
+    norm_fn = get_normalizer(normalizer)
+    norm = [norm_fn(t) for t in texts]
     return norm, phonemizer(norm)
 
 
-def tokenize(data_dir: Path, dump_dir: Path) -> dict[str, int]:
+def text_config(dump_dir: Path) -> dict:
+    """Front-end settings saved by tokenize and copied into checkpoints."""
+    path = dump_dir / "text_config.json"
+    return read_json(path) if path.is_file() else {"normalizer": "builtin"}
+
+
+def tokenize(data_dir: Path, dump_dir: Path, normalizer: str = "builtin") -> dict[str, int]:
+    get_normalizer(normalizer)  # fail early on an unknown name
+    # the phonemizer cache is keyed by normalised text, so it is shared by both normalisers
     phonemizer = Phonemizer(cache_path=dump_dir / "phonemize_cache.json")
     sets = [s for s in SETS if (data_dir / s / "text").is_file()]
     if "train" not in sets:
@@ -32,7 +42,7 @@ def tokenize(data_dir: Path, dump_dir: Path) -> dict[str, int]:
     for s in sets:
         text = read_table(data_dir / s / "text")
         ids = sorted(text)
-        norm, phones = text_to_phones([text[i] for i in ids], phonemizer)
+        norm, phones = text_to_phones([text[i] for i in ids], phonemizer, normalizer)
         bad = [i for i, p in zip(ids, phones) if not any(c.isalpha() for c in p)]
         if bad:
             raise MttsError(f"{data_dir / s / 'text'}: no pronounceable words in "
@@ -45,6 +55,7 @@ def tokenize(data_dir: Path, dump_dir: Path) -> dict[str, int]:
         write_table(data_dir / s / "norm_text", norm_by_set[s])
         write_table(data_dir / s / "phones", phones_by_set[s])
     tokens.save(dump_dir / "tokens.txt")
+    write_json(dump_dir / "text_config.json", {"normalizer": normalizer, "language": phonemizer.language})
     chars.save(dump_dir / "chars.txt")
     return {"phoneme_tokens": len(tokens), "char_tokens": len(chars),
             **{s: len(phones_by_set[s]) for s in sets}, "espeak_calls": phonemizer.calls}
