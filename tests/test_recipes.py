@@ -31,7 +31,7 @@ def run_recipe(tmp_path: Path, corpus: str, *args: str) -> Path:
 def check_outputs(root: Path, tag: str) -> None:
     exp = root / "exp" / tag
     sel = json.loads((exp / "selection.json").read_text())
-    assert sel["metric"] == "mel_l1" and Path(sel["chosen"][0]).is_file()
+    assert sel["metric"] == "mel_l1" and (root / sel["chosen"][0]).is_file()  # relative to the recipe
     assert (exp / "best.pt").is_file() and (exp / "config.yaml").is_file()
     y, sr = sf.read(exp / "synth" / "sample.wav")
     assert sr == 22050 and len(y) > sr // 2
