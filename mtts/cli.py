@@ -118,6 +118,15 @@ def train(
 
 @app.command()
 @stage
+def plot(exp_dir: Path = typer.Argument(..., help="Experiment dir with metrics.jsonl.")):
+    """Training curves: per-task train/dev losses, task weights and frames/s as PNGs in EXP/plots/."""
+    from mtts.training_plots import plot_training
+    for path in plot_training(exp_dir):
+        console.print(f"wrote {path}")
+
+
+@app.command()
+@stage
 def evaluate(
     checkpoints: Optional[list[Path]] = typer.Argument(None, help="Checkpoints (default: all in exp-dir)."),
     exp_dir: Path = typer.Option(Path("exp/train"), help="Experiment dir; results go to EXP/eval/SPLIT/."),

@@ -4,7 +4,7 @@ from typer.testing import CliRunner
 from mtts.cli import app
 
 runner = CliRunner()
-COMMANDS = ["prepare", "tokenize", "train", "evaluate", "select-best", "synthesize"]
+COMMANDS = ["prepare", "tokenize", "train", "plot", "evaluate", "compare", "select-best", "synthesize"]
 
 
 @pytest.mark.parametrize("cmd", [[]] + [[c] for c in COMMANDS])
@@ -21,6 +21,8 @@ def test_help(cmd):
     (["synthesize", "-m", "x.pt"], "exactly one of --text or --text-file"),
     (["evaluate", "--exp-dir", "/nonexistent"], "none in /nonexistent/checkpoints"),
     (["select-best", "--exp-dir", "/nonexistent"], "summary.json does not exist"),
+    (["plot", "/nonexistent"], "metrics.jsonl does not exist"),
+    (["compare", "/nonexistent"], "summary.json does not exist"),
 ])
 def test_errors_are_one_line_without_traceback(args, match):
     res = runner.invoke(app, args)

@@ -72,6 +72,9 @@ def test_train_logs_checkpoints_and_resumes_exactly(prepared):
     assert {"loss_mel", "loss_alignment", "weight_mel", "frames_per_s"} <= set(lines[0])
     assert any(l["split"] == "dev" and "mel_l1" in l for l in lines)
     assert list((prepared / "exp_full" / "tb").iterdir())
+    mtts("plot", prepared / "exp_full")
+    for png in ("losses.png", "weights.png"):
+        assert (prepared / "exp_full" / "plots" / png).stat().st_size > 1000
 
     with pytest.raises(AssertionError, match="already holds checkpoints"):
         train(prepared, "exp_full")

@@ -4,7 +4,7 @@
 # n_dev, n_test, metric, n_average, synth_text, eval_metrics. Each stage is one `mtts` command.
 #   1 prepare   data/{train,dev,test}, dump/feats, dump/stats.json
 #   2 tokenize  data/*/phones, dump/tokens.txt
-#   3 train     exp/$tag/{config.yaml,checkpoints/,metrics.jsonl,tb/}
+#   3 train     exp/$tag/{config.yaml,checkpoints/,metrics.jsonl,tb/,plots/}
 #   4 evaluate  exp/$tag/eval/dev/*.json (per-task metrics of every checkpoint)
 #   5 select    exp/$tag/best.pt, exp/$tag/selection.json
 #   6 synth     exp/$tag/synth/test/*.wav, exp/$tag/synth/sample.wav
@@ -31,6 +31,7 @@ if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
   if compgen -G "${exp}/checkpoints/step_*.pt" >/dev/null; then resume=(--resume); fi
   ${mtts} train --config "${train_config}" --data-dir data --dump-dir dump --exp-dir "${exp}" \
     --seed "${seed}" "${resume[@]}"
+  ${mtts} plot "${exp}"
 fi
 
 if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then

@@ -1,0 +1,56 @@
+"""Training curves from EXP/metrics.jsonl: per-task train and dev losses, task weights
+and throughput, as PNG files in EXP/plots/."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from mtts.errors import MttsError
+
+
+def read_log(path: Path) -> list[dict]:
+    if not path.is_file():
+        raise MttsError(f"{path} does not exist: train first")
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # a line cut short by a killed run
+    if not rows:
+        raise MttsError(f"{path} holds no log lines yet")
+    return rows
+
+
+def plot_training(exp_dir: Path) -> list[Path]:
+    from mtts.evaluate.plots import _save, plt
+    rows = read_log(exp_dir / "metrics.jsonl")
+    train = [r for r in rows if r["split"] == "train"]
+    dev = [r for r in rows if r["split"] == "dev"]
+    tasks = sorted({k[5:] for r in rows for k in r if k.startswith("loss_")})
+    written = []
+    fig, axes = plt.subplots(len(tasks), 1, figsize=(8, 2.0 * len(tasks)), squeeze=False, constrained_layout=True)
+    for ax, t in zip(axes[:, 0], tasks):
+        for data, label in ((train, "train"), (dev, "dev")):
+            pts = [(r["step"], r[f"loss_{t}"]) for r in data if f"loss_{t}" in r]
+            if pts:
+                ax.plot(*zip(*pts), label=label, marker="o" if label == "dev" else None)
+        ax.set_ylabel(t)
+        ax.legend(loc="upper right")
+    axes[-1, 0].set_xlabel("step")
+    _save(fig, exp_dir / "plots" / "losses.png")
+    written.append(exp_dir / "plots" / "losses.png")
+    weights = sorted({k[7:] for r in train for k in r if k.startswith("weight_")})
+    if weights:
+        fig, ax = plt.subplots(2, 1, figsize=(8, 5), constrained_layout=True)
+        for t in weights:
+            ax[0].plot([r["step"] for r in train], [r.get(f"weight_{t}") for r in train], label=t)
+        ax[0].set_ylabel("task weight")
+        ax[0].legend(loc="upper right")
+        ax[1].plot([r["step"] for r in train], [r["frames_per_s"] for r in train])
+        ax[1].set_ylabel("frames / s")
+        ax[1].set_xlabel("step")
+        _save(fig, exp_dir / "plots" / "weights.png")
+        written.append(exp_dir / "plots" / "weights.png")
+    return written
