@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import torch
 
 from mtts.config import Config, config_from_dict
 from mtts.errors import MttsError

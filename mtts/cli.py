@@ -143,7 +143,6 @@ def evaluate(
     """Score checkpoints: per-task metrics, MCD, F0, WER/CER, DNSMOS, speed; JSON, table, plots, report."""
     from mtts import checkpoint
     from mtts.evaluate import evaluate as run, parse_groups
-    from mtts.evaluate.report import metric_keys
     groups = parse_groups(metrics)
     ckpts = checkpoints or checkpoint.list_checkpoints(exp_dir / "checkpoints")
     if not ckpts:

@@ -5,17 +5,14 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile as sf
 
 from mtts.evaluate.metrics import acoustic_metrics, dnsmos, normalize_for_asr, transcribe, wer_cer
 from mtts.features.audio import FeatureParams, load_audio
-from mtts.select import rank, select_best
+from mtts.select import rank
 
-from conftest import write_wav
 
 P = FeatureParams()
 

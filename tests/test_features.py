@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-import soundfile as sf
 
 from mtts.errors import MttsError
 from mtts.features.audio import FeatureParams, check_audio, extract, griffin_lim, load_audio

@@ -7,7 +7,6 @@ Writes DATA/{train,dev,test}/{wav.scp,text,utt2spk,spk2utt,utt2dur,feats.scp}
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 

@@ -16,7 +16,6 @@ from monotonic_alignment_search import maximum_path
 from torch import nn
 
 from mtts.config import ModelConfig
-from mtts.layers import lengths_to_mask
 from mtts.tasks.base import Task, masked_mean
 
 
