@@ -52,7 +52,8 @@ def build_model(ckpt: dict, path: Path | str = "checkpoint") -> tuple[MultiTaskM
     tokens = TokenTable(ckpt["tokens"])
     params = FeatureParams.from_dict(ckpt["feature_params"])
     stats = ckpt["stats"]
-    model = MultiTaskModel(cfg, len(tokens), params.n_mels, (stats["pitch_mean"], stats["pitch_std"]))
+    model = MultiTaskModel(cfg, len(tokens), params.n_mels, (stats["pitch_mean"], stats["pitch_std"]),
+                           len(ckpt.get("chars") or []))
     try:
         model.load_state_dict(ckpt["model"])
     except RuntimeError as e:

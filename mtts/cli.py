@@ -206,6 +206,8 @@ def synthesize(
     out: Path = typer.Option(Path("out.wav"), help="Output wav (--text) or directory (--text-file)."),
     length_scale: float = typer.Option(1.0, help="Speaking-rate factor: >1 slower, <1 faster."),
     n_iter: int = typer.Option(32, help="Griffin-Lim iterations."),
+    input: str = typer.Option("phonemes", "--input", help="phonemes (espeak-ng G2P) or chars (the model's own "
+                                                           "G2P task; no phonemizer needed)."),
 ):
     """Speak text with a trained model (Griffin-Lim vocoder), 22,050 Hz wav out."""
     from mtts.synthesize import Synthesizer, read_text_file, write_wav
@@ -213,6 +215,8 @@ def synthesize(
         raise MttsError("give exactly one of --text or --text-file")
     if not model.is_file():
         raise MttsError(f"model {model} does not exist: run select-best first or pass a checkpoint")
+    if input not in ("phonemes", "chars"):
+        raise MttsError(f"--input must be phonemes or chars, got {input!r}")
     if length_scale <= 0:
         raise MttsError(f"--length-scale must be > 0, got {length_scale}")
     if text is not None and out.suffix.lower() != ".wav":
@@ -222,7 +226,7 @@ def synthesize(
     synth = Synthesizer.load(model)
     sr = synth.params.sample_rate
     if text is not None:
-        wav, info = synth(text, length_scale, n_iter)
+        wav, info = synth(text, length_scale, n_iter, input)
         write_wav(out, wav, sr)
         console.print(f"wrote {out} ({info['audio_s']:.2f} s, RTF {info['rtf']:.3f})")
         return
@@ -231,7 +235,7 @@ def synthesize(
     with progress() as prog:
         task = prog.add_task("synthesize", total=len(items))
         for uid, line in items:
-            wav, _ = synth(line, length_scale, n_iter)
+            wav, _ = synth(line, length_scale, n_iter, input)
             write_wav(out / f"{uid}.wav", wav, sr)
             prog.advance(task)
     console.print(f"wrote {len(items)} wavs to {out}")

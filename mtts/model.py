@@ -10,31 +10,42 @@ import torch
 from torch import nn
 
 from mtts.config import Config, ModelConfig
+from mtts.errors import MttsError
 from mtts.layers import Transformer, lengths_to_mask
 from mtts.tasks import TASKS
 
 
 class SharedEncoder(nn.Module):
-    def __init__(self, n_tokens: int, cfg: ModelConfig):
+    def __init__(self, n_tokens: int, cfg: ModelConfig, n_chars: int = 0):
         super().__init__()
         self.embed = nn.Embedding(n_tokens, cfg.d_model, padding_idx=0)
         nn.init.normal_(self.embed.weight, 0.0, cfg.d_model ** -0.5)
+        # characters share the transformer (the G2P task reads text through it)
+        self.char_embed = nn.Embedding(n_chars, cfg.d_model, padding_idx=0) if n_chars else None
+        if self.char_embed is not None:
+            nn.init.normal_(self.char_embed.weight, 0.0, cfg.d_model ** -0.5)
         self.transformer = Transformer(cfg.d_model, cfg.encoder_layers, cfg.n_heads,
                                        cfg.ff_mult, cfg.ff_kernel, cfg.dropout)
 
-    def forward(self, text: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return self.transformer(self.embed(text), mask)                 # (B, N, D)
+    def forward(self, text: torch.Tensor, mask: torch.Tensor, chars: bool = False) -> torch.Tensor:
+        embed = self.char_embed if chars else self.embed
+        return self.transformer(embed(text), mask)                      # (B, N, D)
 
 
 class MultiTaskModel(nn.Module):
-    def __init__(self, cfg: Config, n_tokens: int, n_mels: int, pitch_stats: tuple[float, float] = (0.0, 1.0)):
+    def __init__(self, cfg: Config, n_tokens: int, n_mels: int, pitch_stats: tuple[float, float] = (0.0, 1.0),
+                 n_chars: int = 0):
         super().__init__()
-        self.encoder = SharedEncoder(n_tokens, cfg.model)
+        if "g2p" in cfg.tasks and n_chars < 3:
+            raise MttsError("the g2p task needs a character table: run `mtts tokenize` again")
+        self.encoder = SharedEncoder(n_tokens, cfg.model, n_chars if "g2p" in cfg.tasks else 0)
         self.tasks = nn.ModuleDict()
         for name, cls in TASKS.items():  # registry order is execution order
             if name not in cfg.tasks:
                 continue
             opts = {k: v for k, v in cfg.tasks[name].items() if k != "weight"}
+            if name == "g2p":
+                opts.setdefault("n_tokens", n_tokens)
             if name == "pitch":
                 opts.setdefault("mean", pitch_stats[0])
                 opts.setdefault("std", pitch_stats[1])
@@ -43,7 +54,17 @@ class MultiTaskModel(nn.Module):
     def context(self, text: torch.Tensor, text_lens: torch.Tensor) -> dict:
         mask = lengths_to_mask(text_lens, text.shape[1])
         h = self.encoder(text, mask)
-        return {"h": h, "h_dec": h, "text_mask": mask}
+        return {"h": h, "h_dec": h, "text_mask": mask, "encode_chars": self.encode_chars}
+
+    def encode_chars(self, chars: torch.Tensor, chars_lens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mask = lengths_to_mask(chars_lens, chars.shape[1])
+        return self.encoder(chars, mask, chars=True), mask
+
+    @torch.no_grad()
+    def phonemes_from_chars(self, chars: torch.Tensor) -> list[list[int]]:
+        """G2P at synthesis: character ids (B, C) -> phoneme ids per utterance."""
+        lens = torch.full((chars.shape[0],), chars.shape[1], dtype=torch.long)
+        return self.tasks["g2p"].decode({"encode_chars": self.encode_chars}, chars, lens)
 
     def forward(self, batch: dict) -> dict:
         ctx = self.context(batch["text"], batch["text_lens"])

@@ -16,7 +16,7 @@ from mtts import checkpoint
 from mtts.errors import MttsError
 from mtts.io import read_json, torch_save, write_json
 
-PACKAGE_KEYS = ("config", "tokens", "feature_params", "stats", "step", "text")
+PACKAGE_KEYS = ("config", "tokens", "feature_params", "stats", "step", "text", "chars")
 
 
 def parse_metric(spec: str) -> dict[str, float]:

@@ -23,6 +23,7 @@ from mtts.features.audio import griffin_lim
 from mtts.io import atomic_path
 from mtts.text.normalize import get_normalizer
 from mtts.text.phonemize import Phonemizer
+from mtts.text.tokens import TokenTable
 
 MAX_CHARS = 300  # longer sentences are split further at commas, then at spaces
 
@@ -50,25 +51,40 @@ class Synthesizer:
     stats: Stats
     phonemizer: Phonemizer
     normalizer: str = "builtin"
+    chars: TokenTable | None = None     # present when the model has a G2P task
 
     @classmethod
     def load(cls, path: Path) -> "Synthesizer":
         ck = checkpoint.load(path)
         model, _, tokens, params = checkpoint.build_model(ck, path)
         text = ck.get("text") or {"normalizer": "builtin"}
-        return cls(model, tokens, params, Stats(ck["stats"]), Phonemizer(), text["normalizer"])
+        chars = TokenTable(ck["chars"]) if ck.get("chars") else None
+        return cls(model, tokens, params, Stats(ck["stats"]), Phonemizer(), text["normalizer"], chars)
 
-    def mel(self, text: str, length_scale: float = 1.0) -> np.ndarray:
+    def phoneme_ids(self, text: str, source: str = "phonemes") -> list[int]:
+        """Normalised sentence -> phoneme ids, by espeak or by the model's own G2P task."""
+        if source == "chars":
+            if self.chars is None:
+                raise MttsError("this model has no g2p task: synthesize with --input phonemes")
+            cids = [i for i in self.chars.encode(text.lower()) if i > 1]
+            if not any(c.isalpha() for c in text) or not cids:
+                return []
+            return [i for i in self.model.phonemes_from_chars(torch.tensor([cids]))[0] if i > 1]
+        phones = self.phonemizer([text])[0]
+        if not any(c.isalpha() for c in phones):
+            return []
+        return [i for i in self.tokens.encode(phones) if i > 1]  # drop symbols unseen in training
+
+    def mel(self, text: str, length_scale: float = 1.0, source: str = "phonemes") -> np.ndarray:
         """One sentence -> log-mel (T, n_mels)."""
-        norm = get_normalizer(self.normalizer)(text)
-        phones = self.phonemizer([norm])[0]
-        ids = [i for i in self.tokens.encode(phones) if i > 1]  # drop symbols unseen in training
-        if not any(c.isalpha() for c in phones) or not ids:
+        ids = self.phoneme_ids(get_normalizer(self.normalizer)(text), source)
+        if not ids:
             raise MttsError(f"nothing to say in {text[:60]!r}: no pronounceable words")
         out = self.model.infer(torch.tensor([ids]), length_scale=length_scale)
         return self.stats.denorm_mel(out["mel"][0]).numpy()
 
-    def __call__(self, text: str, length_scale: float = 1.0, n_iter: int = 32) -> tuple[np.ndarray, dict]:
+    def __call__(self, text: str, length_scale: float = 1.0, n_iter: int = 32,
+                 source: str = "phonemes") -> tuple[np.ndarray, dict]:
         """Any length of text -> waveform, plus timing of acoustic model and vocoder."""
         sentences = split_sentences(text)
         if not sentences:
@@ -78,7 +94,7 @@ class Synthesizer:
         for s in sentences:
             t0 = time.perf_counter()
             try:
-                mel = self.mel(s, length_scale)
+                mel = self.mel(s, length_scale, source)
             except MttsError:
                 if len(sentences) == 1:
                     raise

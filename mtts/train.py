@@ -105,10 +105,12 @@ def train(cfg: Config, data_dir: Path, dump_dir: Path, exp_dir: Path, resume: bo
     if cfg.train.num_threads:
         torch.set_num_threads(cfg.train.num_threads)
     seed_everything(cfg.train.seed)
-    train_set = TTSDataset(data_dir / "train", tokens, stats, max_utts)
-    dev_set = TTSDataset(data_dir / "dev", tokens, stats) if (data_dir / "dev" / "phones").is_file() else None
+    chars = TokenTable.load(dump_dir / "chars.txt") if "g2p" in cfg.tasks else None
+    train_set = TTSDataset(data_dir / "train", tokens, stats, max_utts, chars)
+    dev_set = TTSDataset(data_dir / "dev", tokens, stats, 0, chars) if (data_dir / "dev" / "phones").is_file() else None
 
-    model = MultiTaskModel(cfg, len(tokens), params.n_mels, (stats_d["pitch_mean"], stats_d["pitch_std"]))
+    model = MultiTaskModel(cfg, len(tokens), params.n_mels, (stats_d["pitch_mean"], stats_d["pitch_std"]),
+                           len(chars) if chars else 0)
     method = build_method(cfg, model)
     params_all = list(model.parameters()) + list(method.parameters())
     opt = torch.optim.Adam(params_all, lr=cfg.train.lr, betas=(0.9, 0.98), eps=1e-9)
@@ -152,7 +154,7 @@ def train(cfg: Config, data_dir: Path, dump_dir: Path, exp_dir: Path, resume: bo
             "batch_in_epoch": batch_in_epoch, "elapsed": elapsed,
             "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()},
             "config": cfg.to_dict(), "tokens": tokens.symbols, "feature_params": params.to_dict(),
-            "text": text_cfg,
+            "text": text_cfg, "chars": chars.symbols if chars else None,
             "stats": stats_d})
         checkpoint.prune(ckpt_dir, cfg.train.keep_checkpoints)
         return path

@@ -70,3 +70,30 @@ def test_unknown_task_option_is_an_error():
     cfg = config_from_dict({**TINY, "tasks": {"mel": {}, "alignment": {}, "duration": {"hiden": 3}}})
     with pytest.raises(TypeError, match="hiden"):
         MultiTaskModel(cfg, 20, 80)
+
+
+def test_g2p_task_learns_phonemes_from_characters():
+    from mtts.tasks.g2p import G2PTask, edit_distance
+    assert edit_distance([1, 2, 3], [1, 3]) == 1 and edit_distance([], [4, 5]) == 2
+    cfg = config_from_dict({**TINY, "tasks": {"alignment": {}, "duration": {}, "mel": {}, "g2p": {"upsample": 2}}})
+    with pytest.raises(MttsError, match="character table"):
+        MultiTaskModel(cfg, 20, 80)
+    torch.manual_seed(0)
+    model = MultiTaskModel(cfg, 20, 80, n_chars=12)
+    batch = random_batch()
+    # characters: a fixed function of the phonemes, so the mapping is learnable
+    batch["chars"] = (batch["text"] % 10 + 2) * (batch["text"] > 0)
+    batch["chars_lens"] = batch["text_lens"].clone()
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    first = None
+    for _ in range(150):
+        out = model(batch)
+        opt.zero_grad()
+        out["losses"]["g2p"].backward()
+        opt.step()
+        first = first or out["losses"]["g2p"].item()
+    assert out["losses"]["g2p"].item() < 0.5 * first
+    per = model.metrics(out, batch)["g2p_per"]
+    assert 0.0 <= per < 0.6
+    ids = model.phonemes_from_chars(batch["chars"][:1, :12])[0]
+    assert all(0 < i < 20 for i in ids)

@@ -120,3 +120,23 @@ def test_evaluate_select_and_synthesize_from_the_model_file_alone(prepared, tmp_
     (tmp_path / "list.txt").write_text("A1|Hello there.\nA2|General Kenobi.\n")
     mtts("synthesize", "-m", model, "--text-file", tmp_path / "list.txt", "--out", tmp_path / "wavs", "--n-iter", 4)
     assert sorted(p.name for p in (tmp_path / "wavs").iterdir()) == ["A1.wav", "A2.wav"]
+
+
+def test_g2p_task_trains_and_speaks_from_characters(prepared, tmp_path):
+    cfg = {**TINY, "tasks": {"alignment": {}, "duration": {}, "mel": {}, "g2p": {"weight": 0.5}},
+           "train": {**TINY["train"], "max_steps": 10}}
+    (tmp_path / "g2p.yaml").write_text(yaml.safe_dump(cfg))
+    mtts("train", "-c", tmp_path / "g2p.yaml", "--data-dir", prepared / "data", "--dump-dir", prepared / "dump",
+         "--exp-dir", tmp_path / "exp")
+    lines = [json.loads(l) for l in (tmp_path / "exp" / "metrics.jsonl").read_text().splitlines()]
+    assert "loss_g2p" in lines[0] and any("g2p_per" in l for l in lines if l["split"] == "dev")
+    ckpt = tmp_path / "exp" / "checkpoints" / "step_0000010.pt"
+    assert checkpoint.load(ckpt)["chars"][:2] == ["<pad>", "<unk>"]
+    res = runner.invoke(app, ["synthesize", "-m", str(ckpt), "-t", "Hello there.", "--input", "chars",
+                              "--out", str(tmp_path / "c.wav"), "--n-iter", "2"])
+    # an untrained G2P may decode nothing; then the error says so in one line
+    assert (res.exit_code == 0 and (tmp_path / "c.wav").is_file()) or \
+        (res.exit_code == 1 and "no pronounceable words" in res.output), res.output
+    res = runner.invoke(app, ["synthesize", "-m", str(prepared / "exp_full" / "best.pt"), "-t", "Hello.",
+                              "--input", "chars", "--out", str(tmp_path / "d.wav")])
+    assert res.exit_code == 1 and "has no g2p task" in res.output

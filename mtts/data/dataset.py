@@ -35,8 +35,10 @@ class Stats:
 
 
 class TTSDataset(Dataset):
-    def __init__(self, split_dir: Path, tokens: TokenTable, stats: Stats, max_utts: int = 0):
+    def __init__(self, split_dir: Path, tokens: TokenTable, stats: Stats, max_utts: int = 0,
+                 chars: TokenTable | None = None):
         phones = read_table(split_dir / "phones")
+        norm = read_table(split_dir / "norm_text") if chars is not None else {}
         feats = read_table(split_dir / "feats.scp")
         ids = sorted(set(phones) & set(feats))
         if max_utts:
@@ -54,7 +56,10 @@ class TTSDataset(Dataset):
                 energy = (torch.from_numpy(z["energy"]) - stats.d["energy_mean"]) / stats.d["energy_std"]
                 pitch = torch.from_numpy(z["pitch"])
             text = torch.tensor(tokens.encode(phones[i]), dtype=torch.long)
-            self.items.append({"id": i, "text": text, "feats": mel, "pitch": pitch, "energy": energy})
+            item = {"id": i, "text": text, "feats": mel, "pitch": pitch, "energy": energy}
+            if chars is not None:
+                item["chars"] = torch.tensor(chars.encode(norm[i].lower()), dtype=torch.long)
+            self.items.append(item)
         self.lengths = [it["feats"].shape[0] for it in self.items]
 
     def __len__(self) -> int:
@@ -69,7 +74,7 @@ def _pad(seqs: list[torch.Tensor]) -> torch.Tensor:
 
 
 def collate(items: list[dict]) -> dict:
-    return {
+    batch = {
         "ids": [it["id"] for it in items],
         "text": _pad([it["text"] for it in items]),
         "text_lens": torch.tensor([len(it["text"]) for it in items]),
@@ -78,6 +83,10 @@ def collate(items: list[dict]) -> dict:
         "pitch": _pad([it["pitch"] for it in items]),
         "energy": _pad([it["energy"] for it in items]),
     }
+    if "chars" in items[0]:
+        batch["chars"] = _pad([it["chars"] for it in items])
+        batch["chars_lens"] = torch.tensor([len(it["chars"]) for it in items])
+    return batch
 
 
 def frame_batches(lengths: list[int], max_frames: int, seed: int, epoch: int,

@@ -107,6 +107,7 @@ def evaluate_checkpoint(path: Path, split_dir: Path | None, out_dir: Path, group
     from mtts.features.audio import extract
     from mtts.synthesize import Synthesizer, write_wav
     from mtts.text.phonemize import Phonemizer
+    from mtts.text.tokens import TokenTable
 
     ck = checkpoint.load(path)
     model, _, tokens, params = checkpoint.build_model(ck, path)
@@ -117,7 +118,8 @@ def evaluate_checkpoint(path: Path, split_dir: Path | None, out_dir: Path, group
     items = load_items(split_dir, text_file, max_utts)
     if any(g in groups for g in ("acoustic", "asr", "dnsmos", "speed")):
         synth = Synthesizer(model, tokens, params, Stats(ck["stats"]), Phonemizer(),
-                            (ck.get("text") or {}).get("normalizer", "builtin"))
+                            (ck.get("text") or {}).get("normalizer", "builtin"),
+                            TokenTable(ck["chars"]) if ck.get("chars") else None)
         p = synth.params
         wav_dir = out_dir / path.stem / "wavs"
         scored, t_am, t_voc, secs = [], 0.0, 0.0, 0.0

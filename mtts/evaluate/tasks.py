@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mtts.data.dataset import Stats, TTSDataset
+from mtts.text.tokens import TokenTable
 from mtts.train import evaluate_loss
 
 
@@ -15,4 +16,5 @@ def task_metrics(model, data: TTSDataset, batch_frames: int = 8000) -> dict[str,
 
 
 def load_split(ck: dict, tokens, split_dir: Path, max_utts: int = 0) -> TTSDataset:
-    return TTSDataset(split_dir, tokens, Stats(ck["stats"]), max_utts)
+    chars = TokenTable(ck["chars"]) if ck.get("chars") else None
+    return TTSDataset(split_dir, tokens, Stats(ck["stats"]), max_utts, chars)

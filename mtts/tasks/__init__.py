@@ -4,6 +4,7 @@
 from mtts.tasks.alignment import AlignmentTask
 from mtts.tasks.base import Task
 from mtts.tasks.duration import DurationTask
+from mtts.tasks.g2p import G2PTask
 from mtts.tasks.mel import MelTask
 from mtts.tasks.variance import EnergyTask, PitchTask
 
@@ -13,6 +14,7 @@ TASKS: dict[str, type[Task]] = {
     "pitch": PitchTask,
     "energy": EnergyTask,
     "mel": MelTask,
+    "g2p": G2PTask,
 }
 
 __all__ = ["TASKS", "Task"]

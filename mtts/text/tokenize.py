@@ -14,7 +14,7 @@ from mtts.errors import MttsError
 from mtts.io import read_json, write_json
 from mtts.text.normalize import get_normalizer
 from mtts.text.phonemize import Phonemizer
-from mtts.text.tokens import BASE_SYMBOLS, TokenTable
+from mtts.text.tokens import BASE_CHARS, BASE_SYMBOLS, TokenTable
 
 SETS = ("train", "dev", "test")
 
@@ -50,7 +50,7 @@ def tokenize(data_dir: Path, dump_dir: Path, normalizer: str = "builtin") -> dic
         phones_by_set[s] = dict(zip(ids, phones))
         norm_by_set[s] = dict(zip(ids, norm))
     tokens = TokenTable.build(list(phones_by_set["train"].values()), BASE_SYMBOLS)
-    chars = TokenTable.build([t.lower() for t in norm_by_set["train"].values()])
+    chars = TokenTable.build([t.lower() for t in norm_by_set["train"].values()], BASE_CHARS)
     for s in sets:
         write_table(data_dir / s / "norm_text", norm_by_set[s])
         write_table(data_dir / s / "phones", phones_by_set[s])

@@ -14,6 +14,7 @@ from mtts.io import write_lines
 PAD, UNK, SPACE = "<pad>", "<unk>", "<space>"
 # espeak-ng en-us IPA output and punctuation, always in the table so that a small
 # corpus does not map held-out phonemes to <unk>
+BASE_CHARS = set("abcdefghijklmnopqrstuvwxyz',.;:!?\"()-")  # lower-cased normalised text
 BASE_SYMBOLS = set("abcdefhijklmnopqrstuvwxyzæçðøŋœɐɑɒɔəɚɛɜɝɞɟɡɪɫɬɯɹɾʃʊʌʍʒʔʲˈˌːᵻθχɨʉɵɲɭɳɻ"
                    ",.;:!?\"'()-")
 

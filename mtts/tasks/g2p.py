@@ -1,0 +1,75 @@
+"""G2P task, the language-model side: from characters, predict the phoneme sequence.
+
+The shared encoder reads the normalised text's characters through its own embedding;
+each character encoding is projected to `upsample` output slots (IPA strings are longer
+than their spellings) and trained with CTC against the phoneme ids. With it, synthesis
+can start from characters (`mtts synthesize --input chars`) without espeak.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mtts.config import ModelConfig
+from mtts.tasks.base import Task
+
+
+def edit_distance(a: list[int], b: list[int]) -> int:
+    """Levenshtein distance between two id sequences (one row of the DP table at a time)."""
+    row = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, y in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (x != y))
+    return row[-1]
+
+
+class G2PTask(Task):
+    name = "g2p"
+    needs = ("chars",)
+    # its loss reaches the encoder through the character pass, not through the phoneme
+    # encoding `h` that gradient methods aggregate over; they backpropagate it apart
+    shares_encoder = False
+
+    def __init__(self, model: ModelConfig, n_mels: int, n_tokens: int = 0, upsample: int = 3):
+        super().__init__(model, n_mels)
+        if n_tokens < 3:
+            raise TypeError("g2p needs the phoneme vocabulary size (n_tokens)")
+        self.upsample, self.n_tokens = upsample, n_tokens
+        self.proj = nn.Linear(model.d_model, upsample * n_tokens)
+
+    def _log_probs(self, ctx: dict, chars: torch.Tensor, chars_lens: torch.Tensor):
+        h, _ = ctx["encode_chars"](chars, chars_lens)                       # (B, C, D)
+        B, C, _ = h.shape
+        logits = self.proj(h).view(B, C * self.upsample, self.n_tokens)     # (B, C*up, V)
+        return F.log_softmax(logits, dim=-1), chars_lens * self.upsample
+
+    def forward(self, ctx: dict, batch: dict) -> dict[str, torch.Tensor]:
+        log_probs, lens = self._log_probs(ctx, batch["chars"], batch["chars_lens"])
+        return {"log_probs": log_probs, "lens": lens}
+
+    def loss(self, pred: dict, batch: dict, ctx: dict) -> torch.Tensor:
+        loss = F.ctc_loss(pred["log_probs"].transpose(0, 1), batch["text"], pred["lens"], batch["text_lens"],
+                          blank=0, reduction="none", zero_infinity=True)
+        return (loss / batch["text_lens"].clamp(min=1)).mean()
+
+    @staticmethod
+    def greedy(log_probs: torch.Tensor, lens: torch.Tensor) -> list[list[int]]:
+        """Best path: argmax per slot, repeats merged, blanks (0) dropped."""
+        out = []
+        for lp, n in zip(log_probs.argmax(-1), lens.tolist()):
+            ids = torch.unique_consecutive(lp[:n]).tolist()
+            out.append([i for i in ids if i != 0])
+        return out
+
+    @torch.no_grad()
+    def decode(self, ctx: dict, chars: torch.Tensor, chars_lens: torch.Tensor) -> list[list[int]]:
+        return self.greedy(*self._log_probs(ctx, chars, chars_lens))
+
+    @torch.no_grad()
+    def metrics(self, pred: dict, batch: dict, ctx: dict) -> dict[str, float]:
+        hyps = self.greedy(pred["log_probs"], pred["lens"])
+        errors = sum(edit_distance(h, t[:n].tolist()) for h, t, n in zip(hyps, batch["text"], batch["text_lens"]))
+        return {"g2p_per": errors / max(1, int(batch["text_lens"].sum()))}
