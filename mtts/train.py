@@ -50,6 +50,18 @@ def lr_lambda(cfg: Config):
     return f
 
 
+def gradient_stats(model: MultiTaskModel, losses: dict[str, torch.Tensor], shared: torch.Tensor) -> dict[str, float]:
+    """Per-task gradient norms at the shared encoder output and their pairwise cosines:
+    how strongly, and in which agreement, the tasks pull the shared representation."""
+    names = [k for k in losses if model.tasks[k].shares_encoder]
+    grads = {k: torch.autograd.grad(losses[k], shared, retain_graph=True)[0].flatten() for k in names}
+    out = {f"gradnorm_{k}": float(g.norm()) for k, g in grads.items()}
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            out[f"cos_{a}_{b}"] = float(torch.nn.functional.cosine_similarity(grads[a], grads[b], dim=0))
+    return out
+
+
 @torch.no_grad()
 def evaluate_loss(model: MultiTaskModel, data: TTSDataset, batch_frames: int) -> dict[str, float]:
     """Frame-weighted averages of every task's loss and metrics on a dataset."""
@@ -185,6 +197,7 @@ def train(cfg: Config, data_dir: Path, dump_dir: Path, exp_dir: Path, resume: bo
             batch = collate([train_set[i] for i in batches[batch_in_epoch]])
             out = model(batch)
             opt.zero_grad(set_to_none=True)
+            gstats = gradient_stats(model, out["losses"], out["shared"]) if (step + 1) % cfg.train.log_every == 0 else {}
             weights = method.backward(out["losses"], out["shared"])
             gnorm = torch.nn.utils.clip_grad_norm_(params_all, cfg.train.grad_clip)
             if not torch.isfinite(gnorm):
@@ -203,7 +216,7 @@ def train(cfg: Config, data_dir: Path, dump_dir: Path, exp_dir: Path, resume: bo
                 means = {k: v / acc["_n"] for k, v in acc.items() if k != "_n"}
                 log({"split": "train", "step": step, "epoch": epoch,
                      **{f"loss_{k}": v for k, v in means.items()},
-                     **{f"weight_{k}": v for k, v in weights.items()},
+                     **{f"weight_{k}": v for k, v in weights.items()}, **gstats,
                      "lr": sched.get_last_lr()[0], "grad_norm": float(gnorm),
                      "frames_per_s": frames_acc / dt, "elapsed_s": elapsed})
                 console.print(f"step {step:6d} ep {epoch:3d} "

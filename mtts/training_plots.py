@@ -1,5 +1,6 @@
-"""Training curves from EXP/metrics.jsonl: per-task train and dev losses, task weights
-and throughput, as PNG files in EXP/plots/."""
+"""Training curves from EXP/metrics.jsonl: per-task train and dev losses, task weights,
+per-task gradient norms and cosines at the shared encoder output, and throughput, as
+PNG files in EXP/plots/."""
 
 from __future__ import annotations
 
@@ -43,14 +44,21 @@ def plot_training(exp_dir: Path) -> list[Path]:
     written.append(exp_dir / "plots" / "losses.png")
     weights = sorted({k[7:] for r in train for k in r if k.startswith("weight_")})
     if weights:
-        fig, ax = plt.subplots(2, 1, figsize=(8, 5), constrained_layout=True)
+        fig, ax = plt.subplots(4, 1, figsize=(8, 9), constrained_layout=True)
         for t in weights:
             ax[0].plot([r["step"] for r in train], [r.get(f"weight_{t}") for r in train], label=t)
         ax[0].set_ylabel("task weight")
         ax[0].legend(loc="upper right")
-        ax[1].plot([r["step"] for r in train], [r["frames_per_s"] for r in train])
-        ax[1].set_ylabel("frames / s")
-        ax[1].set_xlabel("step")
+        for prefix, a, label in (("gradnorm_", ax[1], "‖∇h L_i‖"), ("cos_", ax[2], "cos(∇h L_i, ∇h L_j)")):
+            for k in sorted({k for r in train for k in r if k.startswith(prefix)}):
+                a.plot([r["step"] for r in train], [r.get(k) for r in train], label=k[len(prefix):])
+            a.set_ylabel(label)
+            if a.lines:
+                a.legend(loc="upper right", fontsize="small")
+        ax[1].set_yscale("log")
+        ax[3].plot([r["step"] for r in train], [r["frames_per_s"] for r in train])
+        ax[3].set_ylabel("frames / s")
+        ax[3].set_xlabel("step")
         _save(fig, exp_dir / "plots" / "weights.png")
         written.append(exp_dir / "plots" / "weights.png")
     return written

@@ -68,7 +68,9 @@ def test_train_logs_checkpoints_and_resumes_exactly(prepared):
     assert full["text"] == {"normalizer": "builtin", "language": "en-us"}  # synthesis uses the same front end
     assert (prepared / "exp_full" / "config.yaml").is_file()
     lines = [json.loads(l) for l in (prepared / "exp_full" / "metrics.jsonl").read_text().splitlines()]
-    assert {"loss_mel", "loss_alignment", "weight_mel", "frames_per_s"} <= set(lines[0])
+    assert {"loss_mel", "loss_alignment", "weight_mel", "frames_per_s", "gradnorm_mel", "cos_alignment_mel"} <= set(lines[0])
+    assert "gradnorm_duration" not in lines[0]  # the duration head reads a detached encoding
+    assert all(-1.0 <= l["cos_pitch_mel"] <= 1.0 and l["gradnorm_mel"] > 0 for l in lines if l["split"] == "train")
     assert any(l["split"] == "dev" and "mel_l1" in l for l in lines)
     assert list((prepared / "exp_full" / "tb").iterdir())
     mtts("plot", prepared / "exp_full")
