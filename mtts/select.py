@@ -33,13 +33,18 @@ def parse_metric(spec: str) -> dict[str, float]:
     return weights
 
 
+def is_up(name: str, weights: dict[str, float], higher_better: bool) -> bool:
+    """True when higher values of `name` are better: its own direction, or --higher-better
+    for a single metric."""
+    from mtts.evaluate import HIGHER_IS_BETTER
+    return HIGHER_IS_BETTER.get(name, False) or (higher_better and len(weights) == 1)
+
+
 def score(metrics: dict[str, float], weights: dict[str, float], higher_better: bool) -> float:
     """A value where lower is better: each metric turned by its direction, then weighted."""
-    from mtts.evaluate import HIGHER_IS_BETTER
     total = 0.0
     for name, w in weights.items():
-        up = HIGHER_IS_BETTER.get(name, False) or (higher_better and len(weights) == 1)
-        total += w * (-metrics[name] if up else metrics[name])
+        total += w * (-metrics[name] if is_up(name, weights, higher_better) else metrics[name])
     return total
 
 
@@ -75,17 +80,16 @@ def select_best(summary: Path, out: Path, metric: str, higher_better: bool = Fal
     checkpoint.build_model(package, out)  # proves the package loads before it is written
     torch_save(package, out)
     weights = parse_metric(metric)
-    from mtts.evaluate import HIGHER_IS_BETTER
-    up = higher_better or (len(weights) == 1 and HIGHER_IS_BETTER.get(metric, False))
+    up = len(weights) == 1 and is_up(metric, weights, higher_better)
     what = metric if len(weights) == 1 else "weighted score " + " + ".join(f"{w:g}×{k}" for k, w in weights.items())
     record = {
-        "metric": metric, "weights": weights, "direction": "higher" if up and len(weights) == 1 else "lower",
+        "metric": metric, "weights": weights, "direction": "higher" if up else "lower",
         "split": chosen[0].get("split"), "chosen": [r["checkpoint"] for r in chosen], "averaged": len(chosen),
         "value": chosen[0]["metrics"][metric] if len(weights) == 1 else score(chosen[0]["metrics"], weights, False),
         "model": str(out),
         "ranking": [{"checkpoint": r["checkpoint"], "step": r.get("step"),
                      **{k: r["metrics"][k] for k in weights}} for r in ranked],
-        "why": f"{'highest' if up and len(weights) == 1 else 'lowest'} {what} on {chosen[0].get('split')} "
+        "why": f"{'highest' if up else 'lowest'} {what} on {chosen[0].get('split')} "
                f"among {len(ranked)} checkpoints"
                + (f"; weights averaged over the {len(chosen)} best" if len(chosen) > 1 else ""),
     }

@@ -19,7 +19,7 @@ import torch
 from mtts import checkpoint
 from mtts.data.dataset import Stats
 from mtts.errors import MttsError
-from mtts.features.audio import griffin_lim
+from mtts.features.audio import FeatureParams, griffin_lim
 from mtts.io import atomic_path
 from mtts.text.normalize import get_normalizer
 from mtts.text.phonemize import Phonemizer
@@ -55,8 +55,14 @@ class Synthesizer:
 
     @classmethod
     def load(cls, path: Path) -> "Synthesizer":
-        ck = checkpoint.load(path)
-        model, _, tokens, params = checkpoint.build_model(ck, path)
+        return cls.from_checkpoint(checkpoint.load(path), path)
+
+    @classmethod
+    def from_checkpoint(cls, ck: dict, path: Path, model=None) -> "Synthesizer":
+        """From a loaded checkpoint dict; pass `model` when it is already built."""
+        if model is None:
+            model = checkpoint.build_model(ck, path)[0]
+        tokens, params = TokenTable(ck["tokens"]), FeatureParams.from_dict(ck["feature_params"])
         text = ck.get("text") or {"normalizer": "builtin"}
         chars = TokenTable(ck["chars"]) if ck.get("chars") else None
         return cls(model, tokens, params, Stats(ck["stats"]), Phonemizer(), text["normalizer"], chars)

@@ -151,7 +151,7 @@ def train(cfg: Config, data_dir: Path, dump_dir: Path, exp_dir: Path, resume: bo
     log_path = exp_dir / "metrics.jsonl"
     # drop log lines written after the checkpoint we resumed from, so the log matches the run
     kept = [l for l in (log_path.read_text().splitlines() if log_path.is_file() else [])
-            if _step_of(l) is not None and _step_of(l) <= step]
+            if (s := _step_of(l)) is not None and s <= step]
     for stale in ckpt_dir.glob(".*.tmp"):  # left by a process killed while saving
         stale.unlink(missing_ok=True)
     write_text(log_path, "".join(l + "\n" for l in kept))

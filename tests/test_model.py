@@ -73,7 +73,7 @@ def test_unknown_task_option_is_an_error():
 
 
 def test_g2p_task_learns_phonemes_from_characters():
-    from mtts.tasks.g2p import G2PTask, edit_distance
+    from mtts.tasks.g2p import edit_distance
     assert edit_distance([1, 2, 3], [1, 3]) == 1 and edit_distance([], [4, 5]) == 2
     cfg = config_from_dict({**TINY, "tasks": {"alignment": {}, "duration": {}, "mel": {}, "g2p": {"upsample": 2}}})
     with pytest.raises(MttsError, match="character table"):

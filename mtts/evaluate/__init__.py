@@ -102,24 +102,19 @@ def evaluate_checkpoint(path: Path, split_dir: Path | None, out_dir: Path, group
                         max_utts: int, text_file: Path | None = None) -> dict:
     from mtts import checkpoint
     from mtts.evaluate.plots import utterance_plot
-    from mtts.data.dataset import Stats
     from mtts.evaluate.tasks import load_split, task_metrics
     from mtts.features.audio import extract
     from mtts.synthesize import Synthesizer, write_wav
-    from mtts.text.phonemize import Phonemizer
-    from mtts.text.tokens import TokenTable
 
     ck = checkpoint.load(path)
-    model, _, tokens, params = checkpoint.build_model(ck, path)
+    model, _, tokens, _ = checkpoint.build_model(ck, path)
     data = load_split(ck, tokens, split_dir, max_utts) if split_dir is not None else None
     metrics: dict[str, float] = {}
     if "tasks" in groups and data is not None:
         metrics.update(task_metrics(model, data))
     items = load_items(split_dir, text_file, max_utts)
     if any(g in groups for g in ("acoustic", "asr", "dnsmos", "speed")):
-        synth = Synthesizer(model, tokens, params, Stats(ck["stats"]), Phonemizer(),
-                            (ck.get("text") or {}).get("normalizer", "builtin"),
-                            TokenTable(ck["chars"]) if ck.get("chars") else None)
+        synth = Synthesizer.from_checkpoint(ck, path, model)
         p = synth.params
         wav_dir = out_dir / path.stem / "wavs"
         scored, t_am, t_voc, secs = [], 0.0, 0.0, 0.0
