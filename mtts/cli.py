@@ -78,10 +78,14 @@ def tokenize(
     dump_dir: Path = typer.Option(Path("dump"), help="Where tokens.txt and the phonemizer cache go."),
     normalizer: str = typer.Option("builtin", help="Text normaliser: builtin (light, default) or nemo "
                                                     "(NVIDIA's WFST normaliser, pip install 'mtts[tn]')."),
+    lexicon_words: int = typer.Option(0, help="Also write a G2P lexicon of N cmudict words (espeak "
+                                               "pronunciations) to DUMP/lexicon/ for data.mix.lexicon."),
 ):
     """Normalise text, phonemize with espeak-ng (cached) and build the token tables."""
     from mtts.text.tokenize import tokenize as run
-    _print_json(run(data_dir, dump_dir, normalizer))
+    if lexicon_words < 0:
+        raise MttsError(f"--lexicon-words must be >= 0, got {lexicon_words}")
+    _print_json(run(data_dir, dump_dir, normalizer, lexicon_words))
 
 
 @app.command()

@@ -17,6 +17,9 @@ import yaml
 from mtts.errors import MttsError
 
 
+DATASETS = ("corpus", "lexicon")
+
+
 @dataclass
 class ModelConfig:
     d_model: int = 192          # width of encoder, decoder and task heads
@@ -32,6 +35,14 @@ class ModelConfig:
 class MTLConfig:
     method: str = "static"      # key of mtts.mtl.METHODS
     options: dict[str, Any] = field(default_factory=dict)  # passed to the method, e.g. {alpha: 1.5}
+
+
+@dataclass
+class DataConfig:
+    # dataset -> share of training steps that draw a batch from it; `lexicon` (cmudict words,
+    # `mtts tokenize --lexicon-words N`) feeds the g2p task only
+    mix: dict[str, float] = field(default_factory=lambda: {"corpus": 1.0})
+    lexicon_batch_chars: int = 4000   # padded characters per lexicon batch
 
 
 @dataclass
@@ -61,6 +72,7 @@ class Config:
         "mel": {"weight": 1.0},
     })
     mtl: MTLConfig = field(default_factory=MTLConfig)
+    data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def to_dict(self) -> dict[str, Any]:
@@ -115,6 +127,15 @@ def config_from_dict(data: dict[str, Any]) -> Config:
         w = opts.get("weight", 1.0)
         if not isinstance(w, (int, float)) or isinstance(w, bool) or w < 0:
             raise MttsError(f"config key 'tasks.{name}.weight' must be a number >= 0, got {w!r}")
+    for name, r in cfg.data.mix.items():
+        if name not in DATASETS:
+            raise MttsError(f"unknown dataset '{name}' in data.mix (known: {', '.join(DATASETS)})")
+        if not isinstance(r, (int, float)) or isinstance(r, bool) or r < 0:
+            raise MttsError(f"config key 'data.mix.{name}' must be a number >= 0, got {r!r}")
+    if not cfg.data.mix.get("corpus", 0) > 0:
+        raise MttsError("data.mix.corpus must be > 0: the acoustic tasks learn from the corpus")
+    if cfg.data.mix.get("lexicon", 0) > 0 and "g2p" not in cfg.tasks:
+        raise MttsError("data.mix.lexicon feeds the g2p task only: enable tasks.g2p or drop the lexicon")
     if cfg.mtl.method not in METHODS:
         raise MttsError(f"unknown mtl.method '{cfg.mtl.method}' (known: {', '.join(METHODS)})")
     return cfg

@@ -44,7 +44,7 @@ class MultiTaskModel(nn.Module):
             if name not in cfg.tasks:
                 continue
             opts = {k: v for k, v in cfg.tasks[name].items() if k != "weight"}
-            if name == "g2p":
+            if name in ("g2p", "recognition"):
                 opts.setdefault("n_tokens", n_tokens)
             if name == "pitch":
                 opts.setdefault("mean", pitch_stats[0])
@@ -67,8 +67,11 @@ class MultiTaskModel(nn.Module):
         return self.tasks["g2p"].decode({"encode_chars": self.encode_chars}, chars, lens)
 
     def forward(self, batch: dict) -> dict:
-        ctx = self.context(batch["text"], batch["text_lens"])
-        ctx["feats_mask"] = lengths_to_mask(batch["feats_lens"], batch["feats"].shape[1])
+        if "feats" in batch:
+            ctx = self.context(batch["text"], batch["text_lens"])
+            ctx["feats_mask"] = lengths_to_mask(batch["feats_lens"], batch["feats"].shape[1])
+        else:  # a text-only batch (e.g. lexicon words for G2P): no phoneme encoding to share
+            ctx = {"h": None, "encode_chars": self.encode_chars}
         preds, losses = {}, {}
         for name, task in self.tasks.items():
             if not all(k in batch for k in task.needs):

@@ -20,6 +20,8 @@ from mtts import checkpoint
 from mtts.config import Config, dump_config
 from mtts.console import console
 from mtts.data.dataset import Stats, TTSDataset, collate, frame_batches
+from mtts.data.lexicon import LexiconDataset, collate_text
+from mtts.data.mixing import BatchMixer, Source
 from mtts.errors import MttsError
 from mtts.features.audio import FeatureParams
 from mtts.io import read_json, seed_everything, write_text
@@ -63,15 +65,16 @@ def gradient_stats(model: MultiTaskModel, losses: dict[str, torch.Tensor], share
 
 
 @torch.no_grad()
-def evaluate_loss(model: MultiTaskModel, data: TTSDataset, batch_frames: int) -> dict[str, float]:
-    """Frame-weighted averages of every task's loss and metrics on a dataset."""
+def evaluate_loss(model: MultiTaskModel, data, batch_frames: int, collate_fn=collate,
+                  length_key: str = "feats_lens") -> dict[str, float]:
+    """Length-weighted averages of every task's loss and metrics on a dataset."""
     model.eval()
     sums: dict[str, float] = {}
     total = 0
     for idx in frame_batches(data.lengths, batch_frames, 0, 0, shuffle=False):
-        batch = collate([data[i] for i in idx])
+        batch = collate_fn([data[i] for i in idx])
         out = model(batch)
-        n = int(batch["feats_lens"].sum())
+        n = int(batch[length_key].sum())
         for k, v in model.metrics(out, batch).items():
             sums[k] = sums.get(k, 0.0) + v * n
         total += n
@@ -120,6 +123,14 @@ def train(cfg: Config, data_dir: Path, dump_dir: Path, exp_dir: Path, resume: bo
     chars = TokenTable.load(dump_dir / "chars.txt") if "g2p" in cfg.tasks else None
     train_set = TTSDataset(data_dir / "train", tokens, stats, max_utts, chars)
     dev_set = TTSDataset(data_dir / "dev", tokens, stats, 0, chars) if (data_dir / "dev" / "phones").is_file() else None
+    sources = {"corpus": Source(train_set, cfg.train.batch_frames, collate)}
+    lex_dev = None
+    if cfg.data.mix.get("lexicon", 0) > 0:
+        sources["lexicon"] = Source(LexiconDataset(dump_dir / "lexicon" / "train.tsv", tokens, chars),
+                                    cfg.data.lexicon_batch_chars, collate_text)
+        if (dump_dir / "lexicon" / "dev.tsv").is_file():
+            lex_dev = LexiconDataset(dump_dir / "lexicon" / "dev.tsv", tokens, chars)
+    mixer = BatchMixer(sources, cfg.data.mix, cfg.train.seed)
 
     model = MultiTaskModel(cfg, len(tokens), params.n_mels, (stats_d["pitch_mean"], stats_d["pitch_std"]),
                            len(chars) if chars else 0)
@@ -129,7 +140,7 @@ def train(cfg: Config, data_dir: Path, dump_dir: Path, exp_dir: Path, resume: bo
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg))
 
     ckpt_dir = exp_dir / "checkpoints"
-    step, epoch, batch_in_epoch, elapsed = 0, 0, 0, 0.0
+    step, elapsed = 0, 0.0
     found = checkpoint.list_checkpoints(ckpt_dir)
     if resume and found:
         ck = checkpoint.load(found[-1])
@@ -139,7 +150,8 @@ def train(cfg: Config, data_dir: Path, dump_dir: Path, exp_dir: Path, resume: bo
         method.load_state_dict(ck["method"])
         opt.load_state_dict(ck["optimizer"])
         sched.load_state_dict(ck["scheduler"])
-        step, epoch, batch_in_epoch, elapsed = ck["step"], ck["epoch"], ck["batch_in_epoch"], ck["elapsed"]
+        step, elapsed = ck["step"], ck["elapsed"]
+        mixer.load_state_dict(ck.get("cursors") or {"corpus": [ck["epoch"], ck["batch_in_epoch"]]})
         torch.set_rng_state(ck["rng"]["torch"])
         np.random.set_state(ck["rng"]["numpy"])
         random.setstate(ck["rng"]["python"])
@@ -162,8 +174,8 @@ def train(cfg: Config, data_dir: Path, dump_dir: Path, exp_dir: Path, resume: bo
         path = ckpt_dir / f"step_{step:07d}.pt"
         checkpoint.save(path, {
             "model": model.state_dict(), "method": method.state_dict(), "optimizer": opt.state_dict(),
-            "scheduler": sched.state_dict(), "step": step, "epoch": epoch,
-            "batch_in_epoch": batch_in_epoch, "elapsed": elapsed,
+            "scheduler": sched.state_dict(), "step": step, "epoch": mixer.cursors["corpus"][0],
+            "batch_in_epoch": mixer.cursors["corpus"][1], "cursors": mixer.state_dict(), "elapsed": elapsed,
             "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()},
             "config": cfg.to_dict(), "tokens": tokens.symbols, "feature_params": params.to_dict(),
             "text": text_cfg, "chars": chars.symbols if chars else None,
@@ -182,38 +194,41 @@ def train(cfg: Config, data_dir: Path, dump_dir: Path, exp_dir: Path, resume: bo
     console.print(f"model: {n_params / 1e6:.2f} M parameters; tasks: {', '.join(model.tasks)}; "
                   f"method: {cfg.mtl.method}; {len(train_set)} train utterances")
     model.train()
-    frames_acc, t_log, acc = 0, time.time(), {}
+    frames_acc, t_log, acc, counts, weights = 0, time.time(), {}, {}, {}
     budget = cfg.train.max_minutes * 60
     t_start = time.time() - elapsed
-    batches, batches_epoch = [], -1
+
+    def dev_record() -> dict:
+        rec = {"split": "dev", "step": step, **evaluate_loss(model, dev_set, cfg.train.batch_frames)}
+        if lex_dev is not None:  # held-out words: G2P on its own dataset
+            rec.update({f"lexicon_{k}": v for k, v in evaluate_loss(
+                model, lex_dev, cfg.data.lexicon_batch_chars, collate_text, "chars_lens").items()})
+        return rec
+
     with _Stopper() as stopper:
         while step < cfg.train.max_steps and not stopper.stop:
-            if batches_epoch != epoch:  # the batch order is a function of (seed, epoch)
-                batches = frame_batches(train_set.lengths, cfg.train.batch_frames, cfg.train.seed, epoch)
-                batches_epoch = epoch
-            if batch_in_epoch >= len(batches):
-                epoch, batch_in_epoch = epoch + 1, 0
-                continue
-            batch = collate([train_set[i] for i in batches[batch_in_epoch]])
+            source, batch = mixer.next(step)
             out = model(batch)
             opt.zero_grad(set_to_none=True)
-            gstats = gradient_stats(model, out["losses"], out["shared"]) if (step + 1) % cfg.train.log_every == 0 else {}
-            weights = method.backward(out["losses"], out["shared"])
+            gstats = (gradient_stats(model, out["losses"], out["shared"])
+                      if (step + 1) % cfg.train.log_every == 0 and out["shared"] is not None else {})
+            weights.update(method.backward(out["losses"], out["shared"]))
             gnorm = torch.nn.utils.clip_grad_norm_(params_all, cfg.train.grad_clip)
             if not torch.isfinite(gnorm):
                 raise MttsError(f"non-finite gradient at step {step}; lower train.lr")
             opt.step()
             sched.step()
             step += 1
-            batch_in_epoch += 1
             elapsed = time.time() - t_start
-            frames_acc += int(batch["feats_lens"].sum())
-            for k, v in out["losses"].items():
+            if source == "corpus":
+                frames_acc += int(batch["feats_lens"].sum())
+            for k, v in out["losses"].items():  # a task's mean over the steps that trained it
                 acc[k] = acc.get(k, 0.0) + v.item()
-            acc["_n"] = acc.get("_n", 0) + 1
+                counts[k] = counts.get(k, 0) + 1
             if step % cfg.train.log_every == 0:
                 dt = time.time() - t_log
-                means = {k: v / acc["_n"] for k, v in acc.items() if k != "_n"}
+                means = {k: v / counts[k] for k, v in acc.items()}
+                epoch = mixer.cursors["corpus"][0]
                 log({"split": "train", "step": step, "epoch": epoch,
                      **{f"loss_{k}": v for k, v in means.items()},
                      **{f"weight_{k}": v for k, v in weights.items()}, **gstats,
@@ -222,18 +237,17 @@ def train(cfg: Config, data_dir: Path, dump_dir: Path, exp_dir: Path, resume: bo
                 console.print(f"step {step:6d} ep {epoch:3d} "
                               + " ".join(f"{k}={v:.3f}" for k, v in means.items())
                               + f" | {frames_acc / dt:,.0f} fr/s {elapsed / 60:.1f} min")
-                frames_acc, t_log, acc = 0, time.time(), {}
+                frames_acc, t_log, acc, counts = 0, time.time(), {}, {}
             if budget and elapsed >= budget:
                 stopper.stop = True
             if step % cfg.train.ckpt_every == 0 or stopper.stop:
                 if dev_set is not None:
-                    log({"split": "dev", "step": step,
-                         **evaluate_loss(model, dev_set, cfg.train.batch_frames)})
+                    log(dev_record())
                 save_ckpt()
     if not (ckpt_dir / f"step_{step:07d}.pt").is_file():
         if dev_set is not None:
-            log({"split": "dev", "step": step, **evaluate_loss(model, dev_set, cfg.train.batch_frames)})
+            log(dev_record())
         save_ckpt()
     tb.close()
-    return {"step": step, "epoch": epoch, "minutes": round(elapsed / 60, 2),
+    return {"step": step, "epoch": mixer.cursors["corpus"][0], "minutes": round(elapsed / 60, 2),
             "checkpoint": str(ckpt_dir / f"step_{step:07d}.pt")}

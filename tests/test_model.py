@@ -97,3 +97,35 @@ def test_g2p_task_learns_phonemes_from_characters():
     assert 0.0 <= per < 0.6
     ids = model.phonemes_from_chars(batch["chars"][:1, :12])[0]
     assert all(0 < i < 20 for i in ids)
+
+
+@pytest.mark.parametrize("source", ["decoder", "mel"])
+def test_recognition_task_reads_phonemes_back_from_the_acoustic_side(source):
+    cfg = config_from_dict({**TINY, "tasks": {"alignment": {}, "duration": {}, "mel": {},
+                                              "recognition": {"source": source, "weight": 0.5}}})
+    torch.manual_seed(0)
+    model = MultiTaskModel(cfg, 20, 80)
+    batch = random_batch()
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    first = None
+    for _ in range(60):
+        out = model(batch)
+        opt.zero_grad()
+        sum(out["losses"].values()).backward()
+        opt.step()
+        first = first or out["losses"]["recognition"].item()
+    assert out["losses"]["recognition"].item() < 0.5 * first
+    # its gradient reaches the shared encoder (through the decoder)
+    out = model(batch)
+    model.zero_grad()
+    out["losses"]["recognition"].backward()
+    assert model.encoder.embed.weight.grad.abs().sum() > 0
+    per = model.metrics(out, batch)["recognition_per"]
+    assert 0.0 <= per <= 1.0
+
+
+def test_recognition_source_is_checked():
+    cfg = config_from_dict({**TINY, "tasks": {"alignment": {}, "duration": {}, "mel": {},
+                                              "recognition": {"source": "wav"}}})
+    with pytest.raises(TypeError, match="decoder"):
+        MultiTaskModel(cfg, 20, 80)

@@ -126,3 +126,30 @@ def test_upgrad_and_mgda_do_not_conflict_with_any_task():
         assert g.norm() > 0
     g, ga, gb = grads_for("static")
     assert torch.allclose(g, ga + gb)  # the plain sum, for contrast
+
+
+@pytest.mark.parametrize("name", list(METHODS))
+def test_method_handles_a_text_only_batch_between_corpus_batches(name):
+    """A lexicon batch carries chars and phonemes only: just the g2p task has a loss,
+    no shared phoneme encoding exists, and the method must still step cleanly."""
+    warnings.simplefilter("ignore")
+    torch.manual_seed(0)
+    cfg = config_from_dict({**TINY, "tasks": {"alignment": {}, "duration": {}, "mel": {}, "g2p": {}},
+                            "mtl": {"method": name, "options": {"window": 2} if name == "dwa" else {}}})
+    model = MultiTaskModel(cfg, 20, 80, n_chars=12)
+    method = build_method(cfg, model)
+    opt = torch.optim.Adam(list(model.parameters()) + list(method.parameters()), lr=3e-3)
+    corpus = random_batch()
+    corpus["chars"] = (corpus["text"] % 10 + 2) * (corpus["text"] > 0)
+    corpus["chars_lens"] = corpus["text_lens"].clone()
+    lexicon = {k: corpus[k] for k in ("chars", "chars_lens", "text", "text_lens")}
+    for batch in (corpus, lexicon, corpus, lexicon, corpus):
+        out = model(batch)
+        opt.zero_grad(set_to_none=True)
+        w = method.backward(out["losses"], out["shared"])
+        assert set(w) == set(out["losses"]) and all(torch.isfinite(torch.tensor(v)) for v in w.values()), w
+        if batch is lexicon:
+            assert set(out["losses"]) == {"g2p"} and out["shared"] is None
+            assert model.encoder.char_embed.weight.grad is not None
+            assert model.tasks["mel"].proj.weight.grad is None   # no acoustic loss this step
+        opt.step()

@@ -142,3 +142,32 @@ def test_g2p_task_trains_and_speaks_from_characters(prepared, tmp_path):
     res = runner.invoke(app, ["synthesize", "-m", str(prepared / "exp_full" / "best.pt"), "-t", "Hello.",
                               "--input", "chars", "--out", str(tmp_path / "d.wav")])
     assert res.exit_code == 1 and "has no g2p task" in res.output
+
+
+def test_g2p_learns_from_a_lexicon_mixed_with_the_corpus(prepared, tmp_path):
+    import shutil as sh
+    dump = tmp_path / "dump"
+    sh.copytree(prepared / "dump", dump)
+    text = mtts("tokenize", "--data-dir", prepared / "data", "--dump-dir", dump, "--lexicon-words", 300)
+    out = json.loads(text[text.index("{"):])
+    assert out["lexicon_train"] > 250 and out["lexicon_dev"] > 400
+    rows = (dump / "lexicon" / "train.tsv").read_text().splitlines()
+    word, phones = rows[0].split("\t")
+    assert word.isalpha() and phones and " " not in phones
+    dev_words = {l.split("\t")[0] for l in (dump / "lexicon" / "dev.tsv").read_text().splitlines()}
+    assert not dev_words & {l.split("\t")[0] for l in rows}
+    cfg = {**TINY, "tasks": {"alignment": {}, "duration": {}, "mel": {}, "g2p": {}},
+           "data": {"mix": {"corpus": 1.0, "lexicon": 1.0}, "lexicon_batch_chars": 400},
+           "train": {**TINY["train"], "max_steps": 10}}
+    (tmp_path / "mix.yaml").write_text(yaml.safe_dump(cfg))
+    args = ["-c", tmp_path / "mix.yaml", "--data-dir", prepared / "data", "--dump-dir", dump]
+    mtts("train", *args, "--exp-dir", tmp_path / "exp")
+    lines = [json.loads(l) for l in (tmp_path / "exp" / "metrics.jsonl").read_text().splitlines()]
+    dev = [l for l in lines if l["split"] == "dev"]
+    assert dev and all("lexicon_g2p_per" in l and "mel_l1" in l for l in dev)
+    ck = checkpoint.load(tmp_path / "exp" / "checkpoints" / "step_0000010.pt")
+    assert set(ck["cursors"]) == {"corpus", "lexicon"} and ck["cursors"]["lexicon"][1] > 0
+    # without the lexicon files the error says how to make them
+    sh.rmtree(dump / "lexicon")
+    res = runner.invoke(app, ["train", *map(str, args), "--exp-dir", str(tmp_path / "exp2")])
+    assert res.exit_code == 1 and "--lexicon-words" in res.output

@@ -35,7 +35,9 @@ class JacobianMethod(WeightingMethod):
         self._agg = {}
 
     def bind(self, model: nn.Module) -> None:
-        self.shared_params = [p for p in model.encoder.parameters() if p.requires_grad]
+        # the character embedding feeds only the g2p pass, never the phoneme encoding h
+        self.shared_params = [p for n, p in model.encoder.named_parameters()
+                              if p.requires_grad and not n.startswith("char_embed")]
         self.private = {n for n, t in model.tasks.items() if not t.shares_encoder}
 
     def backward(self, losses: dict[str, torch.Tensor], shared: torch.Tensor) -> dict[str, float]:
@@ -43,8 +45,10 @@ class JacobianMethod(WeightingMethod):
         private = [k for k in losses if k in self.private]
         tasks = [k for k in losses if k not in self.private]
         if private:
-            sum(self.static[k] * losses[k] for k in private).backward(retain_graph=True)
+            sum(self.static[k] * losses[k] for k in private).backward(retain_graph=bool(tasks))
         weights = {k: self.static[k] for k in private}
+        if not tasks:  # e.g. a lexicon batch: only private tasks had fields
+            return weights
         if len(tasks) == 1:
             (self.static[tasks[0]] * losses[tasks[0]]).backward()
             return {**weights, tasks[0]: self.static[tasks[0]]}

@@ -6,6 +6,7 @@ from mtts.tasks.base import Task
 from mtts.tasks.duration import DurationTask
 from mtts.tasks.g2p import G2PTask
 from mtts.tasks.mel import MelTask
+from mtts.tasks.recognition import RecognitionTask
 from mtts.tasks.variance import EnergyTask, PitchTask
 
 TASKS: dict[str, type[Task]] = {
@@ -15,6 +16,7 @@ TASKS: dict[str, type[Task]] = {
     "energy": EnergyTask,
     "mel": MelTask,
     "g2p": G2PTask,
+    "recognition": RecognitionTask,  # after mel: reads its decoder states
 }
 
 __all__ = ["TASKS", "Task"]

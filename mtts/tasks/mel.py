@@ -23,8 +23,10 @@ class MelTask(Task):
 
     def _decode(self, ctx: dict, max_frames: int | None) -> dict[str, torch.Tensor]:
         x, mask = expand(ctx["h_dec"], ctx["durations"], max_frames)   # (B, T, D)
-        mel = self.proj(self.decoder(x, mask))                           # (B, T, M)
-        return {"mel": mel.masked_fill(~mask[..., None], 0.0), "mask": mask}
+        states = self.decoder(x, mask)
+        mel = self.proj(states).masked_fill(~mask[..., None], 0.0)       # (B, T, M)
+        ctx["dec_states"], ctx["mel_pred"] = states, mel                 # for the recognition task
+        return {"mel": mel, "mask": mask}
 
     def forward(self, ctx: dict, batch: dict) -> dict[str, torch.Tensor]:
         return self._decode(ctx, batch["feats"].shape[1])

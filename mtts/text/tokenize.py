@@ -2,7 +2,8 @@
 
 Reads  DATA/<set>/text for each set
 Writes DATA/<set>/{norm_text,phones}, DUMP/tokens.txt (phonemes, from train),
-       DUMP/chars.txt (characters of normalised text), DUMP/phonemize_cache.json
+       DUMP/chars.txt (characters of normalised text), DUMP/phonemize_cache.json,
+       DUMP/lexicon/{train,dev}.tsv with --lexicon-words N (cmudict words for G2P)
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def text_config(dump_dir: Path) -> dict:
     return read_json(path) if path.is_file() else {"normalizer": "builtin"}
 
 
-def tokenize(data_dir: Path, dump_dir: Path, normalizer: str = "builtin") -> dict[str, int]:
+def tokenize(data_dir: Path, dump_dir: Path, normalizer: str = "builtin", lexicon_words: int = 0) -> dict[str, int]:
     get_normalizer(normalizer)  # fail early on an unknown name
     # the phonemizer cache is keyed by normalised text, so it is shared by both normalisers
     phonemizer = Phonemizer(cache_path=dump_dir / "phonemize_cache.json")
@@ -57,5 +58,11 @@ def tokenize(data_dir: Path, dump_dir: Path, normalizer: str = "builtin") -> dic
     tokens.save(dump_dir / "tokens.txt")
     write_json(dump_dir / "text_config.json", {"normalizer": normalizer, "language": phonemizer.language})
     chars.save(dump_dir / "chars.txt")
-    return {"phoneme_tokens": len(tokens), "char_tokens": len(chars),
+    lex = {}
+    if lexicon_words > 0:
+        from mtts.data.lexicon import build_lexicon
+        held_out = {w for s in ("dev", "test") for t in norm_by_set.get(s, {}).values()
+                    for w in "".join(c if c.isalpha() else " " for c in t.lower()).split()}
+        lex = build_lexicon(dump_dir, lexicon_words, phonemizer, tokens, chars, held_out)
+    return {**lex, "phoneme_tokens": len(tokens), "char_tokens": len(chars),
             **{s: len(phones_by_set[s]) for s in sets}, "espeak_calls": phonemizer.calls}
