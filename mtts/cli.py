@@ -122,6 +122,37 @@ def train(
 
 @app.command()
 @stage
+def ablate(
+    plan: Path = typer.Option(..., "--plan", "-p", help="Ablation plan YAML: base overrides and variants "
+                                                       "(see recipes/mini/conf/ablate.yaml)."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="Base training config."),
+    data_dir: Path = typer.Option(Path("data")),
+    dump_dir: Path = typer.Option(Path("dump")),
+    exp_dir: Path = typer.Option(Path("exp/ablate"), help="One training run per variant and seed goes here."),
+    steps: int = typer.Option(400, help="Training steps of every run (equal for all variants)."),
+    seeds: int = typer.Option(2, help="Seeds per variant: train.seed, train.seed + 1, ..."),
+    only: Optional[str] = typer.Option(None, help="Comma-separated variants to train now (the report "
+                                                  "still covers every finished run)."),
+    asr_utts: int = typer.Option(0, help="Also score pocketsphinx WER/CER on this many synthesised dev "
+                                         "sentences per run (needs mtts[eval]; 0: off)."),
+    nj: int = typer.Option(2, help="Parallel jobs for the ASR scoring."),
+    metric: str = typer.Option("mel_l1", help="Dev metric the verdicts judge by."),
+    report: Optional[Path] = typer.Option(None, help="Also write the report here (e.g. docs/ablation.md), "
+                                                     "its plots beside it."),
+):
+    """Single- vs multi-task ablation at equal steps over several seeds: a Markdown report
+    with mean +- std per variant, verdicts and plots (dev curves, train-vs-dev gap, weights, s/step)."""
+    import shlex
+    import sys
+    from mtts.ablate import ablate as run
+    names = [n.strip() for n in only.split(",") if n.strip()] if only else None
+    command = "mtts " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    _print_json(run(config, plan, data_dir, dump_dir, exp_dir, steps, seeds, names, asr_utts, nj, report,
+                    metric, command))
+
+
+@app.command()
+@stage
 def plot(exp_dir: Path = typer.Argument(..., help="Experiment dir with metrics.jsonl.")):
     """Training curves: per-task train/dev losses, task weights and frames/s as PNGs in EXP/plots/."""
     from mtts.training_plots import plot_training

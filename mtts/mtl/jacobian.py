@@ -55,7 +55,9 @@ class JacobianMethod(WeightingMethod):
         key = tuple(tasks)
         if key not in self._agg:  # one aggregator per task subset (Nash-MTL sizes itself)
             self._agg[key] = make_aggregator(self.aggregator_name, len(tasks), **self.opts)
-        mtl_backward([self.static[k] * losses[k] for k in tasks], features=shared)
+        # heads may share graph beyond h (recognition reads the mel decoder's states), so
+        # each task's backward must leave the graph in place for the next
+        mtl_backward([self.static[k] * losses[k] for k in tasks], features=shared, retain_graph=True)
         w = jac_to_grad(self.shared_params, self._agg[key])
         if w is not None:
             weights.update({k: float(w[i]) for i, k in enumerate(tasks)})
