@@ -143,10 +143,14 @@ def ablate(
     """Single- vs multi-task ablation at equal steps over several seeds: a Markdown report
     with mean +- std per variant, verdicts and plots (dev curves, train-vs-dev gap, weights, s/step)."""
     import shlex
-    import sys
     from mtts.ablate import ablate as run
     names = [n.strip() for n in only.split(",") if n.strip()] if only else None
-    command = "mtts " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    # the full command line, defaults included, so the report says exactly what made it
+    parts = ["--plan", plan, *(["--config", config] if config else []), "--data-dir", data_dir,
+             "--dump-dir", dump_dir, "--exp-dir", exp_dir, "--steps", steps, "--seeds", seeds,
+             *(["--asr-utts", asr_utts, "--nj", nj] if asr_utts else []), "--metric", metric,
+             *(["--report", report] if report else [])]
+    command = "mtts ablate " + " ".join(shlex.quote(str(a)) for a in parts)
     _print_json(run(config, plan, data_dir, dump_dir, exp_dir, steps, seeds, names, asr_utts, nj, report,
                     metric, command))
 

@@ -19,4 +19,4 @@ class UncertaintyWeighting(WeightingMethod):
     def backward(self, losses: dict[str, torch.Tensor], shared: torch.Tensor) -> dict[str, float]:
         total = sum(torch.exp(-self.log_vars[k]) * self.static[k] * v + self.log_vars[k] for k, v in losses.items())
         total.backward()
-        return {k: float(torch.exp(-self.log_vars[k]) * self.static[k]) for k in losses}
+        return {k: float(torch.exp(-self.log_vars[k].detach()) * self.static[k]) for k in losses}
