@@ -8,7 +8,7 @@ cd "$(dirname "$0")"
 
 db=
 stage=1
-stop_stage=100
+stop_stage=7          # 8 = the ablation (hours): --stage 8 --stop-stage 8
 nj=2
 train_config=conf/train.yaml
 tag=

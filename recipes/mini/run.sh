@@ -3,13 +3,14 @@
 #   ./run.sh                      full run: 2,000 utterances, conf/train.yaml (about 1 h 15 min on 2 cores)
 #   ./run.sh --fast true          smoke run: 24 utterances, conf/tiny.yaml (about 1 minute)
 #   ./run.sh --stage 3 --stop-stage 3   one stage; each stage reads what earlier ones wrote
+#   ./run.sh --stage 8 --stop-stage 8   single- vs multi-task ablation (conf/ablate.yaml, a few hours)
 # Stage 0 reads local/sentences.txt (LJSpeech transcripts, public domain; see local/SOURCES.md).
 set -euo pipefail
 cd "$(dirname "$0")"
 . utils/log.sh
 
 stage=0
-stop_stage=100
+stop_stage=7          # 8 = the ablation (hours): --stage 8 --stop-stage 8
 nj=2
 fast=false
 n_utts=2000            # sentences read into the corpus

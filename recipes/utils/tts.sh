@@ -9,9 +9,15 @@
 #   5 select    exp/$tag/best.pt, exp/$tag/selection.json
 #   6 synth     exp/$tag/synth/test/*.wav, exp/$tag/synth/sample.wav
 #   7 report    exp/$tag/eval/test/{best.json,references.json,report.md} (the best model in full)
+#   8 ablate    exp/ablate/{<variant>/seed<k>/,report.md,plots/}: single- vs multi-task at
+#               equal steps (hours; only when --stop-stage reaches 8)
 
 mtts=${mtts:-mtts}
 exp=exp/${tag}
+lexicon_words=${lexicon_words:-20000}      # cmudict words for the G2P task's own dataset
+ablate_plan=${ablate_plan:-conf/ablate.yaml}
+ablate_steps=${ablate_steps:-250}
+ablate_seeds=${ablate_seeds:-2}
 
 if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
   log "Stage 1: prepare data dirs and features from ${db}"
@@ -20,7 +26,7 @@ fi
 
 if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
   log "Stage 2: normalise text and phonemize"
-  ${mtts} tokenize --data-dir data --dump-dir dump
+  ${mtts} tokenize --data-dir data --dump-dir dump --lexicon-words "${lexicon_words}"
 fi
 
 if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
@@ -57,4 +63,11 @@ if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
   ${mtts} evaluate "${exp}/best.pt" --exp-dir "${exp}" --data-dir data --split test \
     --metrics "${eval_metrics}" --references --nj "${nj}"
   log "Report: ${exp}/eval/test/report.md"
+fi
+
+if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
+  log "Stage 8: ablation of ${ablate_plan}, ${ablate_steps} steps x ${ablate_seeds} seeds per variant"
+  ${mtts} ablate --plan "${ablate_plan}" --config "${train_config}" --data-dir data --dump-dir dump \
+    --exp-dir exp/ablate --steps "${ablate_steps}" --seeds "${ablate_seeds}"
+  log "Report: exp/ablate/report.md"
 fi
