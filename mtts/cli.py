@@ -155,6 +155,28 @@ def ablate(
                     metric, command))
 
 
+@app.command("train-vocoder")
+@stage
+def train_vocoder(
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="Vocoder YAML (see recipes/mini/conf/vocoder.yaml)."),
+    data_dir: Path = typer.Option(Path("data")),
+    dump_dir: Path = typer.Option(Path("dump")),
+    exp_dir: Path = typer.Option(Path("exp/vocoder"), help="Checkpoints, log and config go here."),
+    resume: bool = typer.Option(False, help="Continue from the newest checkpoint in exp-dir."),
+    seed: Optional[int] = typer.Option(None, help="Override seed."),
+    max_steps: Optional[int] = typer.Option(None, help="Override max_steps."),
+    max_minutes: Optional[float] = typer.Option(None, help="Override max_minutes (wall clock)."),
+    max_utts: int = typer.Option(0, help="Train on the first N utterances only (0: all)."),
+):
+    """Train the neural vocoder (Vocos-style, iSTFT head) on the corpus's recordings and mels."""
+    from mtts.vocoder.train import load_vocoder_config, train_vocoder as run
+    cfg = load_vocoder_config(config)
+    for key, value in (("seed", seed), ("max_steps", max_steps), ("max_minutes", max_minutes)):
+        if value is not None:
+            setattr(cfg, key, value)
+    _print_json(run(cfg, data_dir, dump_dir, exp_dir, resume, max_utts))
+
+
 @app.command()
 @stage
 def plot(exp_dir: Path = typer.Argument(..., help="Experiment dir with metrics.jsonl.")):
@@ -178,6 +200,8 @@ def evaluate(
     references: bool = typer.Option(False, help="Also score the recordings and their Griffin-Lim resynthesis."),
     nj: int = typer.Option(1, help="Parallel scoring jobs."),
     max_utts: int = typer.Option(0, help="Score only the first N utterances (0: all)."),
+    vocoder: str = typer.Option("auto", help="auto, griffin-lim or neural; other than auto, results go to "
+                                             "EXP/eval/SPLIT_VOCODER/."),
 ):
     """Score checkpoints: per-task metrics, MCD, F0, WER/CER, DNSMOS, speed; JSON, table, plots, report."""
     from mtts import checkpoint
@@ -189,8 +213,12 @@ def evaluate(
     split_dir = None if text_file else data_dir / split
     if split_dir is not None and not (split_dir / "text").is_file():
         raise MttsError(f"{split_dir / 'text'} does not exist: run `mtts prepare` first or pass --text-file")
-    name = text_file.stem if text_file else split
-    results = run(list(ckpts), split_dir, exp_dir / "eval" / name, groups, nj, max_utts, references, text_file)
+    from mtts.synthesize import VOCODERS
+    if vocoder not in VOCODERS:
+        raise MttsError(f"--vocoder must be one of {', '.join(VOCODERS)}, got {vocoder!r}")
+    name = (text_file.stem if text_file else split) + ("" if vocoder == "auto" else f"_{vocoder}")
+    results = run(list(ckpts), split_dir, exp_dir / "eval" / name, groups, nj, max_utts, references, text_file,
+                  vocoder)
     _metric_table(f"evaluate on {name}", [Path(r["checkpoint"]).stem for r in results],
                   [r["metrics"] for r in results])
 
@@ -227,11 +255,13 @@ def select_best(
                                                    "(default: the metric's own direction; lower for most)."),
     average: int = typer.Option(1, help="Average the weights of the N best checkpoints."),
     out: Optional[Path] = typer.Option(None, help="Model file to write (default EXP/best.pt)."),
+    vocoder: Optional[Path] = typer.Option(None, help="Neural vocoder to ship in the package: its exp dir "
+                                                      "(newest checkpoint) or a checkpoint file."),
 ):
     """Pick the best checkpoint by a metric and write the model package synthesize reads."""
     from mtts.select import select_best as run
     record = run(exp_dir / "eval" / split / "summary.json", out or exp_dir / "best.pt",
-                 metric, higher_better, average)
+                 metric, higher_better, average, vocoder)
     console.print(f"selected {', '.join(Path(c).name for c in record['chosen'])}: "
                   f"{metric}={record['value']:.4f} -> {record['model']} ({record['why']})")
 
@@ -247,8 +277,10 @@ def synthesize(
     n_iter: int = typer.Option(32, help="Griffin-Lim iterations."),
     input: str = typer.Option("phonemes", "--input", help="phonemes (espeak-ng G2P) or chars (the model's own "
                                                            "G2P task; no phonemizer needed)."),
+    vocoder: str = typer.Option("auto", help="auto (neural when the package has one, else Griffin-Lim), "
+                                             "griffin-lim or neural."),
 ):
-    """Speak text with a trained model (Griffin-Lim vocoder), 22,050 Hz wav out."""
+    """Speak text with a trained model (neural or Griffin-Lim vocoder), 22,050 Hz wav out."""
     from mtts.synthesize import Synthesizer, read_text_file, write_wav
     if (text is None) == (text_file is None):
         raise MttsError("give exactly one of --text or --text-file")
@@ -262,7 +294,7 @@ def synthesize(
         raise MttsError(f"--out {out} must end in .wav")
     if text is not None and not out.parent.is_dir():
         raise MttsError(f"cannot write {out}: directory {out.parent} does not exist")
-    synth = Synthesizer.load(model)
+    synth = Synthesizer.load(model, vocoder)
     sr = synth.params.sample_rate
     if text is not None:
         wav, info = synth(text, length_scale, n_iter, input)

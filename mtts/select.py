@@ -70,7 +70,8 @@ def average_states(states: list[dict]) -> dict:
     return out
 
 
-def select_best(summary: Path, out: Path, metric: str, higher_better: bool = False, n_average: int = 1) -> dict:
+def select_best(summary: Path, out: Path, metric: str, higher_better: bool = False, n_average: int = 1,
+                vocoder: Path | None = None) -> dict:
     results = read_json(summary)
     ranked = rank(results, metric, higher_better)
     chosen = ranked[: max(1, n_average)]
@@ -78,6 +79,11 @@ def select_best(summary: Path, out: Path, metric: str, higher_better: bool = Fal
     package = {k: ckpts[0].get(k) for k in PACKAGE_KEYS}
     package["model"] = average_states([c["model"] for c in ckpts]) if len(ckpts) > 1 else ckpts[0]["model"]
     checkpoint.build_model(package, out)  # proves the package loads before it is written
+    if vocoder is not None:  # the neural vocoder ships inside the model package
+        from mtts.vocoder.model import build_vocoder, check_compatible, load_vocoder_checkpoint
+        package["vocoder"] = load_vocoder_checkpoint(vocoder)
+        check_compatible(package["vocoder"], package, str(vocoder))
+        build_vocoder(package["vocoder"])
     torch_save(package, out)
     weights = parse_metric(metric)
     up = len(weights) == 1 and is_up(metric, weights, higher_better)
@@ -87,6 +93,7 @@ def select_best(summary: Path, out: Path, metric: str, higher_better: bool = Fal
         "split": chosen[0].get("split"), "chosen": [r["checkpoint"] for r in chosen], "averaged": len(chosen),
         "value": chosen[0]["metrics"][metric] if len(weights) == 1 else score(chosen[0]["metrics"], weights, False),
         "model": str(out),
+        "vocoder": (f"{vocoder} (step {package['vocoder']['step']})" if vocoder is not None else "griffin-lim"),
         "ranking": [{"checkpoint": r["checkpoint"], "step": r.get("step"),
                      **{k: r["metrics"][k] for k in weights}} for r in ranked],
         "why": f"{'highest' if up else 'lowest'} {what} on {chosen[0].get('split')} "

@@ -1,7 +1,8 @@
 """Stage `synthesize`: text -> wav from a model file alone (best.pt or any checkpoint).
 
-The file carries config, token table, feature parameters and statistics; the vocoder
-is Griffin-Lim (librosa). Long text is split into sentences and the audio joined.
+The file carries config, token table, feature parameters and statistics, and the neural
+vocoder when one was packaged (`select-best --vocoder`); Griffin-Lim (librosa) needs
+nothing. Long text is split into sentences and the audio joined.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from mtts.text.normalize import get_normalizer
 from mtts.text.phonemize import Phonemizer
 from mtts.text.tokens import TokenTable
 
+VOCODERS = ("auto", "griffin-lim", "neural")
 MAX_CHARS = 300  # longer sentences are split further at commas, then at spaces
 
 
@@ -52,20 +54,35 @@ class Synthesizer:
     phonemizer: Phonemizer
     normalizer: str = "builtin"
     chars: TokenTable | None = None     # present when the model has a G2P task
+    vocoder: torch.nn.Module | None = None   # the packaged neural vocoder, when chosen
 
     @classmethod
-    def load(cls, path: Path) -> "Synthesizer":
-        return cls.from_checkpoint(checkpoint.load(path), path)
+    def load(cls, path: Path, vocoder: str = "auto") -> "Synthesizer":
+        return cls.from_checkpoint(checkpoint.load(path), path, vocoder=vocoder)
 
     @classmethod
-    def from_checkpoint(cls, ck: dict, path: Path, model=None) -> "Synthesizer":
-        """From a loaded checkpoint dict; pass `model` when it is already built."""
+    def from_checkpoint(cls, ck: dict, path: Path, model=None, vocoder: str = "auto") -> "Synthesizer":
+        """From a loaded checkpoint dict; pass `model` when it is already built.
+        vocoder: auto (neural when packaged), griffin-lim or neural."""
+        if vocoder not in VOCODERS:
+            raise MttsError(f"--vocoder must be one of {', '.join(VOCODERS)}, got {vocoder!r}")
+        if vocoder == "neural" and not ck.get("vocoder"):
+            raise MttsError(f"{path} has no neural vocoder: package one with `mtts select-best --vocoder EXP` "
+                            "or use --vocoder griffin-lim")
         if model is None:
             model = checkpoint.build_model(ck, path)[0]
+        voc = None
+        if ck.get("vocoder") and vocoder != "griffin-lim":
+            from mtts.vocoder.model import build_vocoder
+            voc = build_vocoder(ck["vocoder"])[0]
         tokens, params = TokenTable(ck["tokens"]), FeatureParams.from_dict(ck["feature_params"])
         text = ck.get("text") or {"normalizer": "builtin"}
         chars = TokenTable(ck["chars"]) if ck.get("chars") else None
-        return cls(model, tokens, params, Stats(ck["stats"]), Phonemizer(), text["normalizer"], chars)
+        return cls(model, tokens, params, Stats(ck["stats"]), Phonemizer(), text["normalizer"], chars, voc)
+
+    @property
+    def vocoder_name(self) -> str:
+        return "neural" if self.vocoder is not None else "griffin-lim"
 
     def phoneme_ids(self, text: str, source: str = "phonemes") -> list[int]:
         """Normalised sentence -> phoneme ids, by espeak or by the model's own G2P task."""
@@ -81,13 +98,22 @@ class Synthesizer:
             return []
         return [i for i in self.tokens.encode(phones) if i > 1]  # drop symbols unseen in training
 
-    def mel(self, text: str, length_scale: float = 1.0, source: str = "phonemes") -> np.ndarray:
-        """One sentence -> log-mel (T, n_mels)."""
+    def norm_mel(self, text: str, length_scale: float = 1.0, source: str = "phonemes") -> torch.Tensor:
+        """One sentence -> normalised log-mel (T, n_mels), as the model outputs it."""
         ids = self.phoneme_ids(get_normalizer(self.normalizer)(text), source)
         if not ids:
             raise MttsError(f"nothing to say in {text[:60]!r}: no pronounceable words")
-        out = self.model.infer(torch.tensor([ids]), length_scale=length_scale)
-        return self.stats.denorm_mel(out["mel"][0]).numpy()
+        return self.model.infer(torch.tensor([ids]), length_scale=length_scale)["mel"][0]
+
+    def mel(self, text: str, length_scale: float = 1.0, source: str = "phonemes") -> np.ndarray:
+        """One sentence -> log-mel (T, n_mels)."""
+        return self.stats.denorm_mel(self.norm_mel(text, length_scale, source)).numpy()
+
+    @torch.no_grad()
+    def vocode(self, norm_mel: torch.Tensor, n_iter: int = 32) -> np.ndarray:
+        if self.vocoder is not None:
+            return self.vocoder(norm_mel[None])[0].clamp(-1.0, 1.0).numpy()
+        return griffin_lim(self.stats.denorm_mel(norm_mel).numpy(), self.params, n_iter)
 
     def __call__(self, text: str, length_scale: float = 1.0, n_iter: int = 32,
                  source: str = "phonemes") -> tuple[np.ndarray, dict]:
@@ -100,13 +126,13 @@ class Synthesizer:
         for s in sentences:
             t0 = time.perf_counter()
             try:
-                mel = self.mel(s, length_scale, source)
+                mel = self.norm_mel(s, length_scale, source)
             except MttsError:
                 if len(sentences) == 1:
                     raise
                 continue  # a punctuation-only piece inside longer text is skipped
             t1 = time.perf_counter()
-            pieces += [griffin_lim(mel, self.params, n_iter), gap]
+            pieces += [self.vocode(mel, n_iter), gap]
             t_voc += time.perf_counter() - t1
             t_am += t1 - t0
         if not pieces:

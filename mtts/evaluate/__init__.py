@@ -99,7 +99,7 @@ def load_items(split_dir: Path | None, text_file: Path | None, max_utts: int) ->
 
 
 def evaluate_checkpoint(path: Path, split_dir: Path | None, out_dir: Path, groups: tuple[str, ...], nj: int,
-                        max_utts: int, text_file: Path | None = None) -> dict:
+                        max_utts: int, text_file: Path | None = None, vocoder: str = "auto") -> dict:
     from mtts import checkpoint
     from mtts.evaluate.plots import utterance_plot
     from mtts.evaluate.tasks import load_split, task_metrics
@@ -110,11 +110,13 @@ def evaluate_checkpoint(path: Path, split_dir: Path | None, out_dir: Path, group
     model, _, tokens, _ = checkpoint.build_model(ck, path)
     data = load_split(ck, tokens, split_dir, max_utts) if split_dir is not None else None
     metrics: dict[str, float] = {}
+    used = None
     if "tasks" in groups and data is not None:
         metrics.update(task_metrics(model, data))
     items = load_items(split_dir, text_file, max_utts)
     if any(g in groups for g in ("acoustic", "asr", "dnsmos", "speed")):
-        synth = Synthesizer.from_checkpoint(ck, path, model)
+        synth = Synthesizer.from_checkpoint(ck, path, model, vocoder)
+        used = synth.vocoder_name
         p = synth.params
         wav_dir = out_dir / path.stem / "wavs"
         scored, t_am, t_voc, secs = [], 0.0, 0.0, 0.0
@@ -140,6 +142,8 @@ def evaluate_checkpoint(path: Path, split_dir: Path | None, out_dir: Path, group
                                _alignment(model, data, uid), ref_f0, hyp_f0)
     result = {"checkpoint": str(path), "step": ck.get("step"), "split": split_dir.name if split_dir else str(text_file),
               "utterances": len(items), "ids": [i[0] for i in items], "metrics": metrics}
+    if used:
+        result["vocoder"] = used
     write_json(out_dir / f"{path.stem}.json", result)
     return result
 
@@ -178,10 +182,11 @@ def evaluate_references(split_dir: Path, out_dir: Path, groups: tuple[str, ...],
 
 
 def evaluate(checkpoints: list[Path], split_dir: Path | None, out_dir: Path, groups: tuple[str, ...] = DEFAULT_GROUPS,
-             nj: int = 1, max_utts: int = 0, references: bool = False, text_file: Path | None = None) -> list[dict]:
+             nj: int = 1, max_utts: int = 0, references: bool = False, text_file: Path | None = None,
+             vocoder: str = "auto") -> list[dict]:
     from mtts.evaluate.plots import curves_plot
     from mtts.evaluate.report import write_report
-    results = [evaluate_checkpoint(c, split_dir, out_dir, groups, nj, max_utts, text_file) for c in checkpoints]
+    results = [evaluate_checkpoint(c, split_dir, out_dir, groups, nj, max_utts, text_file, vocoder) for c in checkpoints]
     write_json(out_dir / "summary.json", results)
     refs = None
     if references and split_dir is not None:

@@ -1,0 +1,143 @@
+"""A Vocos-style vocoder (Siuzdak, 2023): ConvNeXt blocks at the frame rate predict the
+STFT magnitude and phase of each frame, and an inverse STFT makes the waveform. Nothing
+runs at the sample rate except the final overlap-add, which is why it is fast on a CPU.
+
+The inverse STFT is written as a matrix product with the inverse-DFT basis followed by an
+overlap-add (`conv_transpose1d`), so the same graph exports to ONNX unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass
+class VocoderConfig:
+    dim: int = 384
+    intermediate: int = 1152
+    layers: int = 8
+    segment_frames: int = 32       # training crops, in mel frames
+    batch_size: int = 16
+    lr: float = 1e-3
+    warmup_steps: int = 200
+    max_steps: int = 20000
+    max_minutes: float = 0.0       # wall-clock stop; 0 = none
+    log_every: int = 50
+    ckpt_every: int = 1000
+    keep_checkpoints: int = 3
+    seed: int = 1234
+    num_threads: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class ISTFT(nn.Module):
+    """Inverse STFT of (B, n_fft/2+1, T) real and imaginary parts -> (B, T * hop) samples,
+    frame t centred on sample t * hop (librosa's and torch's `center=True`)."""
+
+    def __init__(self, n_fft: int, hop: int, win_length: int):
+        super().__init__()
+        self.n_fft, self.hop = n_fft, hop
+        window = torch.hann_window(win_length, periodic=True, dtype=torch.float64)
+        left = (n_fft - win_length) // 2
+        window = F.pad(window, (left, n_fft - win_length - left))
+        k = torch.arange(n_fft // 2 + 1, dtype=torch.float64)[:, None]
+        n = torch.arange(n_fft, dtype=torch.float64)[None, :]
+        scale = torch.full((n_fft // 2 + 1, 1), 2.0, dtype=torch.float64)
+        scale[0] = scale[-1] = 1.0              # DC and Nyquist appear once in the full spectrum
+        ang = 2 * math.pi * k * n / n_fft
+        basis = torch.cat([scale * torch.cos(ang), -scale * torch.sin(ang)]) / n_fft * window  # (2K, N)
+        self.register_buffer("basis", basis[:, None, :].float(), persistent=False)
+        self.register_buffer("win_sq", (window ** 2)[None, None, :].float(), persistent=False)
+
+    def forward(self, re: torch.Tensor, im: torch.Tensor) -> torch.Tensor:
+        T = re.shape[-1]
+        y = F.conv_transpose1d(torch.cat([re, im], 1), self.basis, stride=self.hop)[:, 0]
+        env = F.conv_transpose1d(torch.ones_like(re[:, :1]), self.win_sq, stride=self.hop)[:, 0]
+        start = self.n_fft // 2
+        y = y[:, start:start + T * self.hop]
+        env = env[:, start:start + T * self.hop]
+        return y / env.clamp(min=1e-6)
+
+
+class ConvNeXtBlock(nn.Module):
+    def __init__(self, dim: int, intermediate: int, layer_scale: float):
+        super().__init__()
+        self.dwconv = nn.Conv1d(dim, dim, 7, padding=3, groups=dim)
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.pw1 = nn.Linear(dim, intermediate)
+        self.pw2 = nn.Linear(intermediate, dim)
+        self.gamma = nn.Parameter(torch.full((dim,), layer_scale))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:   # (B, D, T)
+        y = self.dwconv(x).transpose(1, 2)
+        y = self.gamma * self.pw2(F.gelu(self.pw1(self.norm(y))))
+        return x + y.transpose(1, 2)
+
+
+class Vocoder(nn.Module):
+    """Normalised log-mel (B, T, n_mels), as the acoustic model outputs it -> (B, T * hop)."""
+
+    def __init__(self, cfg: VocoderConfig, n_mels: int, n_fft: int, hop: int, win_length: int):
+        super().__init__()
+        self.embed = nn.Conv1d(n_mels, cfg.dim, 7, padding=3)
+        self.norm = nn.LayerNorm(cfg.dim, eps=1e-6)
+        self.blocks = nn.ModuleList(ConvNeXtBlock(cfg.dim, cfg.intermediate, 1.0 / cfg.layers)
+                                    for _ in range(cfg.layers))
+        self.final_norm = nn.LayerNorm(cfg.dim, eps=1e-6)
+        self.head = nn.Linear(cfg.dim, n_fft + 2)
+        self.istft = ISTFT(n_fft, hop, win_length)
+
+    def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        x = self.norm(self.embed(mel.transpose(1, 2)).transpose(1, 2)).transpose(1, 2)
+        for block in self.blocks:
+            x = block(x)
+        h = self.head(self.final_norm(x.transpose(1, 2))).transpose(1, 2)   # (B, n_fft + 2, T)
+        log_mag, phase = h.chunk(2, dim=1)
+        mag = torch.exp(log_mag).clamp(max=100.0)   # as in Vocos: keeps early training finite
+        return self.istft(mag * torch.cos(phase), mag * torch.sin(phase))
+
+
+def build_vocoder(state: dict) -> tuple[Vocoder, VocoderConfig]:
+    """From the `vocoder` entry of a model package or a vocoder checkpoint."""
+    cfg = VocoderConfig(**state["config"])
+    p = state["feature_params"]
+    voc = Vocoder(cfg, p["n_mels"], p["n_fft"], p["hop_length"], p["win_length"])
+    voc.load_state_dict(state["model"])
+    voc.eval()
+    return voc, cfg
+
+
+def load_vocoder_checkpoint(path) -> dict:
+    """The newest checkpoint of a vocoder exp dir, or a checkpoint file, as a package entry."""
+    from pathlib import Path
+
+    from mtts import checkpoint
+    from mtts.errors import MttsError
+    from mtts.io import torch_load
+    path = Path(path)
+    if path.is_dir():
+        found = checkpoint.list_checkpoints(path / "checkpoints")
+        if not found:
+            raise MttsError(f"{path} holds no vocoder checkpoints: run `mtts train-vocoder` first")
+        path = found[-1]
+    ck = torch_load(path)
+    if not isinstance(ck, dict) or ck.get("kind") != "vocoder":
+        raise MttsError(f"{path} is not an mtts vocoder checkpoint")
+    return {k: ck[k] for k in ("model", "config", "feature_params", "stats", "step")}
+
+
+def check_compatible(vocoder: dict, package: dict, where: str) -> None:
+    """The vocoder reads the acoustic model's normalised mels: same features, same statistics."""
+    from mtts.errors import MttsError
+    if vocoder["feature_params"] != package["feature_params"]:
+        raise MttsError(f"{where}: the vocoder was trained with other feature parameters than the model")
+    if vocoder["stats"]["mel_mean"] != package["stats"]["mel_mean"] or \
+            vocoder["stats"]["mel_std"] != package["stats"]["mel_std"]:
+        raise MttsError(f"{where}: the vocoder was trained on other mel statistics (another dump/)")

@@ -1,0 +1,215 @@
+"""Stage `train-vocoder`: the neural vocoder, trained on the recipe's own recordings.
+
+Reads  DATA/{train,dev}/{wav.scp,feats.scp}, DUMP/{stats.json,feature_params.json}
+Writes EXP/config.yaml, EXP/checkpoints/step_*.pt, EXP/metrics.jsonl, EXP/train.log
+
+Inputs are the normalised log-mels the acoustic model is trained to produce (from the
+dump, computed from the same recordings); the loss compares the generated waveform's
+log-mel and multi-resolution STFT magnitudes with the recording's. No discriminator:
+on a CPU budget the spectral losses give most of the quality for a fraction of the cost.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+import yaml
+
+from mtts import checkpoint
+from mtts.config import _build
+from mtts.console import console, progress
+from mtts.data.dataset import Stats
+from mtts.data.datadir import read_table
+from mtts.errors import MttsError
+from mtts.features.audio import FeatureParams, _mel_basis, load_audio
+from mtts.io import read_json, seed_everything, torch_load, torch_save, write_text
+from mtts.vocoder.model import Vocoder, VocoderConfig
+
+RESOLUTIONS = ((512, 128, 512), (1024, 256, 1024), (2048, 512, 2048))
+
+
+def load_vocoder_config(path: Path | None) -> VocoderConfig:
+    if path is None:
+        return VocoderConfig()
+    if not path.is_file():
+        raise MttsError(f"config {path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:
+        raise MttsError(f"config {path} is not valid YAML: {str(e).splitlines()[0]}") from None
+    try:
+        return _build(VocoderConfig, data, "")
+    except MttsError as e:
+        raise MttsError(f"{path}: {e}") from None
+
+
+class SpectralLoss(torch.nn.Module):
+    """Log-mel L1 plus multi-resolution STFT loss (spectral convergence + log magnitude)."""
+
+    def __init__(self, p: FeatureParams):
+        super().__init__()
+        self.p = p
+        self.register_buffer("mel_basis", torch.from_numpy(_mel_basis(p)).float())
+        for n_fft, _, win in RESOLUTIONS:
+            self.register_buffer(f"win{n_fft}", torch.hann_window(win))
+        self.register_buffer("win_main", torch.hann_window(p.win_length))
+
+    def log_mel(self, y: torch.Tensor) -> torch.Tensor:
+        p = self.p
+        mag = torch.stft(y, p.n_fft, p.hop_length, p.win_length, self.win_main, center=True,
+                         return_complex=True).abs()
+        return torch.log(torch.clamp(self.mel_basis @ mag, min=1e-5))
+
+    def forward(self, y_hat: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        mel = F.l1_loss(self.log_mel(y_hat), self.log_mel(y))
+        sc, mag = 0.0, 0.0
+        for n_fft, hop, win in RESOLUTIONS:
+            w = getattr(self, f"win{n_fft}")
+            s_hat = torch.stft(y_hat, n_fft, hop, win, w, return_complex=True).abs().clamp(min=1e-7)
+            s = torch.stft(y, n_fft, hop, win, w, return_complex=True).abs().clamp(min=1e-7)
+            sc = sc + torch.linalg.norm(s - s_hat) / torch.linalg.norm(s).clamp(min=1e-7)
+            mag = mag + F.l1_loss(s_hat.log(), s.log())
+        sc, mag = sc / len(RESOLUTIONS), mag / len(RESOLUTIONS)
+        return {"total": mel + sc + mag, "mel_l1": mel, "sc": sc, "log_mag": mag}
+
+
+def load_pairs(split_dir: Path, stats: Stats, p: FeatureParams, max_utts: int = 0) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(normalised mel (T, M), waveform (T * hop,)) per utterance, in memory."""
+    wavs, feats = read_table(split_dir / "wav.scp"), read_table(split_dir / "feats.scp")
+    ids = sorted(set(wavs) & set(feats))[: max_utts or None]
+    if not ids:
+        raise MttsError(f"{split_dir}: no utterances with both audio and features; run `mtts prepare`")
+    pairs = []
+    with progress() as prog:
+        task = prog.add_task(f"load {split_dir.name}", total=len(ids))
+        for i in ids:
+            with np.load(feats[i]) as z:
+                mel = stats.norm_mel(torch.from_numpy(z["mel"]))
+            y = torch.from_numpy(load_audio(Path(wavs[i]), p.sample_rate))
+            n = mel.shape[0] * p.hop_length
+            y = F.pad(y, (0, max(0, n - len(y))))[:n]   # frame t <-> samples [t*hop, (t+1)*hop)
+            pairs.append((mel, y))
+            prog.advance(task)
+    return pairs
+
+
+def random_batch(pairs, cfg: VocoderConfig, hop: int, rng: random.Random) -> tuple[torch.Tensor, torch.Tensor]:
+    F_ = cfg.segment_frames
+    usable = [pr for pr in pairs if pr[0].shape[0] > F_]
+    mels, wavs = [], []
+    for mel, y in rng.sample(usable, min(cfg.batch_size, len(usable))):
+        s = rng.randrange(0, mel.shape[0] - F_)
+        mels.append(mel[s:s + F_])
+        wavs.append(y[s * hop:(s + F_) * hop])
+    return torch.stack(mels), torch.stack(wavs)
+
+
+@torch.no_grad()
+def dev_loss(voc: Vocoder, loss_fn: SpectralLoss, pairs) -> dict[str, float]:
+    voc.eval()
+    sums: dict[str, float] = {}
+    for mel, y in pairs:
+        out = loss_fn(voc(mel[None]), y[None])
+        for k, v in out.items():
+            sums[k] = sums.get(k, 0.0) + float(v) / len(pairs)
+    voc.train()
+    return sums
+
+
+def train_vocoder(cfg: VocoderConfig, data_dir: Path, dump_dir: Path, exp_dir: Path, resume: bool = False,
+                  max_utts: int = 0) -> dict:
+    params = FeatureParams.from_dict(read_json(dump_dir / "feature_params.json"))
+    stats_d = read_json(dump_dir / "stats.json")
+    stats = Stats(stats_d)
+    if cfg.num_threads:
+        torch.set_num_threads(cfg.num_threads)
+    seed_everything(cfg.seed)
+    train_pairs = load_pairs(data_dir / "train", stats, params, max_utts)
+    if not any(m.shape[0] > cfg.segment_frames for m, _ in train_pairs):
+        raise MttsError(f"no training utterance is longer than segment_frames={cfg.segment_frames}")
+    dev_pairs = load_pairs(data_dir / "dev", stats, params, 10) if (data_dir / "dev" / "wav.scp").is_file() else []
+    voc = Vocoder(cfg, params.n_mels, params.n_fft, params.hop_length, params.win_length)
+    loss_fn = SpectralLoss(params)
+    opt = torch.optim.AdamW(voc.parameters(), lr=cfg.lr, betas=(0.8, 0.99), weight_decay=0.01)
+    warm, total = max(1, cfg.warmup_steps), max(1, cfg.max_steps)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min((s + 1) / warm, 0.5 * (1 + np.cos(
+        np.pi * min(1.0, max(0, s - warm) / max(1, total - warm)))) * 0.95 + 0.05))
+    ckpt_dir = exp_dir / "checkpoints"
+    step, elapsed = 0, 0.0
+    rng = random.Random(cfg.seed)
+    found = checkpoint.list_checkpoints(ckpt_dir)
+    if resume and found:
+        ck = torch_load(found[-1])
+        voc.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        sched.load_state_dict(ck["scheduler"])
+        step, elapsed = ck["step"], ck["elapsed"]
+        rng.setstate(ck["rng"]["python"])
+        torch.set_rng_state(ck["rng"]["torch"])
+        console.print(f"resumed from {found[-1]} (step {step})")
+    elif found:
+        raise MttsError(f"{ckpt_dir} already holds checkpoints; pass --resume or choose a new --exp-dir")
+    write_text(exp_dir / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    log_path = exp_dir / "metrics.jsonl"
+    kept = [l for l in (log_path.read_text().splitlines() if log_path.is_file() else [])
+            if l.strip().startswith("{") and json.loads(l).get("step", 0) <= step] if resume else []
+    write_text(log_path, "".join(l + "\n" for l in kept))
+
+    def save() -> Path:
+        path = ckpt_dir / f"step_{step:07d}.pt"
+        torch_save({"kind": "vocoder", "model": voc.state_dict(), "optimizer": opt.state_dict(),
+                    "scheduler": sched.state_dict(), "step": step, "elapsed": elapsed,
+                    "rng": {"python": rng.getstate(), "torch": torch.get_rng_state()},
+                    "config": cfg.to_dict(), "feature_params": params.to_dict(), "stats": stats_d}, path)
+        checkpoint.prune(ckpt_dir, cfg.keep_checkpoints)
+        return path
+
+    def log(rec: dict) -> None:
+        with open(log_path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(rec) + "\n")
+
+    n_params = sum(p.numel() for p in voc.parameters())
+    console.print(f"vocoder: {n_params / 1e6:.2f} M parameters; {len(train_pairs)} train utterances")
+    voc.train()
+    t_start = time.time() - elapsed
+    acc, n_acc, t_acc = {}, 0, 0.0
+    budget = cfg.max_minutes * 60
+    stop = False
+    while step < cfg.max_steps and not stop:
+        t0 = time.time()
+        mel, y = random_batch(train_pairs, cfg, params.hop_length, rng)
+        out = loss_fn(voc(mel), y)
+        opt.zero_grad(set_to_none=True)
+        out["total"].backward()
+        torch.nn.utils.clip_grad_norm_(voc.parameters(), 10.0)
+        opt.step()
+        sched.step()
+        step += 1
+        t_acc += time.time() - t0
+        elapsed = time.time() - t_start
+        for k, v in out.items():
+            acc[k] = acc.get(k, 0.0) + float(v.detach())
+        n_acc += 1
+        stop = bool(budget) and elapsed >= budget
+        if step % cfg.log_every == 0:
+            means = {k: v / n_acc for k, v in acc.items()}
+            log({"split": "train", "step": step, **means, "lr": sched.get_last_lr()[0],
+                 "s_per_step": t_acc / n_acc, "elapsed_s": elapsed})
+            console.print(f"vocoder step {step:6d} " + " ".join(f"{k}={v:.3f}" for k, v in means.items())
+                          + f" | {t_acc / n_acc:.2f} s/step {elapsed / 60:.1f} min")
+            acc, n_acc, t_acc = {}, 0, 0.0
+        if step % cfg.ckpt_every == 0 or stop or step == cfg.max_steps:
+            if dev_pairs:
+                log({"split": "dev", "step": step, **dev_loss(voc, loss_fn, dev_pairs)})
+            save()
+    path = ckpt_dir / f"step_{step:07d}.pt"
+    if not path.is_file():
+        save()
+    return {"step": step, "minutes": round(elapsed / 60, 2), "checkpoint": str(path),
+            "parameters": n_params}
