@@ -28,7 +28,7 @@ sysdeps:
 $(BIN)/mtts: pyproject.toml
 	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e ".[dev,eval]"
+	$(BIN)/pip install -q -e ".[dev,eval,export]"
 	touch $@
 
 venv: $(BIN)/mtts

@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
-"""Synthesis real-time factor (text -> wav), split into acoustic model and vocoder.
+"""Synthesis real-time factor per component and end to end: acoustic model, Griffin-Lim,
+the neural vocoder in torch, and both again through onnxruntime.
 
-usage: python benchmarks/synthesis_rtf.py MODEL.pt [--sentences FILE] [--n 10] [--repeats 3]
-Prints a table and, with --json, a JSON record. RTF = compute seconds / audio seconds;
-each figure is the median over repeats of the total over all sentences.
+usage: python benchmarks/synthesis_rtf.py MODEL.pt [--onnx DIR] [--sentences FILE] [--n 5]
+                                          [--repeats 3] [--threads 2] [--json OUT]
+RTF = compute seconds / audio seconds, totalled over the sentences; each figure is the
+median over repeats. The text front end (normaliser, espeak, cached after the warm-up)
+counts towards the acoustic model. Prints a table and a JSON record.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from mtts.features.audio import griffin_lim
 from mtts.synthesize import Synthesizer, read_text_file
 
 DEFAULT = ["The quick brown fox jumps over the lazy dog.",
@@ -25,37 +29,70 @@ DEFAULT = ["The quick brown fox jumps over the lazy dog.",
            "To be or not to be, that is the question."]
 
 
+def timed(fn, *args):
+    t0 = time.perf_counter()
+    out = fn(*args)
+    return out, time.perf_counter() - t0
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("model", type=Path)
+    ap.add_argument("--onnx", type=Path, help="Directory written by `mtts export` for this model.")
     ap.add_argument("--sentences", type=Path)
-    ap.add_argument("--n", type=int, default=10)
+    ap.add_argument("--n", type=int, default=5)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--gl-iter", type=int, default=32)
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     texts = [t for _, t in read_text_file(args.sentences)][: args.n] if args.sentences else DEFAULT[: args.n]
     synth = Synthesizer.load(args.model)
-    synth(texts[0])  # warm-up: espeak load, first-call allocations
+    onnx = None
+    if args.onnx:
+        from mtts.export import OnnxSynthesizer
+        onnx = OnnxSynthesizer(args.onnx, args.threads)
+    hop, sr = synth.params.hop_length, synth.params.sample_rate
     runs = []
-    for _ in range(args.repeats):
-        tot = {"audio_s": 0.0, "acoustic_s": 0.0, "vocoder_s": 0.0}
-        t0 = time.perf_counter()
-        for t in texts:
-            _, info = synth(t)
-            for k in tot:
-                tot[k] += info[k]
-        wall = time.perf_counter() - t0
-        runs.append({"rtf_total": wall / tot["audio_s"], "rtf_acoustic": tot["acoustic_s"] / tot["audio_s"],
-                     "rtf_vocoder": tot["vocoder_s"] / tot["audio_s"], "audio_s": tot["audio_s"]})
+    for rep in range(args.repeats + 1):           # repeat 0 is a warm-up
+        t = {}
+        audio = 0.0
+        for text in texts:
+            with torch.no_grad():
+                mel, dt = timed(synth.norm_mel, text)
+            t["acoustic"] = t.get("acoustic", 0.0) + dt
+            audio += mel.shape[0] * hop / sr
+            denorm = synth.stats.denorm_mel(mel).numpy()
+            t["griffin-lim"] = t.get("griffin-lim", 0.0) + timed(griffin_lim, denorm, synth.params, args.gl_iter)[1]
+            if synth.vocoder is not None:
+                with torch.no_grad():
+                    t["neural"] = t.get("neural", 0.0) + timed(synth.vocoder, mel[None])[1]
+            if onnx is not None:
+                ids = onnx.ids(text)
+                m, dt = timed(onnx.norm_mel, ids)
+                t["onnx acoustic"] = t.get("onnx acoustic", 0.0) + dt
+                if "vocoder" in onnx.sessions:
+                    t["onnx neural"] = t.get("onnx neural", 0.0) + timed(
+                        onnx.sessions["vocoder"].run, None, {"mel": m})[1]
+        if rep:
+            runs.append({k: v / audio for k, v in t.items()})
     med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-    rec = {"model": str(args.model), "sentences": len(texts), "repeats": args.repeats,
-           "threads": torch.get_num_threads(), "vocoder": "griffin-lim (32 iterations)", **med}
-    print(f"{'component':<12} {'RTF (median)':>12}")
-    for k in ("rtf_acoustic", "rtf_vocoder", "rtf_total"):
-        print(f"{k[4:]:<12} {med[k]:>12.4f}")
+    ends = {"torch + griffin-lim": med["acoustic"] + med["griffin-lim"]}
+    if "neural" in med:
+        ends["torch + neural"] = med["acoustic"] + med["neural"]
+    if "onnx neural" in med:
+        ends["onnx + onnx neural"] = med["onnx acoustic"] + med["onnx neural"]
+    rec = {"model": str(args.model), "onnx": str(args.onnx) if args.onnx else None, "sentences": len(texts),
+           "repeats": args.repeats, "threads": torch.get_num_threads(), "griffin_lim_iterations": args.gl_iter,
+           "rtf_components": med, "rtf_end_to_end": ends}
+    print(f"{'component':<22} {'RTF (median)':>12}")
+    for k, v in med.items():
+        print(f"{k:<22} {v:>12.4f}")
+    print(f"{'end to end':<22}")
+    for k, v in ends.items():
+        print(f"{k:<22} {v:>12.4f}")
     print(json.dumps(rec))
     if args.json:
         args.json.write_text(json.dumps(rec, indent=2) + "\n")

@@ -268,6 +268,32 @@ def select_best(
 
 @app.command()
 @stage
+def export(
+    model: Path = typer.Option(..., "--model", "-m", help="Model package (best.pt), with its vocoder if packaged."),
+    onnx: bool = typer.Option(True, "--onnx/--no-onnx", help="Export to ONNX (the only format so far)."),
+    out: Path = typer.Option(Path("onnx"), help="Directory for encoder/decoder/vocoder.onnx and meta.json."),
+    check_text: str = typer.Option("Printing, in the only sense with which we are at present concerned, "
+                                   "differs from most if not from all the arts.",
+                                   help="Sentence on which torch and onnxruntime are compared."),
+    tolerance: float = typer.Option(1e-3, help="Largest mel difference accepted by the check."),
+):
+    """Export the acoustic model and vocoder to ONNX, then compare onnxruntime with torch."""
+    from mtts.export import check_export, export_onnx
+    if not onnx:
+        raise MttsError("nothing to do: --onnx is the only export format")
+    if not model.is_file():
+        raise MttsError(f"model {model} does not exist")
+    summary = export_onnx(model, out)
+    rec = check_export(model, out, check_text)
+    summary["check"] = rec
+    _print_json(summary)
+    if rec["mel_max_abs_diff"] > tolerance:
+        raise MttsError(f"onnxruntime differs from torch by {rec['mel_max_abs_diff']:.2e} on the mel "
+                        f"(tolerance {tolerance:g})")
+
+
+@app.command()
+@stage
 def synthesize(
     model: Path = typer.Option(..., "--model", "-m", help="best.pt or any checkpoint."),
     text: Optional[str] = typer.Option(None, "--text", "-t", help="Text to speak."),

@@ -47,10 +47,22 @@ class Block(nn.Module):
         self.ff = ConvFF(d, mult, kernel, dropout)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        h = self.ln1(x)
-        x = x + self.attn(h, h, h, key_padding_mask=~mask, need_weights=False)[0]
+        x = x + self._attend(self.ln1(x), mask)
         x = x + self.ff(self.ln2(x), mask)
         return x.masked_fill(~mask[..., None], 0.0)
+
+
+    def _attend(self, h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Self-attention with nn.MultiheadAttention's weights through scaled_dot_product_attention:
+        the same function and checkpoints, one fused kernel, and shapes that stay symbolic
+        when traced for ONNX (the module's own forward bakes the traced length in)."""
+        a = self.attn
+        B, heads = h.shape[0], a.num_heads
+        q, k, v = F.linear(h, a.in_proj_weight, a.in_proj_bias).chunk(3, dim=-1)
+        q, k, v = (t.reshape(B, -1, heads, a.head_dim).transpose(1, 2) for t in (q, k, v))
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask[:, None, None, :],
+                                             dropout_p=a.dropout if self.training else 0.0)
+        return a.out_proj(out.transpose(1, 2).reshape(B, -1, heads * a.head_dim))
 
 
 class Transformer(nn.Module):

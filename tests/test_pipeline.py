@@ -207,3 +207,26 @@ def test_neural_vocoder_trains_ships_in_the_package_and_speaks(prepared, tmp_pat
     res = runner.invoke(app, ["select-best", "--exp-dir", str(prepared / "exp_full"), "--out",
                               str(tmp_path / "b2.pt"), "--vocoder", str(tmp_path / "other.pt")])
     assert res.exit_code == 1 and "other mel statistics" in res.output and not (tmp_path / "b2.pt").exists()
+
+
+def test_export_to_onnx_matches_torch(prepared, tmp_path):
+    pytest.importorskip("onnx")
+    (tmp_path / "voc.yaml").write_text(yaml.safe_dump({"dim": 32, "intermediate": 64, "layers": 2, "batch_size": 4}))
+    mtts("train-vocoder", "-c", tmp_path / "voc.yaml", "--data-dir", prepared / "data", "--dump-dir",
+         prepared / "dump", "--exp-dir", tmp_path / "voc", "--max-steps", 2)
+    best = tmp_path / "best.pt"
+    mtts("select-best", "--exp-dir", prepared / "exp_full", "--out", best, "--vocoder", tmp_path / "voc")
+    text = mtts("export", "-m", best, "--out", tmp_path / "onnx")
+    rec = json.loads(text[text.index("{"):])
+    assert rec["files"] == ["encoder.onnx", "decoder.onnx", "vocoder.onnx"]
+    assert json.loads((tmp_path / "onnx" / "meta.json").read_text())["tokens"] == checkpoint.load(best)["tokens"]
+    assert rec["check"]["mel_max_abs_diff"] < 1e-3 and rec["check"]["wav_max_abs_diff"] < 1e-3
+    assert rec["check"]["rtf_torch"] > 0 and rec["check"]["rtf_onnx"] > 0
+    # the exported graphs take other lengths than the ones they were traced with
+    from mtts.export import OnnxSynthesizer
+    synth = OnnxSynthesizer(tmp_path / "onnx")
+    for sentence in ("Hi.", "A much longer sentence than the one the graphs were traced with, by far."):
+        wav, info = synth(sentence)
+        assert len(wav) > 0 and np.isfinite(wav).all() and info["rtf"] > 0
+    res = runner.invoke(app, ["export", "-m", str(tmp_path / "nope.pt")])
+    assert res.exit_code == 1 and "does not exist" in res.output

@@ -13,7 +13,7 @@ from mtts.vocoder.train import SpectralLoss
 SMALL = VocoderConfig(dim=32, intermediate=64, layers=2)
 
 
-@pytest.mark.parametrize("n_fft, hop, win", [(1024, 256, 1024), (512, 128, 400)])
+@pytest.mark.parametrize("n_fft, hop, win", [(1024, 256, 1024), (512, 128, 400), (1000, 300, 800)])
 def test_istft_inverts_torch_stft_exactly(n_fft, hop, win):
     y = torch.randn(2, hop * 40, generator=torch.Generator().manual_seed(0))
     spec = torch.stft(y, n_fft, hop, win, torch.hann_window(win), center=True, return_complex=True)

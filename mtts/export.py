@@ -1,0 +1,158 @@
+"""Stage `export`: the model package to ONNX, run with onnxruntime.
+
+Three graphs, because the length regulator has a data-dependent output length:
+  encoder.onnx  phoneme ids (1, N), length_scale (1,) -> h_dec (1, N, D), durations (1, N)
+  decoder.onnx  expanded h_dec (1, T, D) -> normalised log-mel (1, T, n_mels)
+  vocoder.onnx  normalised log-mel (1, T, n_mels) -> waveform (1, T * hop)   [if packaged]
+The host repeats each phoneme vector by its duration between the first two (numpy).
+meta.json carries what the text front end needs (tokens, normaliser, feature parameters).
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from mtts import checkpoint
+from mtts.errors import MttsError
+from mtts.io import atomic_path, write_json
+
+
+class _Front(nn.Module):
+    """Text to the decoder's input at phoneme rate: encoder, duration, pitch, energy."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, text: torch.Tensor, length_scale: torch.Tensor):
+        lens = (text >= 0).sum(1)   # one utterance, no padding: every position is valid
+        ctx = self.model.context(text, lens)
+        for name, task in self.model.tasks.items():
+            if name != "mel":
+                task.infer(ctx, length_scale=length_scale)
+        return ctx["h_dec"], ctx["durations"]
+
+
+class _Decoder(nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.mel = model.tasks["mel"]
+
+    def forward(self, x: torch.Tensor):
+        mask = torch.ones(x.shape[:2], dtype=torch.bool)
+        return self.mel.proj(self.mel.decoder(x, mask))
+
+
+def _export(module: nn.Module, args: tuple, path: Path, names_in: list[str], names_out: list[str],
+            dynamic: dict) -> None:
+    with atomic_path(path) as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, args, str(tmp), input_names=names_in, output_names=names_out,
+                          dynamic_axes=dynamic, opset_version=17, dynamo=False)
+
+
+def export_onnx(model_path: Path, out_dir: Path) -> dict:
+    try:
+        import onnx  # noqa: F401  (torch's exporter needs it)
+    except ImportError:
+        raise MttsError("ONNX export needs the onnx package: pip install -e '.[export]'") from None
+    ck = checkpoint.load(model_path)
+    model, cfg, tokens, params = checkpoint.build_model(ck, model_path)
+    n = 12
+    text = torch.randint(2, len(tokens), (1, n))
+    written = []
+    # traced with autograd on: in no_grad mode attention takes a fused kernel ONNX lacks
+    with torch.enable_grad():
+        h, dur = _Front(model)(text, torch.ones(1))
+        _export(_Front(model), (text, torch.ones(1)), out_dir / "encoder.onnx", ["text", "length_scale"],
+                ["h_dec", "durations"], {"text": {1: "N"}, "h_dec": {1: "N"}, "durations": {1: "N"}})
+        x = torch.randn(1, 50, h.shape[-1])
+        _export(_Decoder(model), (x,), out_dir / "decoder.onnx", ["x"], ["mel"], {"x": {1: "T"}, "mel": {1: "T"}})
+        written += ["encoder.onnx", "decoder.onnx"]
+        if ck.get("vocoder"):
+            from mtts.vocoder.model import build_vocoder
+            voc = build_vocoder(ck["vocoder"])[0]
+            _export(voc, (torch.randn(1, 50, params.n_mels),), out_dir / "vocoder.onnx", ["mel"], ["wav"],
+                    {"mel": {1: "T"}, "wav": {1: "L"}})
+            written.append("vocoder.onnx")
+    meta = {"tokens": ck["tokens"], "text": ck.get("text") or {"normalizer": "builtin"},
+            "feature_params": ck["feature_params"], "stats": ck["stats"], "files": written}
+    write_json(out_dir / "meta.json", meta)
+    return {"out": str(out_dir), "files": written}
+
+
+class OnnxSynthesizer:
+    """Sentence -> waveform with onnxruntime only (plus the espeak front end)."""
+
+    def __init__(self, out_dir: Path, threads: int = 0):
+        import json
+
+        import onnxruntime as ort
+        from mtts.features.audio import FeatureParams
+        from mtts.text.phonemize import Phonemizer
+        from mtts.text.tokens import TokenTable
+        meta = json.loads((out_dir / "meta.json").read_text(encoding="utf-8"))
+        opts = ort.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads = threads
+        self.sessions = {f[:-5]: ort.InferenceSession(str(out_dir / f), opts, providers=["CPUExecutionProvider"])
+                         for f in meta["files"]}
+        self.tokens = TokenTable(meta["tokens"])
+        self.normalizer = meta["text"]["normalizer"]
+        self.params = FeatureParams.from_dict(meta["feature_params"])
+        self.mel_mean = np.asarray(meta["stats"]["mel_mean"], dtype=np.float32)
+        self.mel_std = np.asarray(meta["stats"]["mel_std"], dtype=np.float32)
+        self.phonemizer = Phonemizer()
+
+    def ids(self, text: str) -> np.ndarray:
+        from mtts.text.normalize import get_normalizer
+        phones = self.phonemizer([get_normalizer(self.normalizer)(text)])[0]
+        ids = [i for i in self.tokens.encode(phones) if i > 1]
+        if not ids:
+            raise MttsError(f"nothing to say in {text[:60]!r}: no pronounceable words")
+        return np.asarray([ids], dtype=np.int64)
+
+    def norm_mel(self, ids: np.ndarray, length_scale: float = 1.0) -> np.ndarray:
+        h, dur = self.sessions["encoder"].run(None, {"text": ids, "length_scale": np.asarray([length_scale], np.float32)})
+        x = np.repeat(h[0], dur[0], axis=0)[None]          # the length regulator
+        return self.sessions["decoder"].run(None, {"x": x.astype(np.float32)})[0]
+
+    def __call__(self, text: str, length_scale: float = 1.0) -> tuple[np.ndarray, dict]:
+        if "vocoder" not in self.sessions:
+            raise MttsError("this export has no vocoder.onnx: package a neural vocoder before exporting")
+        t0 = time.perf_counter()
+        mel = self.norm_mel(self.ids(text), length_scale)
+        t1 = time.perf_counter()
+        wav = np.clip(self.sessions["vocoder"].run(None, {"mel": mel})[0][0], -1.0, 1.0)
+        t2 = time.perf_counter()
+        secs = len(wav) / self.params.sample_rate
+        return wav, {"audio_s": secs, "acoustic_s": t1 - t0, "vocoder_s": t2 - t1, "rtf": (t2 - t0) / secs}
+
+
+def check_export(model_path: Path, out_dir: Path, text: str, threads: int = 0) -> dict:
+    """Torch against onnxruntime on one sentence: largest differences and RTF of both."""
+    from mtts.synthesize import Synthesizer
+    synth = Synthesizer.load(model_path)
+    onnx_synth = OnnxSynthesizer(out_dir, threads)
+    ids = onnx_synth.ids(text)
+    with torch.no_grad():
+        ref = synth.model.infer(torch.from_numpy(ids))["mel"].numpy()
+    mel = onnx_synth.norm_mel(ids)
+    rec = {"sentence": text, "frames": int(mel.shape[1]),
+           "mel_max_abs_diff": float(np.abs(mel - ref).max()) if mel.shape == ref.shape else float("inf")}
+    if "vocoder" in onnx_synth.sessions:
+        with torch.no_grad():
+            wav_t = synth.vocoder(torch.from_numpy(ref))[0].numpy()
+        wav_o = onnx_synth.sessions["vocoder"].run(None, {"mel": ref.astype(np.float32)})[0][0]
+        rec["wav_max_abs_diff"] = float(np.abs(wav_t - wav_o).max())
+        synth(text)
+        onnx_synth(text)  # warm-up both
+        rec["rtf_torch"] = synth(text)[1]["rtf"]
+        rec["rtf_onnx"] = onnx_synth(text)[1]["rtf"]
+    return rec
