@@ -40,13 +40,16 @@ def check_outputs(root: Path, tag: str) -> None:
     best = json.loads((exp / "eval" / "test" / "best.json").read_text())
     assert best["utterances"] == n_test and "mcd_db" in best["metrics"] and "rtf" in best["metrics"]
     assert (exp / "eval" / "test" / "report.md").is_file()
+    # stage 4 trained the vocoder; stage 6 shipped it in best.pt and stage 8 spoke with it
+    assert sel["vocoder"].startswith("exp/vocoder_tiny") and best["vocoder"] == "neural"
+    assert list((root / "exp" / "vocoder_tiny" / "checkpoints").glob("step_*.pt"))
     return best
 
 
 @requires_shared
 def test_ljspeech_recipe_on_real_ljspeech_files(tmp_path):
     root = run_recipe(tmp_path, "ljspeech", "--db", str(LJ_MINI), "--train-config", "conf/tiny.yaml",
-                      "--n-dev", "2", "--n-test", "2")
+                      "--vocoder-config", "conf/vocoder_tiny.yaml", "--n-dev", "2", "--n-test", "2")
     best = check_outputs(root, "tiny")
     assert {"wer", "cer", "dnsmos_ovrl"} <= set(best["metrics"])  # the full metric set on real recordings
     assert len((root / "data" / "train" / "wav.scp").read_text().splitlines()) == 28

@@ -1,23 +1,25 @@
 #!/usr/bin/env bash
 # LJSpeech-1.1 recipe. Point --db at an unpacked LJSpeech-1.1 (metadata.csv + wavs/).
 #   ./run.sh --db /data/LJSpeech-1.1
-#   ./run.sh --db ../../../shared/data/ljspeech-mini --train-config conf/tiny.yaml --n-dev 2 --n-test 2
+#   ./run.sh --db ../../../shared/data/ljspeech-mini --train-config conf/tiny.yaml \
+#       --vocoder-config conf/vocoder_tiny.yaml --n-dev 2 --n-test 2
 set -euo pipefail
 cd "$(dirname "$0")"
 . utils/log.sh
 
 db=
 stage=1
-stop_stage=7          # 8 = the ablation (hours): --stage 8 --stop-stage 8
+stop_stage=8          # 9 = the ablation (hours): --stage 9 --stop-stage 9
 nj=2
 train_config=conf/train.yaml
+vocoder_config=conf/vocoder.yaml
 tag=
 seed=1234
 n_dev=100
 n_test=100
 metric=mel_l1
 n_average=1
-eval_metrics=all        # stage 7: tasks,acoustic,asr,dnsmos,speed
+eval_metrics=all        # stage 8: tasks,acoustic,asr,dnsmos,speed
 synth_text="Printing, in the only sense with which we are at present concerned, differs from most if not from all the arts."
 
 . utils/parse_options.sh

@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
 # The stages every LJSpeech-like recipe shares, sourced by recipes/<corpus>/run.sh after it
-# has set: db (LJSpeech-layout corpus), stage, stop_stage, nj, train_config, tag, seed,
-# n_dev, n_test, metric, n_average, synth_text, eval_metrics. Each stage is one `mtts` command.
+# has set: db (LJSpeech-layout corpus), stage, stop_stage, nj, train_config, vocoder_config,
+# tag, seed, n_dev, n_test, metric, n_average, synth_text, eval_metrics. Each stage is one
+# or two `mtts` commands.
 #   1 prepare   data/{train,dev,test}, dump/feats, dump/stats.json
-#   2 tokenize  data/*/phones, dump/tokens.txt
+#   2 tokenize  data/*/phones, dump/tokens.txt, dump/lexicon/ (cmudict words for G2P)
 #   3 train     exp/$tag/{config.yaml,checkpoints/,metrics.jsonl,tb/,plots/}
-#   4 evaluate  exp/$tag/eval/dev/*.json (per-task metrics of every checkpoint)
-#   5 select    exp/$tag/best.pt, exp/$tag/selection.json
-#   6 synth     exp/$tag/synth/test/*.wav, exp/$tag/synth/sample.wav
-#   7 report    exp/$tag/eval/test/{best.json,references.json,report.md} (the best model in full)
-#   8 ablate    exp/ablate/{<variant>/seed<k>/,report.md,plots/}: single- vs multi-task at
-#               equal steps (hours; only when --stop-stage reaches 8)
+#   4 vocoder   exp/<vocoder config name>/{config.yaml,checkpoints/,metrics.jsonl}
+#   5 evaluate  exp/$tag/eval/dev/*.json (per-task metrics of every checkpoint)
+#   6 select    exp/$tag/best.pt (with the neural vocoder), exp/$tag/selection.json
+#   7 synth     exp/$tag/synth/test/*.wav, exp/$tag/synth/sample.wav
+#   8 report    exp/$tag/eval/test/{best.json,references.json,report.md} (the best model in full)
+#   9 ablate    exp/ablate/{<variant>/seed<k>/,report.md,plots/}: single- vs multi-task at
+#               equal steps (hours; only when --stop-stage reaches 9)
 
 mtts=${mtts:-mtts}
 exp=exp/${tag}
+vocoder_config=${vocoder_config:-conf/vocoder.yaml}
+vexp=exp/$(basename "${vocoder_config}" .yaml)
 lexicon_words=${lexicon_words:-20000}      # cmudict words for the G2P task's own dataset
 ablate_plan=${ablate_plan:-conf/ablate.yaml}
 ablate_steps=${ablate_steps:-250}
@@ -41,32 +45,41 @@ if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
 fi
 
 if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
-  log "Stage 4: per-task metrics of every checkpoint on dev"
-  ${mtts} evaluate --exp-dir "${exp}" --data-dir data --split dev --metrics tasks
+  log "Stage 4: train the neural vocoder ${vexp} with ${vocoder_config}"
+  resume=()
+  if compgen -G "${vexp}/checkpoints/step_*.pt" >/dev/null; then resume=(--resume); fi
+  ${mtts} train-vocoder --config "${vocoder_config}" --data-dir data --dump-dir dump --exp-dir "${vexp}" \
+    --seed "${seed}" "${resume[@]}"
 fi
 
 if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
-  log "Stage 5: select the best checkpoint by ${metric}"
-  ${mtts} select-best --exp-dir "${exp}" --split dev --metric "${metric}" --average "${n_average}"
+  log "Stage 5: per-task metrics of every checkpoint on dev"
+  ${mtts} evaluate --exp-dir "${exp}" --data-dir data --split dev --metrics tasks
 fi
 
 if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
-  log "Stage 6: synthesize the test set and a sample sentence"
+  log "Stage 6: select the best checkpoint by ${metric}, package it with the vocoder"
+  ${mtts} select-best --exp-dir "${exp}" --split dev --metric "${metric}" --average "${n_average}" \
+    --vocoder "${vexp}"
+fi
+
+if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
+  log "Stage 7: synthesize the test set and a sample sentence"
   awk '{id=$1; $1=""; sub(/^ /, ""); print id "|" $0}' data/test/text > "${exp}/test_sentences.txt"
   ${mtts} synthesize --model "${exp}/best.pt" --text-file "${exp}/test_sentences.txt" --out "${exp}/synth/test"
   ${mtts} synthesize --model "${exp}/best.pt" --text "${synth_text}" --out "${exp}/synth/sample.wav"
   log "Listen: ${exp}/synth/sample.wav"
 fi
 
-if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
-  log "Stage 7: full evaluation of the best model on test (${eval_metrics}), with the recordings as reference"
+if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
+  log "Stage 8: full evaluation of the best model on test (${eval_metrics}), with the recordings as reference"
   ${mtts} evaluate "${exp}/best.pt" --exp-dir "${exp}" --data-dir data --split test \
     --metrics "${eval_metrics}" --references --nj "${nj}"
   log "Report: ${exp}/eval/test/report.md"
 fi
 
-if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
-  log "Stage 8: ablation of ${ablate_plan}, ${ablate_steps} steps x ${ablate_seeds} seeds per variant"
+if [ "${stage}" -le 9 ] && [ "${stop_stage}" -ge 9 ]; then
+  log "Stage 9: ablation of ${ablate_plan}, ${ablate_steps} steps x ${ablate_seeds} seeds per variant"
   ${mtts} ablate --plan "${ablate_plan}" --config "${train_config}" --data-dir data --dump-dir dump \
     --exp-dir exp/ablate --steps "${ablate_steps}" --seeds "${ablate_seeds}"
   log "Report: exp/ablate/report.md"
