@@ -8,6 +8,7 @@ Writes EXP/config.yaml, EXP/checkpoints/step_*.pt, EXP/metrics.jsonl (one JSON p
 from __future__ import annotations
 
 import json
+import os
 import random
 import signal
 import time
@@ -80,6 +81,15 @@ def evaluate_loss(model: MultiTaskModel, data, batch_frames: int, collate_fn=col
         total += n
     model.train()
     return {k: v / total for k, v in sums.items()}
+
+
+def rss_mb() -> float:
+    """Resident memory of this process (Linux /proc; 0 elsewhere): logged to catch leaks."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        return 0.0
 
 
 def _step_of(line: str) -> int | None:
@@ -235,7 +245,7 @@ def train(cfg: Config, data_dir: Path, dump_dir: Path, exp_dir: Path, resume: bo
                      **{f"weight_{k}": v for k, v in weights.items()}, **gstats,
                      "lr": sched.get_last_lr()[0], "grad_norm": float(gnorm),
                      "frames_per_s": frames_acc / max(step_time, 1e-9), "s_per_step": step_time / cfg.train.log_every,
-                     "elapsed_s": elapsed})
+                     "rss_mb": rss_mb(), "elapsed_s": elapsed})
                 console.print(f"step {step:6d} ep {epoch:3d} "
                               + " ".join(f"{k}={v:.3f}" for k, v in means.items())
                               + f" | {frames_acc / max(step_time, 1e-9):,.0f} fr/s {elapsed / 60:.1f} min")

@@ -58,6 +58,11 @@ def plot_training(exp_dir: Path) -> list[Path]:
         ax[1].set_yscale("log")
         ax[3].plot([r["step"] for r in train], [r["frames_per_s"] for r in train])
         ax[3].set_ylabel("frames / s")
+        rss = [(r["step"], r["rss_mb"]) for r in train if r.get("rss_mb")]
+        if rss:  # memory beside speed: a leak shows as a rising line here
+            twin = ax[3].twinx()
+            twin.plot(*zip(*rss), color="tab:red")
+            twin.set_ylabel("RSS MB", color="tab:red")
         ax[3].set_xlabel("step")
         _save(fig, exp_dir / "plots" / "weights.png")
         written.append(exp_dir / "plots" / "weights.png")
