@@ -70,6 +70,8 @@ def test_train_logs_checkpoints_and_resumes_exactly(prepared):
     lines = [json.loads(l) for l in (prepared / "exp_full" / "metrics.jsonl").read_text().splitlines()]
     assert {"loss_mel", "loss_alignment", "weight_mel", "frames_per_s", "gradnorm_mel", "cos_alignment_mel"} <= set(lines[0])
     assert "gradnorm_duration" not in lines[0]  # the duration head reads a detached encoding
+    train_lines = [l for l in lines if l["split"] == "train"]
+    assert all(l["rss_mb"] > 50 and 0 < l["s_per_step"] < 60 for l in train_lines)  # memory and speed logged
     assert all(-1.0 <= l["cos_pitch_mel"] <= 1.0 and l["gradnorm_mel"] > 0 for l in lines if l["split"] == "train")
     assert any(l["split"] == "dev" and "mel_l1" in l for l in lines)
     assert list((prepared / "exp_full" / "tb").iterdir())
