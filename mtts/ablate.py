@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 import yaml
 
-from mtts.config import Config, config_from_dict, load_config
+from mtts.config import Config, config_from_dict, load_config, read_yaml
 from mtts.console import console
 from mtts.errors import MttsError
 from mtts.io import read_json, write_json, write_text
@@ -57,12 +57,7 @@ def merge(a: dict, b: dict) -> dict:
 
 
 def load_plan(path: Path) -> Plan:
-    if not path.is_file():
-        raise MttsError(f"ablation plan {path} does not exist")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as e:
-        raise MttsError(f"{path} is not valid YAML: {str(e).splitlines()[0]}") from None
+    data = read_yaml(path, "ablation plan")
     if not isinstance(data, dict) or set(data) - {"base", "variants"}:
         raise MttsError(f"{path}: expected the keys 'base' and 'variants'")
     variants = data.get("variants") or {}

@@ -141,18 +141,25 @@ def config_from_dict(data: dict[str, Any]) -> Config:
     return cfg
 
 
-def load_config(path: str | Path | None) -> Config:
-    if path is None:
-        return config_from_dict({})
+def read_yaml(path: str | Path, what: str = "config") -> Any:
+    """A YAML file's content ({} when empty); a missing file or bad YAML is one-line MttsError."""
     path = Path(path)
     if not path.is_file():
-        raise MttsError(f"config {path} does not exist")
+        raise MttsError(f"{what} {path} does not exist")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as e:
-        raise MttsError(f"config {path} is not valid YAML: {str(e).splitlines()[0]}") from None
+        raise MttsError(f"{what} {path} is not valid YAML: {str(e).splitlines()[0]}") from None
+
+
+def load_config(path: str | Path | None, cls: type = Config) -> Any:
+    """A config dataclass from YAML: the training Config (checked in full) or another, such
+    as the vocoder's; errors name the file and the key."""
+    if path is None:
+        return config_from_dict({}) if cls is Config else cls()
+    data = read_yaml(path)
     try:
-        return config_from_dict(data)
+        return config_from_dict(data) if cls is Config else _build(cls, data, "")
     except MttsError as e:
         raise MttsError(f"{path}: {e}") from None
 

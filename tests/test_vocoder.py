@@ -44,3 +44,15 @@ def test_vocoder_shapes_and_a_loss_that_falls_on_a_fixed_batch():
         first = first or out["total"].item()
     assert out["total"].item() < 0.7 * first
     assert set(out) == {"total", "mel_l1", "sc", "log_mag"}
+
+
+@pytest.mark.parametrize("text, match", [("dim: x", "config key 'dim' must be int"),
+                                         ("layerz: 3", "unknown config key 'layerz'"),
+                                         ("dim: [", "not valid YAML")])
+def test_bad_vocoder_configs_are_one_line_errors(tmp_path, text, match):
+    from typer.testing import CliRunner
+    from mtts.cli import app
+    (tmp_path / "v.yaml").write_text(text)
+    res = CliRunner().invoke(app, ["train-vocoder", "-c", str(tmp_path / "v.yaml"), "--exp-dir", str(tmp_path / "e")])
+    assert res.exit_code == 1 and match in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "e").exists()

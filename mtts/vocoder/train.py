@@ -22,7 +22,7 @@ import torch.nn.functional as F
 import yaml
 
 from mtts import checkpoint
-from mtts.config import _build
+from mtts.config import load_config
 from mtts.console import console, progress
 from mtts.data.dataset import Stats
 from mtts.data.datadir import read_table
@@ -35,18 +35,7 @@ RESOLUTIONS = ((512, 128, 512), (1024, 256, 1024), (2048, 512, 2048))
 
 
 def load_vocoder_config(path: Path | None) -> VocoderConfig:
-    if path is None:
-        return VocoderConfig()
-    if not path.is_file():
-        raise MttsError(f"config {path} does not exist")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as e:
-        raise MttsError(f"config {path} is not valid YAML: {str(e).splitlines()[0]}") from None
-    try:
-        return _build(VocoderConfig, data, "")
-    except MttsError as e:
-        raise MttsError(f"{path}: {e}") from None
+    return load_config(path, VocoderConfig)
 
 
 class SpectralLoss(torch.nn.Module):
