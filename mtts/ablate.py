@@ -298,7 +298,7 @@ def ablate(config: Path | None, plan_path: Path, data_dir: Path, dump_dir: Path,
             if asr_utts:
                 from mtts.evaluate import evaluate_checkpoint
                 m = evaluate_checkpoint(Path(summary["checkpoint"]), data_dir / "dev", run_dir / "eval",
-                                        ("asr",), nj, asr_utts)
+                                        ("asr",), nj, asr_utts)["metrics"]
                 res["metrics"].update({k: m[k] for k in ("wer", "cer") if k in m})
             write_json(done, res)
             results.append(res)

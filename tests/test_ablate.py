@@ -102,3 +102,12 @@ def test_ablate_runs_every_variant_and_seed_and_writes_the_report(espeak_corpus,
     assert res.exit_code == 1 and "ran 8 steps, not 9" in res.output
     res = runner.invoke(app, [str(a) for a in args] + ["--only", "nope"])
     assert res.exit_code == 1 and "unknown variant(s) nope" in res.output
+    # intelligibility of synthesised dev sentences joins the table when asked for
+    pytest.importorskip("pocketsphinx")
+    res = runner.invoke(app, [str(a) for a in args[:-2]] + ["--exp-dir", str(work / "abl_asr"), "--seeds", "1",
+                                                          "--only", "single", "--asr-utts", "1"])
+    assert res.exit_code == 0, res.output
+    run = json.loads((work / "abl_asr" / "single" / "seed1234" / "result.json").read_text())
+    assert 0.0 <= run["metrics"]["wer"] and 0.0 <= run["metrics"]["cer"]
+    header = next(l for l in (work / "abl_asr" / "report.md").read_text().splitlines() if l.startswith("| variant"))
+    assert "| wer |" in header and "| cer |" in header
