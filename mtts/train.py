@@ -1,6 +1,7 @@
 """Stage `train`: the training loop, written out.
 
-Reads  DATA/{train,dev}/{phones,feats.scp}, DUMP/{tokens.txt,stats.json,feature_params.json}
+Reads  DATA/{train,dev}/{phones,feats.scp}, DUMP/{tokens.txt,stats.json,feature_params.json},
+       DUMP/{chars.txt,lexicon/} for the g2p task and a lexicon in data.mix
 Writes EXP/config.yaml, EXP/checkpoints/step_*.pt, EXP/metrics.jsonl (one JSON per log
        line, train and dev), EXP/tb/ (TensorBoard), EXP/train.log
 """
