@@ -150,14 +150,17 @@ def _curves(run_dirs: dict[str, list[Path]], split: str, key: str) -> dict[str, 
 def make_plots(run_dirs: dict[str, list[Path]], agg: dict, out_dir: Path) -> list[Path]:
     from mtts.evaluate.plots import _save, plt
     written = []
+    # one colour and line style per variant, the same in every plot (15+ variants outrun one palette)
+    style = {n: {"color": plt.cm.tab20(i % 20), "linestyle": ("-", "--", ":")[i // 20 % 3]}
+             for i, n in enumerate(run_dirs)}
     keys = [k for k in ("mel_l1", "duration_mae_frames", "f0_rmse_hz", "g2p_per", "recognition_per")
             if _curves(run_dirs, "dev", k)]
     fig, axes = plt.subplots(len(keys), 1, figsize=(8, 2.4 * len(keys)), squeeze=False, constrained_layout=True)
     for ax, k in zip(axes[:, 0], keys):
         for name, pts in _curves(run_dirs, "dev", k).items():
-            ax.plot(*zip(*pts), marker="o", label=name)
+            ax.plot(*zip(*pts), marker="o", ms=3, label=name, **style[name])
         ax.set_ylabel(f"dev {k}")
-    axes[0, 0].legend(fontsize="small", ncol=2)
+    axes[0, 0].legend(fontsize="x-small", ncol=3)
     axes[-1, 0].set_xlabel("step")
     _save(fig, out_dir / "dev_curves.png")
     written.append(out_dir / "dev_curves.png")
@@ -169,7 +172,7 @@ def make_plots(run_dirs: dict[str, list[Path]], agg: dict, out_dir: Path) -> lis
         tr = dict(train.get(name, []))
         pts = [(s, v - tr[s]) for s, v in dev[name] if s in tr]
         if pts:
-            ax.plot(*zip(*pts), marker="o", label=name)
+            ax.plot(*zip(*pts), marker="o", ms=3, label=name, **style[name])
     ax.axhline(0.0, color="grey", lw=0.8)
     ax.set_xlabel("step")
     ax.set_ylabel("dev − train mel L1")
@@ -181,23 +184,28 @@ def make_plots(run_dirs: dict[str, list[Path]], agg: dict, out_dir: Path) -> lis
     cols = min(4, len(names))
     rows = (len(names) + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows), squeeze=False, constrained_layout=True)
+    logs = {n: [r for r in read_log(run_dirs[n][0] / "metrics.jsonl") if r["split"] == "train"] for n in names}
+    tasks = sorted({k[7:] for log in logs.values() for r in log for k in r if k.startswith("weight_")})
+    colour = {t: plt.cm.tab10(i % 10) for i, t in enumerate(tasks)}   # a task keeps its colour everywhere
     for ax, name in zip(axes.flat, names):
-        log = [r for r in read_log(run_dirs[name][0] / "metrics.jsonl") if r["split"] == "train"]
-        for k in sorted({k for r in log for k in r if k.startswith("weight_")}):
-            pts = [(r["step"], r[k]) for r in log if k in r and r[k] == r[k]]  # NaN: no explicit weights
+        for t in tasks:
+            pts = [(r["step"], r[f"weight_{t}"]) for r in logs[name]
+                   if f"weight_{t}" in r and r[f"weight_{t}"] == r[f"weight_{t}"]]  # NaN: no explicit weights
             if pts:
-                ax.plot(*zip(*pts), label=k[7:])
+                ax.plot(*zip(*pts), color=colour[t])
         ax.set_title(name, fontsize="small")
         ax.set_yscale("symlog", linthresh=0.01)
     for ax in list(axes.flat)[len(names):]:
         ax.axis("off")
-    axes[0, 0].legend(fontsize="x-small")
+    fig.legend([plt.Line2D([], [], color=colour[t]) for t in tasks], tasks, loc="outside lower center",
+               ncol=len(tasks), fontsize="small")
     _save(fig, out_dir / "weights.png")
     written.append(out_dir / "weights.png")
 
     fig, ax = plt.subplots(figsize=(8, 3), constrained_layout=True)
     sps = [agg[n].get("s_per_step", (0.0, 0.0, 0)) for n in names]
-    ax.bar(range(len(names)), [m for m, _, _ in sps], yerr=[s for _, s, _ in sps], capsize=3)
+    ax.bar(range(len(names)), [m for m, _, _ in sps], yerr=[s for _, s, _ in sps], capsize=3,
+           color=[style[n]["color"] for n in names])
     ax.set_xticks(range(len(names)), names, rotation=35, ha="right", fontsize="small")
     ax.set_ylabel("s / step")
     _save(fig, out_dir / "seconds_per_step.png")
@@ -221,7 +229,7 @@ def render_report(plan: Plan, agg: dict, results: list[dict], info: dict, plots:
              f"{', '.join(map(str, info['seeds']))}; each cell is the mean ± standard deviation over seeds of the "
              f"final dev-set value (teacher-forced on the dev recordings; WER/CER: pocketsphinx on synthesised "
              f"dev sentences where present). Lower is better everywhere. `s_per_step`: median training time "
-             f"per step, evaluation excluded.", "",
+             f"per step, evaluation excluded.", "", *([info["note"], ""] if info.get("note") else []),
              "| variant | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
     for n in names:
         if n not in agg:
@@ -264,7 +272,8 @@ def render_report(plan: Plan, agg: dict, results: list[dict], info: dict, plots:
 
 def ablate(config: Path | None, plan_path: Path, data_dir: Path, dump_dir: Path, exp_dir: Path, steps: int,
            n_seeds: int, only: list[str] | None = None, asr_utts: int = 0, nj: int = 2,
-           report: Path | None = None, metric: str = "mel_l1", command: str = "mtts ablate") -> dict:
+           report: Path | None = None, metric: str = "mel_l1", command: str = "mtts ablate",
+           note: str | None = None) -> dict:
     from mtts.train import train
     if steps < 1 or n_seeds < 1:
         raise MttsError(f"--steps and --seeds must be >= 1, got {steps} and {n_seeds}")
@@ -315,6 +324,7 @@ def ablate(config: Path | None, plan_path: Path, data_dir: Path, dump_dir: Path,
                 for n in plan.variants if n in agg}
     plots = make_plots(run_dirs, agg, exp_dir / "plots")
     info = {"command": command, "date": datetime.date.today().isoformat(), "steps": steps, "seeds": seeds,
+            "note": note,
             "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {torch.get_num_threads()} torch threads"}
     write_json(exp_dir / "results.json", {"info": info, "runs": results,
                                           "aggregate": {n: {k: {"mean": m, "std": s, "n": c} for k, (m, s, c) in v.items()}

@@ -139,6 +139,7 @@ def ablate(
     metric: str = typer.Option("mel_l1", help="Dev metric the verdicts judge by."),
     report: Optional[Path] = typer.Option(None, help="Also write the report here (e.g. docs/ablation.md), "
                                                      "its plots beside it."),
+    note: Optional[str] = typer.Option(None, help="A paragraph for the report, e.g. how the runs were split."),
 ):
     """Single- vs multi-task ablation at equal steps over several seeds: a Markdown report
     with mean +- std per variant, verdicts and plots (dev curves, train-vs-dev gap, weights, s/step)."""
@@ -152,7 +153,7 @@ def ablate(
              *(["--report", report] if report else [])]
     command = "mtts ablate " + " ".join(shlex.quote(str(a)) for a in parts)
     _print_json(run(config, plan, data_dir, dump_dir, exp_dir, steps, seeds, names, asr_utts, nj, report,
-                    metric, command))
+                    metric, command, note))
 
 
 @app.command("train-vocoder")
