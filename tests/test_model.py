@@ -129,3 +129,17 @@ def test_recognition_source_is_checked():
                                               "recognition": {"source": "wav"}}})
     with pytest.raises(TypeError, match="decoder"):
         MultiTaskModel(cfg, 20, 80)
+
+
+def test_attention_equals_multihead_attention_with_the_same_weights():
+    """Blocks attend through scaled_dot_product_attention with nn.MultiheadAttention's
+    weights: the same function, so checkpoints from either path load and agree."""
+    from mtts.layers import Block
+    torch.manual_seed(0)
+    block = Block(64, 2, 2, 3, 0.0).eval()
+    x = torch.randn(2, 10, 64)
+    mask = torch.ones(2, 10, dtype=torch.bool)
+    mask[1, 7:] = False
+    h = block.ln1(x)
+    ref = block.attn(h, h, h, key_padding_mask=~mask, need_weights=False)[0]
+    assert torch.allclose(block._attend(h, mask)[mask], ref[mask], atol=1e-6)
