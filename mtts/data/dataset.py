@@ -69,22 +69,22 @@ class TTSDataset(Dataset):
         return self.items[i]
 
 
-def _pad(seqs: list[torch.Tensor]) -> torch.Tensor:
+def pad(seqs: list[torch.Tensor]) -> torch.Tensor:
     return torch.nn.utils.rnn.pad_sequence(seqs, batch_first=True)
 
 
 def collate(items: list[dict]) -> dict:
     batch = {
         "ids": [it["id"] for it in items],
-        "text": _pad([it["text"] for it in items]),
+        "text": pad([it["text"] for it in items]),
         "text_lens": torch.tensor([len(it["text"]) for it in items]),
-        "feats": _pad([it["feats"] for it in items]),
+        "feats": pad([it["feats"] for it in items]),
         "feats_lens": torch.tensor([it["feats"].shape[0] for it in items]),
-        "pitch": _pad([it["pitch"] for it in items]),
-        "energy": _pad([it["energy"] for it in items]),
+        "pitch": pad([it["pitch"] for it in items]),
+        "energy": pad([it["energy"] for it in items]),
     }
     if "chars" in items[0]:
-        batch["chars"] = _pad([it["chars"] for it in items])
+        batch["chars"] = pad([it["chars"] for it in items])
         batch["chars_lens"] = torch.tensor([len(it["chars"]) for it in items])
     return batch
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
+from mtts.data.dataset import pad
 from mtts.errors import MttsError
 from mtts.io import write_lines
 from mtts.text.phonemize import Phonemizer
@@ -70,7 +71,6 @@ class LexiconDataset(Dataset):
 
 
 def collate_text(items: list[dict]) -> dict:
-    pad = lambda seqs: torch.nn.utils.rnn.pad_sequence(seqs, batch_first=True)  # noqa: E731
     return {"ids": [it["id"] for it in items],
             "chars": pad([it["chars"] for it in items]), "chars_lens": torch.tensor([len(it["chars"]) for it in items]),
             "text": pad([it["text"] for it in items]), "text_lens": torch.tensor([len(it["text"]) for it in items])}

@@ -68,8 +68,13 @@ class G2PTask(Task):
     def decode(self, ctx: dict, chars: torch.Tensor, chars_lens: torch.Tensor) -> list[list[int]]:
         return self.greedy(*self._log_probs(ctx, chars, chars_lens))
 
+    @staticmethod
+    def phoneme_error_rate(pred: dict, batch: dict) -> float:
+        """Greedy CTC decoding of `pred` scored against the batch's phoneme ids."""
+        hyps = G2PTask.greedy(pred["log_probs"], pred["lens"])
+        errors = sum(edit_distance(h, t[:n].tolist()) for h, t, n in zip(hyps, batch["text"], batch["text_lens"]))
+        return errors / max(1, int(batch["text_lens"].sum()))
+
     @torch.no_grad()
     def metrics(self, pred: dict, batch: dict, ctx: dict) -> dict[str, float]:
-        hyps = self.greedy(pred["log_probs"], pred["lens"])
-        errors = sum(edit_distance(h, t[:n].tolist()) for h, t, n in zip(hyps, batch["text"], batch["text_lens"]))
-        return {"g2p_per": errors / max(1, int(batch["text_lens"].sum()))}
+        return {"g2p_per": self.phoneme_error_rate(pred, batch)}

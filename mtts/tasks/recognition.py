@@ -13,7 +13,7 @@ from torch import nn
 
 from mtts.config import ModelConfig
 from mtts.tasks.base import Task
-from mtts.tasks.g2p import G2PTask, edit_distance
+from mtts.tasks.g2p import G2PTask
 
 
 class RecognitionTask(Task):
@@ -48,6 +48,4 @@ class RecognitionTask(Task):
 
     @torch.no_grad()
     def metrics(self, pred: dict, batch: dict, ctx: dict) -> dict[str, float]:
-        hyps = G2PTask.greedy(pred["log_probs"], pred["lens"])
-        errors = sum(edit_distance(h, t[:n].tolist()) for h, t, n in zip(hyps, batch["text"], batch["text_lens"]))
-        return {"recognition_per": errors / max(1, int(batch["text_lens"].sum()))}
+        return {"recognition_per": G2PTask.phoneme_error_rate(pred, batch)}

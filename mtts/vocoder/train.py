@@ -88,9 +88,9 @@ def load_pairs(split_dir: Path, stats: Stats, p: FeatureParams, max_utts: int = 
     return pairs
 
 
-def random_batch(pairs, cfg: VocoderConfig, hop: int, rng: random.Random) -> tuple[torch.Tensor, torch.Tensor]:
+def random_batch(usable, cfg: VocoderConfig, hop: int, rng: random.Random) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random crops of `segment_frames` from utterances longer than that."""
     F_ = cfg.segment_frames
-    usable = [pr for pr in pairs if pr[0].shape[0] > F_]
     mels, wavs = [], []
     for mel, y in rng.sample(usable, min(cfg.batch_size, len(usable))):
         s = rng.randrange(0, mel.shape[0] - F_)
@@ -120,7 +120,8 @@ def train_vocoder(cfg: VocoderConfig, data_dir: Path, dump_dir: Path, exp_dir: P
         torch.set_num_threads(cfg.num_threads)
     seed_everything(cfg.seed)
     train_pairs = load_pairs(data_dir / "train", stats, params, max_utts)
-    if not any(m.shape[0] > cfg.segment_frames for m, _ in train_pairs):
+    train_pairs = [pr for pr in train_pairs if pr[0].shape[0] > cfg.segment_frames]
+    if not train_pairs:
         raise MttsError(f"no training utterance is longer than segment_frames={cfg.segment_frames}")
     dev_pairs = load_pairs(data_dir / "dev", stats, params, 10) if (data_dir / "dev" / "wav.scp").is_file() else []
     voc = Vocoder(cfg, params.n_mels, params.n_fft, params.hop_length, params.win_length)
