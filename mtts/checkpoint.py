@@ -30,6 +30,18 @@ def list_checkpoints(ckpt_dir: Path) -> list[Path]:
     return sorted(found, key=lambda p: int(STEP_RE.search(p.name).group(1)))
 
 
+def resolve(path: Path | str, hint: str) -> Path:
+    """A checkpoint file as given, or the newest checkpoint of an exp dir; `hint` says how to
+    make one when the dir has none."""
+    path = Path(path)
+    if path.is_dir():
+        found = list_checkpoints(path / "checkpoints")
+        if not found:
+            raise MttsError(f"{path} holds no checkpoints: {hint}")
+        path = found[-1]
+    return path
+
+
 def prune(ckpt_dir: Path, keep: int) -> None:
     if keep > 0:
         for p in list_checkpoints(ckpt_dir)[:-keep]:

@@ -168,11 +168,17 @@ def train_vocoder(
     max_steps: Optional[int] = typer.Option(None, help="Override max_steps."),
     max_minutes: Optional[float] = typer.Option(None, help="Override max_minutes (wall clock)."),
     max_utts: int = typer.Option(0, help="Train on the first N utterances only (0: all)."),
+    init: Optional[str] = typer.Option(None, help="Override init: start from this vocoder (exp dir or "
+                                                  "checkpoint), e.g. to fine-tune it with discriminators."),
+    gta_model: Optional[str] = typer.Option(None, help="Override gta_model: acoustic model (exp dir or checkpoint) "
+                                                       "whose teacher-forced mels are the input."),
 ):
-    """Train the neural vocoder (Vocos-style, iSTFT head) on the corpus's recordings and mels."""
+    """Train the neural vocoder (Vocos-style, iSTFT head) on the corpus's recordings and mels;
+    with `discriminators` in the config, adversarial (fine-)tuning."""
     from mtts.vocoder.train import load_vocoder_config, train_vocoder as run
     cfg = load_vocoder_config(config)
-    for key, value in (("seed", seed), ("max_steps", max_steps), ("max_minutes", max_minutes)):
+    for key, value in (("seed", seed), ("max_steps", max_steps), ("max_minutes", max_minutes),
+                       ("init", init), ("gta_model", gta_model)):
         if value is not None:
             setattr(cfg, key, value)
     _print_json(run(cfg, data_dir, dump_dir, exp_dir, resume, max_utts))

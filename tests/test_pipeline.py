@@ -184,6 +184,35 @@ def test_neural_vocoder_trains_ships_in_the_package_and_speaks(prepared, tmp_pat
     assert ck["kind"] == "vocoder" and ck["step"] == 4
     lines = [json.loads(l) for l in (tmp_path / "voc" / "metrics.jsonl").read_text().splitlines()]
     assert [l["step"] for l in lines if l["split"] == "train"] == [2, 4] and lines[-1]["split"] == "dev"
+    # adversarial fine-tuning from that vocoder: starts from its weights, keeps the
+    # discriminators in the checkpoint, resumes
+    (tmp_path / "gan.yaml").write_text(yaml.safe_dump({
+        "dim": 32, "intermediate": 64, "layers": 2, "batch_size": 2, "log_every": 2, "ckpt_every": 2,
+        "discriminators": "mpd,mrd", "disc_channels": 4, "gan_start_step": 1, "init": str(tmp_path / "voc"),
+        "gta_model": str(prepared / "exp_full")}))
+    gan = ["train-vocoder", "-c", tmp_path / "gan.yaml", "--data-dir", prepared / "data", "--dump-dir",
+           prepared / "dump", "--exp-dir", tmp_path / "gan"]
+    mtts(*gan, "--max-steps", 2)
+    mtts(*gan, "--max-steps", 4, "--resume")
+    g4 = torch.load(tmp_path / "gan" / "checkpoints" / "step_0000004.pt", weights_only=False)
+    assert {"disc", "disc_optimizer"} <= set(g4) and g4["step"] == 4
+    w = "embed.weight"
+    assert (g4["model"][w] - ck["model"][w]).abs().max() < 1e-2   # warm-up steps from the init
+    lines = [json.loads(l) for l in (tmp_path / "gan" / "metrics.jsonl").read_text().splitlines()]
+    train = [l for l in lines if l["split"] == "train"]
+    assert [l["step"] for l in train] == [2, 4] and all({"d_loss", "g_adv", "g_fm"} <= set(l) for l in train)
+    # teacher-forced ("GTA") input mels: the model's output, frame for frame with the recordings
+    from mtts.data.dataset import Stats
+    from mtts.features.audio import FeatureParams
+    from mtts.vocoder.train import teacher_forced_mels
+    stats = json.loads((prepared / "dump" / "stats.json").read_text())
+    params = FeatureParams.from_dict(json.loads((prepared / "dump" / "feature_params.json").read_text()))
+    gta_mels = teacher_forced_mels(prepared / "exp_full", prepared / "data" / "train", stats, params, 300)
+    feats = dict(l.split(" ", 1) for l in (prepared / "data" / "train" / "feats.scp").read_text().splitlines())
+    assert set(gta_mels) == set(feats)
+    for uid, path in feats.items():
+        true = Stats(stats).norm_mel(torch.from_numpy(np.load(path)["mel"]))
+        assert gta_mels[uid].shape == true.shape and not torch.allclose(gta_mels[uid], true)
     # the package: best checkpoint of the acoustic model + the vocoder
     best = tmp_path / "best.pt"
     mtts("select-best", "--exp-dir", prepared / "exp_full", "--out", best, "--vocoder", tmp_path / "voc")

@@ -28,7 +28,7 @@ def run_recipe(tmp_path: Path, corpus: str, *args: str) -> Path:
     return recipes / corpus
 
 
-def check_outputs(root: Path, tag: str) -> None:
+def check_outputs(root: Path, tag: str, vocoder: str = "vocoder_tiny") -> None:
     exp = root / "exp" / tag
     sel = json.loads((exp / "selection.json").read_text())
     assert sel["metric"] == "mel_l1" and (root / sel["chosen"][0]).is_file()  # relative to the recipe
@@ -40,17 +40,22 @@ def check_outputs(root: Path, tag: str) -> None:
     best = json.loads((exp / "eval" / "test" / "best.json").read_text())
     assert best["utterances"] == n_test and "mcd_db" in best["metrics"] and "rtf" in best["metrics"]
     assert (exp / "eval" / "test" / "report.md").is_file()
-    # stage 4 trained the vocoder; stage 6 shipped it in best.pt and stage 8 spoke with it
-    assert sel["vocoder"].startswith("exp/vocoder_tiny") and best["vocoder"] == "neural"
+    # stage 4 trained the vocoder (and, when asked, fine-tuned it with discriminators on the
+    # acoustic model's teacher-forced mels); stage 6 shipped it in best.pt, stage 8 spoke with it
+    assert sel["vocoder"].startswith(f"exp/{vocoder} ") and best["vocoder"] == "neural"
     assert list((root / "exp" / "vocoder_tiny" / "checkpoints").glob("step_*.pt"))
+    if vocoder == "vocoder_gan_tiny":
+        gan = (root / "exp" / "vocoder_gan_tiny" / "config.yaml").read_text()
+        assert "init: exp/vocoder_tiny" in gan and f"gta_model: exp/{tag}" in gan
     return best
 
 
 @requires_shared
 def test_ljspeech_recipe_on_real_ljspeech_files(tmp_path):
     root = run_recipe(tmp_path, "ljspeech", "--db", str(LJ_MINI), "--train-config", "conf/tiny.yaml",
-                      "--vocoder-config", "conf/vocoder_tiny.yaml", "--n-dev", "2", "--n-test", "2")
-    best = check_outputs(root, "tiny")
+                      "--vocoder-config", "conf/vocoder_tiny.yaml",
+                      "--vocoder-finetune-config", "conf/vocoder_gan_tiny.yaml", "--n-dev", "2", "--n-test", "2")
+    best = check_outputs(root, "tiny", "vocoder_gan_tiny")
     assert {"wer", "cer", "dnsmos_ovrl"} <= set(best["metrics"])  # the full metric set on real recordings
     assert len((root / "data" / "train" / "wav.scp").read_text().splitlines()) == 28
 

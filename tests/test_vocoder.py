@@ -56,3 +56,54 @@ def test_bad_vocoder_configs_are_one_line_errors(tmp_path, text, match):
     res = CliRunner().invoke(app, ["train-vocoder", "-c", str(tmp_path / "v.yaml"), "--exp-dir", str(tmp_path / "e")])
     assert res.exit_code == 1 and match in res.output and "Traceback" not in res.output
     assert not (tmp_path / "e").exists()
+
+
+def test_discriminators_shapes_and_hinge_losses():
+    from mtts.vocoder.discriminators import (Discriminators, discriminator_loss, feature_matching_loss,
+                                             generator_loss)
+    torch.manual_seed(0)
+    disc = Discriminators(["mpd", "mrd"], channels=4)
+    assert len(disc.subs) == 5 + 3
+    y = torch.randn(2, 4000)                 # not a multiple of any period: reflect-padded
+    logits, feats = disc(y)
+    assert len(logits) == len(feats) == 8
+    assert all(l.shape[0] == 2 and l.ndim == 2 for l in logits)
+    # every convolution's map and the output map, for feature matching: 5 + 1 per period, 4 + 1 per resolution
+    assert [len(f) for f in feats] == [6] * 5 + [5] * 3
+    real = [torch.full((2, 3), 2.0)]
+    fake = [torch.full((2, 3), -2.0)]
+    # hinge: a discriminator beyond the margins pays nothing; a fooled one pays 2 per side
+    assert discriminator_loss(real, fake).item() == 0.0
+    assert discriminator_loss(fake, real).item() == pytest.approx(6.0)
+    assert generator_loss(fake).item() == pytest.approx(3.0) and generator_loss(real).item() == 0.0
+    assert feature_matching_loss(feats, feats).item() == 0.0
+    with pytest.raises(ValueError, match="unknown discriminator 'msd'"):
+        Discriminators(["msd"])
+
+
+def test_adversarial_step_trains_the_discriminator_to_tell_real_from_generated():
+    from mtts.vocoder.discriminators import Discriminators
+    from mtts.vocoder.train import adversarial_step
+    torch.manual_seed(0)
+    disc = Discriminators(["mrd"], channels=4)
+    opt = torch.optim.Adam(disc.parameters(), lr=2e-3)
+    t = torch.arange(4096) / 22050
+    y = 0.3 * torch.sin(2 * torch.pi * 220 * t)[None].repeat(2, 1)
+    y_hat = (0.05 * torch.randn(2, 4096)).requires_grad_()   # a "generator" output that is noise
+    first = adversarial_step(disc, opt, y, y_hat, 10.0)
+    for _ in range(30):
+        out = adversarial_step(disc, opt, y, y_hat, 10.0)
+    assert out["d_loss"].item() < 0.5 * first["d_loss"].item()
+    # the generator's losses reach its output and leave the discriminator's weights alone
+    disc.zero_grad(set_to_none=True)
+    (out["g_adv"] + out["g_fm"]).backward()
+    assert y_hat.grad is not None and y_hat.grad.abs().sum() > 0
+    assert all(p.grad is None for p in disc.parameters())
+
+
+def test_unknown_discriminator_in_a_vocoder_config_is_a_one_line_error(tmp_path):
+    from typer.testing import CliRunner
+    from mtts.cli import app
+    (tmp_path / "v.yaml").write_text("discriminators: mpd,msd\n")
+    res = CliRunner().invoke(app, ["train-vocoder", "-c", str(tmp_path / "v.yaml"), "--exp-dir", str(tmp_path / "e")])
+    assert res.exit_code == 1 and "unknown discriminator 'msd'" in res.output and "v.yaml" in res.output

@@ -32,6 +32,18 @@ class VocoderConfig:
     keep_checkpoints: int = 3
     seed: int = 1234
     num_threads: int = 0
+    grad_clip: float = 10.0
+    # Adversarial fine-tuning (off when empty): "mpd", "mrd" or "mpd,mrd"
+    discriminators: str = ""
+    disc_channels: int = 16        # width of the first discriminator layer (HiFi-GAN: 32)
+    gan_start_step: int = 0        # spectral-only steps before the discriminators join
+    spectral_weight: float = 1.0   # generator loss = spectral_weight * spectral + adv + fm
+    adv_weight: float = 1.0
+    fm_weight: float = 2.0
+    init: str = ""                 # start from this vocoder's weights (checkpoint or exp dir)
+    # Acoustic model (checkpoint, best.pt or exp dir) whose teacher-forced mels replace the
+    # recordings' mels as input: the vocoder learns the model's smoother texture ("GTA")
+    gta_model: str = ""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -131,17 +143,10 @@ def build_vocoder(state: dict) -> tuple[Vocoder, VocoderConfig]:
 
 def load_vocoder_checkpoint(path) -> dict:
     """The newest checkpoint of a vocoder exp dir, or a checkpoint file, as a package entry."""
-    from pathlib import Path
-
     from mtts import checkpoint
     from mtts.errors import MttsError
     from mtts.io import torch_load
-    path = Path(path)
-    if path.is_dir():
-        found = checkpoint.list_checkpoints(path / "checkpoints")
-        if not found:
-            raise MttsError(f"{path} holds no vocoder checkpoints: run `mtts train-vocoder` first")
-        path = found[-1]
+    path = checkpoint.resolve(path, "run `mtts train-vocoder` first")
     ck = torch_load(path)
     if not isinstance(ck, dict) or ck.get("kind") != "vocoder":
         raise MttsError(f"{path} is not an mtts vocoder checkpoint")

@@ -5,8 +5,11 @@ Writes EXP/config.yaml, EXP/checkpoints/step_*.pt, EXP/metrics.jsonl, EXP/train.
 
 Inputs are the normalised log-mels the acoustic model is trained to produce (from the
 dump, computed from the same recordings); the loss compares the generated waveform's
-log-mel and multi-resolution STFT magnitudes with the recording's. No discriminator:
-on a CPU budget the spectral losses give most of the quality for a fraction of the cost.
+log-mel and multi-resolution STFT magnitudes with the recording's. The spectral losses give
+most of the quality for a fraction of the cost; `discriminators: mpd,mrd` adds the
+adversarial and feature-matching losses from `gan_start_step` on (or from the start when
+fine-tuning a trained vocoder given as `init`), aimed at the buzzy texture the spectral
+losses leave (docs/vocoder.md has what it gave here).
 """
 
 from __future__ import annotations
@@ -29,13 +32,24 @@ from mtts.data.datadir import read_table
 from mtts.errors import MttsError
 from mtts.features.audio import FeatureParams, _mel_basis, load_audio
 from mtts.io import read_json, seed_everything, torch_load, torch_save, write_text
-from mtts.vocoder.model import Vocoder, VocoderConfig
+from mtts.vocoder.discriminators import (DISCRIMINATORS, Discriminators, discriminator_loss,
+                                         feature_matching_loss, generator_loss)
+from mtts.vocoder.model import Vocoder, VocoderConfig, load_vocoder_checkpoint
 
 RESOLUTIONS = ((512, 128, 512), (1024, 256, 1024), (2048, 512, 2048))
 
 
 def load_vocoder_config(path: Path | None) -> VocoderConfig:
-    return load_config(path, VocoderConfig)
+    cfg = load_config(path, VocoderConfig)
+    for name in disc_names(cfg):
+        if name not in DISCRIMINATORS:
+            raise MttsError(f"{path}: unknown discriminator '{name}' in 'discriminators' "
+                            f"(known: {', '.join(DISCRIMINATORS)})")
+    return cfg
+
+
+def disc_names(cfg: VocoderConfig) -> list[str]:
+    return [n.strip() for n in cfg.discriminators.split(",") if n.strip()]
 
 
 class SpectralLoss(torch.nn.Module):
@@ -68,18 +82,56 @@ class SpectralLoss(torch.nn.Module):
         return {"total": mel + sc + mag, "mel_l1": mel, "sc": sc, "log_mag": mag}
 
 
-def load_pairs(split_dir: Path, stats: Stats, p: FeatureParams, max_utts: int = 0) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """(normalised mel (T, M), waveform (T * hop,)) per utterance, in memory."""
+@torch.no_grad()
+def teacher_forced_mels(model_path: Path, split_dir: Path, stats_d: dict, p: FeatureParams,
+                        batch_frames: int = 8000) -> dict[str, torch.Tensor]:
+    """The acoustic model's mels for a split's recordings, decoded with the recordings' own
+    durations (MAS), pitch and energy, so frame t still matches samples [t*hop, (t+1)*hop)."""
+    from mtts.data.dataset import TTSDataset, collate
+    path = checkpoint.resolve(model_path, "train the acoustic model first (gta_model)")
+    ck = checkpoint.load(path)
+    if ck["feature_params"] != p.to_dict() or ck["stats"] != stats_d:
+        raise MttsError(f"gta_model {path}: trained on other features or mel statistics than this dump")
+    model, _, tokens, _ = checkpoint.build_model(ck, path)
+    if "alignment" not in model.tasks:
+        raise MttsError(f"gta_model {path}: has no alignment task to give the recordings' durations")
+    data = TTSDataset(split_dir, tokens, Stats(stats_d))
+    order = sorted(range(len(data)), key=lambda i: data.lengths[i])
+    groups, cur = [], []
+    for i in order:                       # similar lengths together: little padding
+        if cur and (len(cur) + 1) * data.lengths[i] > batch_frames:
+            groups.append(cur)
+            cur = []
+        cur.append(i)
+    groups.append(cur)
+    mels = {}
+    with progress() as prog:
+        task = prog.add_task(f"teacher-forced mels {split_dir.name}", total=len(data))
+        for idx in groups:
+            out = model(collate([data[i] for i in idx]))
+            for j, i in enumerate(idx):
+                mels[data.ids[i]] = out["preds"]["mel"]["mel"][j, :data.lengths[i]].clone()
+            prog.advance(task, len(idx))
+    return mels
+
+
+def load_pairs(split_dir: Path, stats: Stats, p: FeatureParams, max_utts: int = 0,
+               mels: dict[str, torch.Tensor] | None = None) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(normalised mel (T, M), waveform (T * hop,)) per utterance, in memory; `mels` replaces
+    the recordings' mels (teacher-forced ones)."""
     wavs, feats = read_table(split_dir / "wav.scp"), read_table(split_dir / "feats.scp")
-    ids = sorted(set(wavs) & set(feats))[: max_utts or None]
+    ids = sorted(set(wavs) & set(feats) & (set(mels) if mels is not None else set(feats)))[: max_utts or None]
     if not ids:
         raise MttsError(f"{split_dir}: no utterances with both audio and features; run `mtts prepare`")
     pairs = []
     with progress() as prog:
         task = prog.add_task(f"load {split_dir.name}", total=len(ids))
         for i in ids:
-            with np.load(feats[i]) as z:
-                mel = stats.norm_mel(torch.from_numpy(z["mel"]))
+            if mels is not None:
+                mel = mels[i]
+            else:
+                with np.load(feats[i]) as z:
+                    mel = stats.norm_mel(torch.from_numpy(z["mel"]))
             y = torch.from_numpy(load_audio(Path(wavs[i]), p.sample_rate))
             n = mel.shape[0] * p.hop_length
             y = F.pad(y, (0, max(0, n - len(y))))[:n]   # frame t <-> samples [t*hop, (t+1)*hop)
@@ -97,6 +149,26 @@ def random_batch(usable, cfg: VocoderConfig, hop: int, rng: random.Random) -> tu
         mels.append(mel[s:s + F_])
         wavs.append(y[s * hop:(s + F_) * hop])
     return torch.stack(mels), torch.stack(wavs)
+
+
+def adversarial_step(disc: Discriminators, opt_d, y: torch.Tensor, y_hat: torch.Tensor,
+                     clip: float) -> dict[str, torch.Tensor]:
+    """One discriminator update on (recording, generated) crops, then the generator's adversarial
+    and feature-matching losses against the updated discriminators (hinge loss, as Vocos)."""
+    real, _ = disc(y)
+    fake, _ = disc(y_hat.detach())
+    d_loss = discriminator_loss(real, fake)
+    opt_d.zero_grad(set_to_none=True)
+    d_loss.backward()
+    torch.nn.utils.clip_grad_norm_(disc.parameters(), clip)
+    opt_d.step()
+    disc.requires_grad_(False)          # the generator's backward needs no discriminator grads
+    with torch.no_grad():
+        _, real_feats = disc(y)
+    fake, fake_feats = disc(y_hat)
+    disc.requires_grad_(True)
+    return {"d_loss": d_loss.detach(), "g_adv": generator_loss(fake),
+            "g_fm": feature_matching_loss(real_feats, fake_feats)}
 
 
 @torch.no_grad()
@@ -119,17 +191,32 @@ def train_vocoder(cfg: VocoderConfig, data_dir: Path, dump_dir: Path, exp_dir: P
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
     seed_everything(cfg.seed)
-    train_pairs = load_pairs(data_dir / "train", stats, params, max_utts)
+    gta = (lambda split: teacher_forced_mels(Path(cfg.gta_model), data_dir / split, stats_d, params)) \
+        if cfg.gta_model else (lambda split: None)
+    train_pairs = load_pairs(data_dir / "train", stats, params, max_utts, gta("train"))
     train_pairs = [pr for pr in train_pairs if pr[0].shape[0] > cfg.segment_frames]
     if not train_pairs:
         raise MttsError(f"no training utterance is longer than segment_frames={cfg.segment_frames}")
-    dev_pairs = load_pairs(data_dir / "dev", stats, params, 10) if (data_dir / "dev" / "wav.scp").is_file() else []
+    dev_pairs = load_pairs(data_dir / "dev", stats, params, 10, gta("dev")) \
+        if (data_dir / "dev" / "wav.scp").is_file() else []
     voc = Vocoder(cfg, params.n_mels, params.n_fft, params.hop_length, params.win_length)
+    if cfg.init:
+        init = load_vocoder_checkpoint(cfg.init)
+        if init["feature_params"] != params.to_dict() or init["stats"] != stats_d:
+            raise MttsError(f"init {cfg.init}: trained on other features or mel statistics than {dump_dir}")
+        voc.load_state_dict(init["model"])
     loss_fn = SpectralLoss(params)
     opt = torch.optim.AdamW(voc.parameters(), lr=cfg.lr, betas=(0.8, 0.99), weight_decay=0.01)
     warm, total = max(1, cfg.warmup_steps), max(1, cfg.max_steps)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min((s + 1) / warm, 0.5 * (1 + np.cos(
-        np.pi * min(1.0, max(0, s - warm) / max(1, total - warm)))) * 0.95 + 0.05))
+
+    def lr_factor(s: int) -> float:
+        return min((s + 1) / warm, 0.5 * (1 + np.cos(np.pi * min(1.0, max(0, s - warm) / max(1, total - warm))))
+                   * 0.95 + 0.05)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor)
+    disc = Discriminators(disc_names(cfg), cfg.disc_channels) if disc_names(cfg) else None
+    # the discriminators follow the generator's learning rate (set every step)
+    opt_d = torch.optim.AdamW(disc.parameters(), lr=cfg.lr, betas=(0.8, 0.99), weight_decay=0.01) \
+        if disc is not None else None
     ckpt_dir = exp_dir / "checkpoints"
     step, elapsed = 0, 0.0
     rng = random.Random(cfg.seed)
@@ -139,6 +226,9 @@ def train_vocoder(cfg: VocoderConfig, data_dir: Path, dump_dir: Path, exp_dir: P
         voc.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
         sched.load_state_dict(ck["scheduler"])
+        if disc is not None and "disc" in ck:
+            disc.load_state_dict(ck["disc"])
+            opt_d.load_state_dict(ck["disc_optimizer"])
         step, elapsed = ck["step"], ck["elapsed"]
         rng.setstate(ck["rng"]["python"])
         torch.set_rng_state(ck["rng"]["torch"])
@@ -156,7 +246,9 @@ def train_vocoder(cfg: VocoderConfig, data_dir: Path, dump_dir: Path, exp_dir: P
         torch_save({"kind": "vocoder", "model": voc.state_dict(), "optimizer": opt.state_dict(),
                     "scheduler": sched.state_dict(), "step": step, "elapsed": elapsed,
                     "rng": {"python": rng.getstate(), "torch": torch.get_rng_state()},
-                    "config": cfg.to_dict(), "feature_params": params.to_dict(), "stats": stats_d}, path)
+                    "config": cfg.to_dict(), "feature_params": params.to_dict(), "stats": stats_d,
+                    **({"disc": disc.state_dict(), "disc_optimizer": opt_d.state_dict()}
+                       if disc is not None else {})}, path)
         checkpoint.prune(ckpt_dir, cfg.keep_checkpoints)
         return path
 
@@ -165,7 +257,9 @@ def train_vocoder(cfg: VocoderConfig, data_dir: Path, dump_dir: Path, exp_dir: P
             f.write(json.dumps(rec) + "\n")
 
     n_params = sum(p.numel() for p in voc.parameters())
-    console.print(f"vocoder: {n_params / 1e6:.2f} M parameters; {len(train_pairs)} train utterances")
+    console.print(f"vocoder: {n_params / 1e6:.2f} M parameters; {len(train_pairs)} train utterances"
+                  + (f"; discriminators {cfg.discriminators} ({sum(p.numel() for p in disc.parameters()) / 1e6:.2f} M)"
+                     f" from step {cfg.gan_start_step}" if disc is not None else ""))
     voc.train()
     t_start = time.time() - elapsed
     acc, n_acc, t_acc = {}, 0, 0.0
@@ -174,10 +268,17 @@ def train_vocoder(cfg: VocoderConfig, data_dir: Path, dump_dir: Path, exp_dir: P
     while step < cfg.max_steps and not stop:
         t0 = time.time()
         mel, y = random_batch(train_pairs, cfg, params.hop_length, rng)
-        out = loss_fn(voc(mel), y)
+        y_hat = voc(mel)
+        out = loss_fn(y_hat, y)
+        loss = cfg.spectral_weight * out["total"]
+        if disc is not None and step >= cfg.gan_start_step:
+            for g in opt_d.param_groups:
+                g["lr"] = sched.get_last_lr()[0]
+            out.update(adversarial_step(disc, opt_d, y, y_hat, cfg.grad_clip))
+            loss = loss + cfg.adv_weight * out["g_adv"] + cfg.fm_weight * out["g_fm"]
         opt.zero_grad(set_to_none=True)
-        out["total"].backward()
-        torch.nn.utils.clip_grad_norm_(voc.parameters(), 10.0)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(voc.parameters(), cfg.grad_clip)
         opt.step()
         sched.step()
         step += 1
@@ -188,7 +289,8 @@ def train_vocoder(cfg: VocoderConfig, data_dir: Path, dump_dir: Path, exp_dir: P
         n_acc += 1
         stop = bool(budget) and elapsed >= budget
         if step % cfg.log_every == 0:
-            means = {k: v / n_acc for k, v in acc.items()}
+            n_gan = min(n_acc, max(0, step - cfg.gan_start_step))   # steps of this window with a GAN loss
+            means = {k: v / (n_gan if k.startswith(("d_", "g_")) else n_acc) for k, v in acc.items()}
             log({"split": "train", "step": step, **means, "lr": sched.get_last_lr()[0],
                  "s_per_step": t_acc / n_acc, "elapsed_s": elapsed})
             console.print(f"vocoder step {step:6d} " + " ".join(f"{k}={v:.3f}" for k, v in means.items())

@@ -2,7 +2,8 @@
 # LJSpeech-1.1 recipe. Point --db at an unpacked LJSpeech-1.1 (metadata.csv + wavs/).
 #   ./run.sh --db /data/LJSpeech-1.1
 #   ./run.sh --db ../../../shared/data/ljspeech-mini --train-config conf/tiny.yaml \
-#       --vocoder-config conf/vocoder_tiny.yaml --n-dev 2 --n-test 2
+#       --vocoder-config conf/vocoder_tiny.yaml --vocoder-finetune-config conf/vocoder_gan_tiny.yaml \
+#       --n-dev 2 --n-test 2
 set -euo pipefail
 cd "$(dirname "$0")"
 . utils/log.sh
@@ -13,6 +14,7 @@ stop_stage=8          # 9 = the ablation (hours): --stage 9 --stop-stage 9
 nj=2
 train_config=conf/train.yaml
 vocoder_config=conf/vocoder.yaml
+vocoder_finetune_config=   # conf/vocoder_gan.yaml: adversarial fine-tuning (+25 min, see docs/vocoder.md)
 tag=
 seed=1234
 n_dev=100

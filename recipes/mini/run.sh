@@ -17,6 +17,7 @@ fast=false
 n_utts=2000            # sentences read into the corpus
 train_config=conf/train.yaml
 vocoder_config=conf/vocoder.yaml
+vocoder_finetune_config=   # conf/vocoder_gan.yaml: adversarial fine-tuning (+25 min, see docs/vocoder.md)
 tag=
 seed=1234
 n_dev=50

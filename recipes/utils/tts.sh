@@ -6,7 +6,9 @@
 #   1 prepare   data/{train,dev,test}, dump/feats, dump/stats.json
 #   2 tokenize  data/*/phones, dump/tokens.txt, dump/lexicon/ (cmudict words for G2P)
 #   3 train     exp/$tag/{config.yaml,checkpoints/,metrics.jsonl,tb/,plots/}
-#   4 vocoder   exp/<vocoder config name>/{config.yaml,checkpoints/,metrics.jsonl}
+#   4 vocoder   exp/<vocoder config name>/{config.yaml,checkpoints/,metrics.jsonl}, then (when
+#               vocoder_finetune_config is set) its adversarial fine-tuning on the acoustic
+#               model's teacher-forced mels in exp/<fine-tune config name>/
 #   5 evaluate  exp/$tag/eval/dev/*.json (per-task metrics of every checkpoint)
 #   6 select    exp/$tag/best.pt (with the neural vocoder), exp/$tag/selection.json
 #   7 synth     exp/$tag/synth/test/*.wav, exp/$tag/synth/sample.wav
@@ -18,6 +20,12 @@ mtts=${mtts:-mtts}
 exp=exp/${tag}
 vocoder_config=${vocoder_config:-conf/vocoder.yaml}
 vexp=exp/$(basename "${vocoder_config}" .yaml)
+vocoder_finetune_config=${vocoder_finetune_config:-}   # empty: no adversarial fine-tuning
+if [ -n "${vocoder_finetune_config}" ]; then
+  fexp=exp/$(basename "${vocoder_finetune_config}" .yaml)
+else
+  fexp=${vexp}
+fi
 lexicon_words=${lexicon_words:-20000}      # cmudict words for the G2P task's own dataset
 ablate_plan=${ablate_plan:-conf/ablate.yaml}
 ablate_steps=${ablate_steps:-250}
@@ -50,6 +58,13 @@ if [ "${stage}" -le 4 ] && [ "${stop_stage}" -ge 4 ]; then
   if compgen -G "${vexp}/checkpoints/step_*.pt" >/dev/null; then resume=(--resume); fi
   ${mtts} train-vocoder --config "${vocoder_config}" --data-dir data --dump-dir dump --exp-dir "${vexp}" \
     --seed "${seed}" "${resume[@]}"
+  if [ -n "${vocoder_finetune_config}" ]; then
+    log "Stage 4: fine-tune it with discriminators on ${exp}'s teacher-forced mels: ${fexp}"
+    resume=()
+    if compgen -G "${fexp}/checkpoints/step_*.pt" >/dev/null; then resume=(--resume); fi
+    ${mtts} train-vocoder --config "${vocoder_finetune_config}" --data-dir data --dump-dir dump \
+      --exp-dir "${fexp}" --init "${vexp}" --gta-model "${exp}" --seed "${seed}" "${resume[@]}"
+  fi
 fi
 
 if [ "${stage}" -le 5 ] && [ "${stop_stage}" -ge 5 ]; then
@@ -60,7 +75,7 @@ fi
 if [ "${stage}" -le 6 ] && [ "${stop_stage}" -ge 6 ]; then
   log "Stage 6: select the best checkpoint by ${metric}, package it with the vocoder"
   ${mtts} select-best --exp-dir "${exp}" --split dev --metric "${metric}" --average "${n_average}" \
-    --vocoder "${vexp}"
+    --vocoder "${fexp}"
 fi
 
 if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
