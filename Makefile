@@ -7,7 +7,7 @@ APT_PACKAGES := espeak-ng festival festvox-us-slt-hts sox libsndfile1
 .PHONY: help sysdeps venv dev demo demo-fast test test-fast clean
 
 help:
-	@echo "make demo       set up, build the mini corpus, train model and vocoder (~1 h 45 min), speak"
+	@echo "make demo       set up, build the mini corpus, train model and vocoder (~1 h 25 min), speak"
 	@echo "make demo-fast  the same on 24 utterances with a tiny model (about 2 minutes)"
 	@echo "make test       set up and run the whole test suite"
 	@echo "make test-fast  unit tests only (skips recipe smoke runs)"

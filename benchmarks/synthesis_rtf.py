@@ -57,25 +57,28 @@ def main() -> None:
     hop, sr = synth.params.hop_length, synth.params.sample_rate
     runs = []
     for rep in range(args.repeats + 1):           # repeat 0 is a warm-up
-        t = {}
-        audio = 0.0
-        for text in texts:
-            with torch.no_grad():
+        # one component at a time over all sentences: interleaving them (Griffin-Lim's numpy
+        # between two acoustic-model calls) slows each one down through cold caches and threads
+        t, mels = {}, []
+        with torch.no_grad():
+            for text in texts:
                 mel, dt = timed(synth.norm_mel, text)
-            t["acoustic"] = t.get("acoustic", 0.0) + dt
-            audio += mel.shape[0] * hop / sr
-            denorm = synth.stats.denorm_mel(mel).numpy()
-            t["griffin-lim"] = t.get("griffin-lim", 0.0) + timed(griffin_lim, denorm, synth.params, args.gl_iter)[1]
+                t["acoustic"] = t.get("acoustic", 0.0) + dt
+                mels.append(mel)
             if synth.vocoder is not None:
-                with torch.no_grad():
-                    t["neural"] = t.get("neural", 0.0) + timed(synth.vocoder, mel[None])[1]
-            if onnx is not None:
+                t["neural"] = sum(timed(synth.vocoder, mel[None])[1] for mel in mels)
+        audio = sum(mel.shape[0] for mel in mels) * hop / sr
+        t["griffin-lim"] = sum(timed(griffin_lim, synth.stats.denorm_mel(mel).numpy(), synth.params,
+                                     args.gl_iter)[1] for mel in mels)
+        if onnx is not None:
+            onnx_mels = []
+            for text in texts:
                 ids = onnx.ids(text)
                 m, dt = timed(onnx.norm_mel, ids)
                 t["onnx acoustic"] = t.get("onnx acoustic", 0.0) + dt
-                if "vocoder" in onnx.sessions:
-                    t["onnx neural"] = t.get("onnx neural", 0.0) + timed(
-                        onnx.sessions["vocoder"].run, None, {"mel": m})[1]
+                onnx_mels.append(m)
+            if "vocoder" in onnx.sessions:
+                t["onnx neural"] = sum(timed(onnx.sessions["vocoder"].run, None, {"mel": m})[1] for m in onnx_mels)
         if rep:
             runs.append({k: v / audio for k, v in t.items()})
     med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}

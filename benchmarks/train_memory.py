@@ -9,7 +9,8 @@ every setting, fixed seed) and prints RSS and s/step every `--every` steps, so a
 as a slope. Compare settings in separate processes, e.g.
     python benchmarks/train_memory.py --pad-multiple 1
     python benchmarks/train_memory.py --pad-multiple 32
-    MALLOC_ARENA_MAX=1 python benchmarks/train_memory.py
+    python benchmarks/train_memory.py --trim-every 1
+    MALLOC_MMAP_THRESHOLD_=65536 python benchmarks/train_memory.py
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import torch
 
 from mtts.config import config_from_dict
 from mtts.model import MultiTaskModel
-from mtts.train import build_method, rss_mb
+from mtts.train import build_method, rss_mb, trim_heap
 
 
 def random_batch(rng: random.Random, max_frames: int, pad_multiple: int) -> dict:
@@ -49,6 +50,7 @@ def main() -> None:
     ap.add_argument("--every", type=int, default=25)
     ap.add_argument("--batch-frames", type=int, default=8000)
     ap.add_argument("--pad-multiple", type=int, default=1, help="pad frames and phonemes to a multiple of this")
+    ap.add_argument("--trim-every", type=int, default=0, help="call glibc malloc_trim(0) every N steps")
     ap.add_argument("--json")
     args = ap.parse_args()
     warnings.simplefilter("ignore")
@@ -67,13 +69,15 @@ def main() -> None:
         method.backward(out["losses"], out["shared"])
         opt.step()
         frames += int(b["feats_lens"].sum())
+        if args.trim_every and step % args.trim_every == 0:
+            trim_heap()
         if step % args.every == 0:
             dt = time.perf_counter() - t0
             rows.append({"step": step, "rss_mb": round(rss_mb(), 1), "s_per_step": dt / args.every,
                          "frames_per_s": frames / dt})
             print(f"{step:>6} {rows[-1]['rss_mb']:>8.0f} {dt / args.every:>7.3f} {frames / dt:>9.0f}", flush=True)
             t0, frames = time.perf_counter(), 0
-    rec = {"pad_multiple": args.pad_multiple, "threads": torch.get_num_threads(),
+    rec = {"pad_multiple": args.pad_multiple, "trim_every": args.trim_every, "threads": torch.get_num_threads(),
            "env": {k: v for k, v in os.environ.items() if k.startswith(("MALLOC_", "LD_PRELOAD", "ONEDNN"))},
            "rows": rows}
     print(json.dumps(rec))

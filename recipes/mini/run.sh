@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Mini recipe: a single-speaker corpus read by Festival's slt voice, no download needed.
 #   ./run.sh                      full run: 2,000 utterances, conf/train.yaml + conf/vocoder.yaml
-#                                 (about 1 h 45 min on 2 cores)
+#                                 (about 1 h 25 min on 2 cores)
 #   ./run.sh --fast true          smoke run: 24 utterances, conf/tiny.yaml (about 1 minute)
 #   ./run.sh --stage 3 --stop-stage 3   one stage; each stage reads what earlier ones wrote
 #   ./run.sh --stage 9 --stop-stage 9   single- vs multi-task ablation (conf/ablate.yaml, a few hours)
