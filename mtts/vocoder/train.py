@@ -87,7 +87,7 @@ def teacher_forced_mels(model_path: Path, split_dir: Path, stats_d: dict, p: Fea
                         batch_frames: int = 8000) -> dict[str, torch.Tensor]:
     """The acoustic model's mels for a split's recordings, decoded with the recordings' own
     durations (MAS), pitch and energy, so frame t still matches samples [t*hop, (t+1)*hop)."""
-    from mtts.data.dataset import TTSDataset, collate
+    from mtts.data.dataset import TTSDataset, collate, frame_batches
     path = checkpoint.resolve(model_path, "train the acoustic model first (gta_model)")
     ck = checkpoint.load(path)
     if ck["feature_params"] != p.to_dict() or ck["stats"] != stats_d:
@@ -96,14 +96,7 @@ def teacher_forced_mels(model_path: Path, split_dir: Path, stats_d: dict, p: Fea
     if "alignment" not in model.tasks:
         raise MttsError(f"gta_model {path}: has no alignment task to give the recordings' durations")
     data = TTSDataset(split_dir, tokens, Stats(stats_d))
-    order = sorted(range(len(data)), key=lambda i: data.lengths[i])
-    groups, cur = [], []
-    for i in order:                       # similar lengths together: little padding
-        if cur and (len(cur) + 1) * data.lengths[i] > batch_frames:
-            groups.append(cur)
-            cur = []
-        cur.append(i)
-    groups.append(cur)
+    groups = frame_batches(data.lengths, batch_frames, 0, 0, shuffle=False)   # similar lengths together
     mels = {}
     with progress() as prog:
         task = prog.add_task(f"teacher-forced mels {split_dir.name}", total=len(data))
