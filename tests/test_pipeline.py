@@ -42,6 +42,23 @@ def train(work: Path, exp: str, *extra: str) -> None:
          "--exp-dir", work / exp, *extra)
 
 
+@pytest.fixture(scope="module")
+def full_exp(prepared) -> Path:
+    """The 20-step tiny run the later tests read, trained once per module whichever test asks first."""
+    train(prepared, "exp_full")
+    return prepared / "exp_full"
+
+
+@pytest.fixture()
+def full_package(prepared, full_exp) -> Path:
+    """exp_full/best.pt, selected from a dev evaluation unless a test already wrote one."""
+    if not (full_exp / "best.pt").is_file():
+        mtts("evaluate", "--exp-dir", full_exp, "--data-dir", prepared / "data", "--split", "dev",
+             "--metrics", "tasks")
+        mtts("select-best", "--exp-dir", full_exp)
+    return full_exp / "best.pt"
+
+
 def test_prepare_writes_datadirs_features_and_stats(prepared):
     data = prepared / "data"
     sizes = {s: len((data / s / "wav.scp").read_text().splitlines()) for s in ("train", "dev", "test")}
@@ -62,28 +79,27 @@ def test_tokenize_rerun_uses_the_cache(prepared):
     assert json.loads(out.stdout[out.stdout.index("{"):])["espeak_calls"] == 0
 
 
-def test_train_logs_checkpoints_and_resumes_exactly(prepared):
-    train(prepared, "exp_full")
-    full = checkpoint.load(prepared / "exp_full" / "checkpoints" / "step_0000020.pt")
+def test_train_logs_checkpoints_and_resumes_exactly(prepared, full_exp):
+    full = checkpoint.load(full_exp / "checkpoints" / "step_0000020.pt")
     assert full["text"] == {"normalizer": "builtin", "language": "en-us"}  # synthesis uses the same front end
-    assert (prepared / "exp_full" / "config.yaml").is_file()
-    lines = [json.loads(l) for l in (prepared / "exp_full" / "metrics.jsonl").read_text().splitlines()]
+    assert (full_exp / "config.yaml").is_file()
+    lines = [json.loads(l) for l in (full_exp / "metrics.jsonl").read_text().splitlines()]
     assert {"loss_mel", "loss_alignment", "weight_mel", "frames_per_s", "gradnorm_mel", "cos_alignment_mel"} <= set(lines[0])
     assert "gradnorm_duration" not in lines[0]  # the duration head reads a detached encoding
     train_lines = [l for l in lines if l["split"] == "train"]
     assert all(l["rss_mb"] > 50 and 0 < l["s_per_step"] < 60 for l in train_lines)  # memory and speed logged
     assert all(-1.0 <= l["cos_pitch_mel"] <= 1.0 and l["gradnorm_mel"] > 0 for l in lines if l["split"] == "train")
     assert any(l["split"] == "dev" and "mel_l1" in l for l in lines)
-    assert list((prepared / "exp_full" / "tb").iterdir())
-    mtts("plot", prepared / "exp_full")
+    assert list((full_exp / "tb").iterdir())
+    mtts("plot", full_exp)
     for png in ("losses.png", "weights.png"):
-        assert (prepared / "exp_full" / "plots" / png).stat().st_size > 1000
+        assert (full_exp / "plots" / png).stat().st_size > 1000
 
     with pytest.raises(AssertionError, match="already holds checkpoints"):
         train(prepared, "exp_full")
     # a run killed after its step-10 checkpoint: resuming must reproduce step 20 exactly
     half_dir = prepared / "exp_half"
-    shutil.copytree(prepared / "exp_full", half_dir)
+    shutil.copytree(full_exp, half_dir)
     (half_dir / "checkpoints" / "step_0000020.pt").unlink()
     train(prepared, "exp_half", "--resume")
     half = checkpoint.load(half_dir / "checkpoints" / "step_0000020.pt")
@@ -96,8 +112,8 @@ def test_train_logs_checkpoints_and_resumes_exactly(prepared):
     assert steps == sorted(set(steps))  # no duplicated log lines after resume
 
 
-def test_evaluate_select_and_synthesize_from_the_model_file_alone(prepared, tmp_path):
-    exp = prepared / "exp_full"
+def test_evaluate_select_and_synthesize_from_the_model_file_alone(prepared, full_exp, tmp_path):
+    exp = full_exp
     mtts("evaluate", "--exp-dir", exp, "--data-dir", prepared / "data", "--split", "dev",
          "--metrics", "tasks,acoustic,speed", "--references")
     ev = exp / "eval" / "dev"
@@ -126,7 +142,7 @@ def test_evaluate_select_and_synthesize_from_the_model_file_alone(prepared, tmp_
     assert sorted(p.name for p in (tmp_path / "wavs").iterdir()) == ["A1.wav", "A2.wav"]
 
 
-def test_g2p_task_trains_and_speaks_from_characters(prepared, tmp_path):
+def test_g2p_task_trains_and_speaks_from_characters(prepared, full_package, tmp_path):
     cfg = {**TINY, "tasks": {"alignment": {}, "duration": {}, "mel": {}, "g2p": {"weight": 0.5}},
            "train": {**TINY["train"], "max_steps": 10}}
     (tmp_path / "g2p.yaml").write_text(yaml.safe_dump(cfg))
@@ -141,7 +157,7 @@ def test_g2p_task_trains_and_speaks_from_characters(prepared, tmp_path):
     # an untrained G2P may decode nothing; then the error says so in one line
     assert (res.exit_code == 0 and (tmp_path / "c.wav").is_file()) or \
         (res.exit_code == 1 and "no pronounceable words" in res.output), res.output
-    res = runner.invoke(app, ["synthesize", "-m", str(prepared / "exp_full" / "best.pt"), "-t", "Hello.",
+    res = runner.invoke(app, ["synthesize", "-m", str(full_package), "-t", "Hello.",
                               "--input", "chars", "--out", str(tmp_path / "d.wav")])
     assert res.exit_code == 1 and "has no g2p task" in res.output
 
@@ -175,7 +191,7 @@ def test_g2p_learns_from_a_lexicon_mixed_with_the_corpus(prepared, tmp_path):
     assert res.exit_code == 1 and "--lexicon-words" in res.output
 
 
-def test_neural_vocoder_trains_ships_in_the_package_and_speaks(prepared, tmp_path):
+def test_neural_vocoder_trains_ships_in_the_package_and_speaks(prepared, full_exp, full_package, tmp_path):
     (tmp_path / "voc.yaml").write_text(yaml.safe_dump({"dim": 32, "intermediate": 64, "layers": 2, "batch_size": 4,
                                                        "log_every": 2, "ckpt_every": 4}))
     mtts("train-vocoder", "-c", tmp_path / "voc.yaml", "--data-dir", prepared / "data", "--dump-dir",
@@ -189,7 +205,7 @@ def test_neural_vocoder_trains_ships_in_the_package_and_speaks(prepared, tmp_pat
     (tmp_path / "gan.yaml").write_text(yaml.safe_dump({
         "dim": 32, "intermediate": 64, "layers": 2, "batch_size": 2, "log_every": 2, "ckpt_every": 2,
         "discriminators": "mpd,mrd", "disc_channels": 4, "gan_start_step": 1, "init": str(tmp_path / "voc"),
-        "gta_model": str(prepared / "exp_full")}))
+        "gta_model": str(full_exp)}))
     gan = ["train-vocoder", "-c", tmp_path / "gan.yaml", "--data-dir", prepared / "data", "--dump-dir",
            prepared / "dump", "--exp-dir", tmp_path / "gan"]
     mtts(*gan, "--max-steps", 2)
@@ -207,7 +223,7 @@ def test_neural_vocoder_trains_ships_in_the_package_and_speaks(prepared, tmp_pat
     from mtts.vocoder.train import teacher_forced_mels
     stats = json.loads((prepared / "dump" / "stats.json").read_text())
     params = FeatureParams.from_dict(json.loads((prepared / "dump" / "feature_params.json").read_text()))
-    gta_mels = teacher_forced_mels(prepared / "exp_full", prepared / "data" / "train", stats, params, 300)
+    gta_mels = teacher_forced_mels(full_exp, prepared / "data" / "train", stats, params, 300)
     feats = dict(l.split(" ", 1) for l in (prepared / "data" / "train" / "feats.scp").read_text().splitlines())
     assert set(gta_mels) == set(feats)
     for uid, path in feats.items():
@@ -215,7 +231,7 @@ def test_neural_vocoder_trains_ships_in_the_package_and_speaks(prepared, tmp_pat
         assert gta_mels[uid].shape == true.shape and not torch.allclose(gta_mels[uid], true)
     # the package: best checkpoint of the acoustic model + the vocoder
     best = tmp_path / "best.pt"
-    mtts("select-best", "--exp-dir", prepared / "exp_full", "--out", best, "--vocoder", tmp_path / "voc")
+    mtts("select-best", "--exp-dir", full_exp, "--out", best, "--vocoder", tmp_path / "voc")
     pkg = checkpoint.load(best)
     assert pkg["vocoder"]["step"] == 4
     assert "voc (step 4)" in json.loads((tmp_path / "selection.json").read_text())["vocoder"]
@@ -226,7 +242,7 @@ def test_neural_vocoder_trains_ships_in_the_package_and_speaks(prepared, tmp_pat
         y, sr = sf.read(tmp_path / f"{voc}.wav")
         assert sr == 22050 and len(y) > 0.1 * sr and np.isfinite(y).all()
     # without a packaged vocoder, asking for one is a one-line error
-    res = runner.invoke(app, ["synthesize", "-m", str(prepared / "exp_full" / "best.pt"), "-t", "Hi.",
+    res = runner.invoke(app, ["synthesize", "-m", str(full_package), "-t", "Hi.",
                               "--out", str(tmp_path / "x.wav"), "--vocoder", "neural"])
     assert res.exit_code == 1 and "has no neural vocoder" in res.output and not (tmp_path / "x.wav").exists()
     res = runner.invoke(app, ["synthesize", "-m", str(best), "-t", "Hi.", "--out", str(tmp_path / "x.wav"),
@@ -235,18 +251,18 @@ def test_neural_vocoder_trains_ships_in_the_package_and_speaks(prepared, tmp_pat
     # a vocoder trained on other statistics does not fit the model
     ck["stats"] = {**ck["stats"], "mel_mean": [0.0] * 80}
     torch.save(ck, tmp_path / "other.pt")
-    res = runner.invoke(app, ["select-best", "--exp-dir", str(prepared / "exp_full"), "--out",
+    res = runner.invoke(app, ["select-best", "--exp-dir", str(full_exp), "--out",
                               str(tmp_path / "b2.pt"), "--vocoder", str(tmp_path / "other.pt")])
     assert res.exit_code == 1 and "other mel statistics" in res.output and not (tmp_path / "b2.pt").exists()
 
 
-def test_export_to_onnx_matches_torch(prepared, tmp_path):
+def test_export_to_onnx_matches_torch(prepared, full_exp, full_package, tmp_path):
     pytest.importorskip("onnx")
     (tmp_path / "voc.yaml").write_text(yaml.safe_dump({"dim": 32, "intermediate": 64, "layers": 2, "batch_size": 4}))
     mtts("train-vocoder", "-c", tmp_path / "voc.yaml", "--data-dir", prepared / "data", "--dump-dir",
          prepared / "dump", "--exp-dir", tmp_path / "voc", "--max-steps", 2)
     best = tmp_path / "best.pt"
-    mtts("select-best", "--exp-dir", prepared / "exp_full", "--out", best, "--vocoder", tmp_path / "voc")
+    mtts("select-best", "--exp-dir", full_exp, "--out", best, "--vocoder", tmp_path / "voc")
     text = mtts("export", "-m", best, "--out", tmp_path / "onnx")
     rec = json.loads(text[text.index("{"):])
     assert rec["files"] == ["encoder.onnx", "decoder.onnx", "vocoder.onnx"]

@@ -3,6 +3,7 @@ inside the model package and chosen at synthesis."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -46,8 +47,32 @@ def test_vocoder_shapes_and_a_loss_that_falls_on_a_fixed_batch():
     assert set(out) == {"total", "mel_l1", "sc", "log_mag"}
 
 
+def test_instantaneous_frequency_phase_keeps_a_steady_sinusoid_coherent_across_frames():
+    """With the head giving one bin unit magnitude and no phase correction, phase: if makes a
+    pure tone at that bin's centre frequency; a direct phase of 0 in every frame makes the
+    overlapping frames cancel and reinforce each other instead."""
+    p = FeatureParams()
+    k, T = 6, 40                                     # 6 * hop / n_fft = 1.5 turns between frames
+    mel = torch.zeros(1, T, p.n_mels)
+    out = {}
+    for mode in ("direct", "if"):
+        voc = Vocoder(VocoderConfig(dim=32, intermediate=64, layers=2, phase=mode), p.n_mels, p.n_fft,
+                      p.hop_length, p.win_length)
+        with torch.no_grad():
+            voc.head.weight.zero_()
+            voc.head.bias.zero_()
+            voc.head.bias[:p.n_fft // 2 + 1] = -30.0
+            voc.head.bias[k] = 0.0
+            y = voc(mel)[0, p.n_fft:-p.n_fft]
+        out[mode] = y.reshape(-1, p.hop_length).pow(2).mean(1).sqrt()   # RMS per hop
+    steady = out["if"]
+    assert steady.min() > 0.9 * steady.max() and steady.mean() > 1e-3
+    assert out["direct"].max() < 0.1 * steady.mean()
+
+
 @pytest.mark.parametrize("text, match", [("dim: x", "config key 'dim' must be int"),
                                          ("layerz: 3", "unknown config key 'layerz'"),
+                                         ("phase: hilbert", "'phase' must be one of direct, if"),
                                          ("dim: [", "not valid YAML")])
 def test_bad_vocoder_configs_are_one_line_errors(tmp_path, text, match):
     from typer.testing import CliRunner
@@ -107,3 +132,19 @@ def test_unknown_discriminator_in_a_vocoder_config_is_a_one_line_error(tmp_path)
     (tmp_path / "v.yaml").write_text("discriminators: mpd,msd\n")
     res = CliRunner().invoke(app, ["train-vocoder", "-c", str(tmp_path / "v.yaml"), "--exp-dir", str(tmp_path / "e")])
     assert res.exit_code == 1 and "unknown discriminator 'msd'" in res.output and "v.yaml" in res.output
+
+
+def test_instantaneous_frequency_vocoder_exports_to_onnx(tmp_path):
+    pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    from mtts.export import _export
+    p = FeatureParams()
+    torch.manual_seed(0)
+    voc = Vocoder(VocoderConfig(dim=32, intermediate=64, layers=2, phase="if"), p.n_mels, p.n_fft,
+                  p.hop_length, p.win_length).eval()
+    _export(voc, (torch.randn(1, 20, p.n_mels),), tmp_path / "v.onnx", ["mel"], ["wav"],
+            {"mel": {1: "frames"}, "wav": {1: "samples"}})
+    mel = torch.randn(1, 57, p.n_mels)                  # another length than the traced one
+    got = ort.InferenceSession(str(tmp_path / "v.onnx")).run(None, {"mel": mel.numpy()})[0]
+    with torch.no_grad():
+        assert np.abs(got - voc(mel).numpy()).max() < 1e-3

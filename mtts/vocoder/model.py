@@ -16,11 +16,19 @@ import torch.nn.functional as F
 from torch import nn
 
 
+PHASE_MODES = ("direct", "if")
+
+
 @dataclass
 class VocoderConfig:
     dim: int = 384
     intermediate: int = 1152
     layers: int = 8
+    # "direct": the head predicts each frame's phase (Vocos). "if": it predicts how far each
+    # bin's phase advances from the previous frame (instantaneous frequency, as GANSynth), and
+    # the phase is the running sum, so a steady input makes a steady sinusoid (learnt more
+    # slowly here: docs/vocoder.md)
+    phase: str = "direct"
     segment_frames: int = 32       # training crops, in mel frames
     batch_size: int = 16
     lr: float = 1e-3
@@ -120,6 +128,12 @@ class Vocoder(nn.Module):
         self.final_norm = nn.LayerNorm(cfg.dim, eps=1e-6)
         self.head = nn.Linear(cfg.dim, n_fft + 2)
         self.istft = ISTFT(n_fft, hop, win_length)
+        self.cumulative = cfg.phase == "if"
+        # a bin-centred sinusoid advances 2*pi*k*hop/n_fft per frame; the head predicts the
+        # deviation from it (taken modulo 2*pi so the running sum stays small in float32)
+        k = torch.arange(n_fft // 2 + 1, dtype=torch.float64)[:, None]
+        self.register_buffer("bin_advance", torch.remainder(2 * math.pi * k * hop / n_fft, 2 * math.pi).float(),
+                             persistent=False)
 
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
         x = self.norm(self.embed(mel.transpose(1, 2)).transpose(1, 2)).transpose(1, 2)
@@ -127,6 +141,8 @@ class Vocoder(nn.Module):
             x = block(x)
         h = self.head(self.final_norm(x.transpose(1, 2))).transpose(1, 2)   # (B, n_fft + 2, T)
         log_mag, phase = h.chunk(2, dim=1)
+        if self.cumulative:
+            phase = torch.cumsum(phase + self.bin_advance, dim=-1)
         mag = torch.exp(log_mag).clamp(max=100.0)   # as in Vocos: keeps early training finite
         return self.istft(mag * torch.cos(phase), mag * torch.sin(phase))
 

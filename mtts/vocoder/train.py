@@ -34,13 +34,15 @@ from mtts.features.audio import FeatureParams, _mel_basis, load_audio
 from mtts.io import read_json, seed_everything, torch_load, torch_save, write_text
 from mtts.vocoder.discriminators import (DISCRIMINATORS, Discriminators, discriminator_loss,
                                          feature_matching_loss, generator_loss)
-from mtts.vocoder.model import Vocoder, VocoderConfig, load_vocoder_checkpoint
+from mtts.vocoder.model import PHASE_MODES, Vocoder, VocoderConfig, load_vocoder_checkpoint
 
 RESOLUTIONS = ((512, 128, 512), (1024, 256, 1024), (2048, 512, 2048))
 
 
 def load_vocoder_config(path: Path | None) -> VocoderConfig:
     cfg = load_config(path, VocoderConfig)
+    if cfg.phase not in PHASE_MODES:
+        raise MttsError(f"{path}: 'phase' must be one of {', '.join(PHASE_MODES)}, got '{cfg.phase}'")
     for name in disc_names(cfg):
         if name not in DISCRIMINATORS:
             raise MttsError(f"{path}: unknown discriminator '{name}' in 'discriminators' "
