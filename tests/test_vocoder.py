@@ -3,6 +3,8 @@ inside the model package and chosen at synthesis."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -56,8 +58,7 @@ def test_instantaneous_frequency_phase_keeps_a_steady_sinusoid_coherent_across_f
     mel = torch.zeros(1, T, p.n_mels)
     out = {}
     for mode in ("direct", "if"):
-        voc = Vocoder(VocoderConfig(dim=32, intermediate=64, layers=2, phase=mode), p.n_mels, p.n_fft,
-                      p.hop_length, p.win_length)
+        voc = Vocoder(replace(SMALL, phase=mode), p.n_mels, p.n_fft, p.hop_length, p.win_length)
         with torch.no_grad():
             voc.head.weight.zero_()
             voc.head.bias.zero_()
@@ -140,8 +141,7 @@ def test_instantaneous_frequency_vocoder_exports_to_onnx(tmp_path):
     from mtts.export import _export
     p = FeatureParams()
     torch.manual_seed(0)
-    voc = Vocoder(VocoderConfig(dim=32, intermediate=64, layers=2, phase="if"), p.n_mels, p.n_fft,
-                  p.hop_length, p.win_length).eval()
+    voc = Vocoder(replace(SMALL, phase="if"), p.n_mels, p.n_fft, p.hop_length, p.win_length).eval()
     _export(voc, (torch.randn(1, 20, p.n_mels),), tmp_path / "v.onnx", ["mel"], ["wav"],
             {"mel": {1: "frames"}, "wav": {1: "samples"}})
     mel = torch.randn(1, 57, p.n_mels)                  # another length than the traced one
