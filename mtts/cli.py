@@ -14,6 +14,8 @@ from rich.table import Table
 from mtts.console import console
 from mtts.errors import MttsError
 
+POSTFILTER_DEFAULT = 0.0   # = mtts.synthesize.POSTFILTER, not imported here to keep --help free of torch
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Multi-task learning for text-to-speech: prepare -> tokenize -> train -> "
                        "evaluate -> select-best -> synthesize.")
@@ -209,6 +211,9 @@ def evaluate(
     max_utts: int = typer.Option(0, help="Score only the first N utterances (0: all)."),
     vocoder: str = typer.Option("auto", help="auto, griffin-lim or neural; other than auto, results go to "
                                              "EXP/eval/SPLIT_VOCODER/."),
+    postfilter: float = typer.Option(POSTFILTER_DEFAULT, help="Global-variance postfilter strength, 0 (off) to 1; "
+                                                              "other than the default, results go to "
+                                                              "EXP/eval/SPLIT[_VOCODER]_pfSTRENGTH/."),
 ):
     """Score checkpoints: per-task metrics, MCD, F0, WER/CER, DNSMOS, speed; JSON, table, plots, report."""
     from mtts import checkpoint
@@ -223,9 +228,12 @@ def evaluate(
     from mtts.synthesize import VOCODERS
     if vocoder not in VOCODERS:
         raise MttsError(f"--vocoder must be one of {', '.join(VOCODERS)}, got {vocoder!r}")
+    from mtts.synthesize import check_postfilter
+    check_postfilter(postfilter)
     name = (text_file.stem if text_file else split) + ("" if vocoder == "auto" else f"_{vocoder}")
+    name += "" if postfilter == POSTFILTER_DEFAULT else f"_pf{postfilter:g}"
     results = run(list(ckpts), split_dir, exp_dir / "eval" / name, groups, nj, max_utts, references, text_file,
-                  vocoder)
+                  vocoder, postfilter)
     _metric_table(f"evaluate on {name}", [Path(r["checkpoint"]).stem for r in results],
                   [r["metrics"] for r in results])
 
@@ -312,9 +320,13 @@ def synthesize(
                                                            "G2P task; no phonemizer needed)."),
     vocoder: str = typer.Option("auto", help="auto (neural when the package has one, else Griffin-Lim), "
                                              "griffin-lim or neural."),
+    postfilter: float = typer.Option(POSTFILTER_DEFAULT, help="Global-variance postfilter strength, 0 (off) to 1: "
+                                                              "how far each mel bin's variation is raised "
+                                                              "towards the training recordings'."),
 ):
     """Speak text with a trained model (neural or Griffin-Lim vocoder), 22,050 Hz wav out."""
-    from mtts.synthesize import Synthesizer, read_text_file, write_wav
+    from mtts.synthesize import Synthesizer, check_postfilter, read_text_file, write_wav
+    check_postfilter(postfilter)
     if (text is None) == (text_file is None):
         raise MttsError("give exactly one of --text or --text-file")
     if not model.is_file():
@@ -327,7 +339,9 @@ def synthesize(
         raise MttsError(f"--out {out} must end in .wav")
     if text is not None and not out.parent.is_dir():
         raise MttsError(f"cannot write {out}: directory {out.parent} does not exist")
-    synth = Synthesizer.load(model, vocoder)
+    synth = Synthesizer.load(model, vocoder, postfilter)
+    if postfilter > 0 and synth.stats.mel_gv is None:
+        console.print("note: this model's statistics predate the postfilter (no mel_gv): it is off")
     sr = synth.params.sample_rate
     if text is not None:
         wav, info = synth(text, length_scale, n_iter, input)

@@ -58,6 +58,7 @@ class TrainConfig:
     ckpt_every: int = 1000
     keep_checkpoints: int = 5
     num_threads: int = 0        # torch intra-op threads; 0 = torch's default
+    precision: str = "fp32"     # "bf16": bfloat16 autocast in training steps (mtts/precision.py)
 
 
 @dataclass
@@ -136,6 +137,8 @@ def config_from_dict(data: dict[str, Any]) -> Config:
         raise MttsError("data.mix.corpus must be > 0: the acoustic tasks learn from the corpus")
     if cfg.data.mix.get("lexicon", 0) > 0 and "g2p" not in cfg.tasks:
         raise MttsError("data.mix.lexicon feeds the g2p task only: enable tasks.g2p or drop the lexicon")
+    from mtts.precision import check
+    check(cfg.train.precision, "config key 'train.precision'")
     if cfg.mtl.method not in METHODS:
         raise MttsError(f"unknown mtl.method '{cfg.mtl.method}' (known: {', '.join(METHODS)})")
     return cfg

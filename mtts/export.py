@@ -21,6 +21,7 @@ from torch import nn
 from mtts import checkpoint
 from mtts.errors import MttsError
 from mtts.io import atomic_path, write_json
+from mtts.synthesize import POSTFILTER, gv_postfilter
 
 
 class _Front(nn.Module):
@@ -90,7 +91,7 @@ def export_onnx(model_path: Path, out_dir: Path) -> dict:
 class OnnxSynthesizer:
     """Sentence -> waveform with onnxruntime only (plus the espeak front end)."""
 
-    def __init__(self, out_dir: Path, threads: int = 0):
+    def __init__(self, out_dir: Path, threads: int = 0, postfilter: float | None = None):
         import json
 
         import onnxruntime as ort
@@ -108,6 +109,9 @@ class OnnxSynthesizer:
         self.params = FeatureParams.from_dict(meta["feature_params"])
         self.mel_mean = np.asarray(meta["stats"]["mel_mean"], dtype=np.float32)
         self.mel_std = np.asarray(meta["stats"]["mel_std"], dtype=np.float32)
+        gv = meta["stats"].get("mel_gv")
+        self.mel_gv = np.asarray(gv, dtype=np.float32) if gv is not None else None
+        self.postfilter = POSTFILTER if postfilter is None else postfilter
         self.phonemizer = Phonemizer()
 
     def ids(self, text: str) -> np.ndarray:
@@ -127,7 +131,7 @@ class OnnxSynthesizer:
         if "vocoder" not in self.sessions:
             raise MttsError("this export has no vocoder.onnx: package a neural vocoder before exporting")
         t0 = time.perf_counter()
-        mel = self.norm_mel(self.ids(text), length_scale)
+        mel = gv_postfilter(self.norm_mel(self.ids(text), length_scale), self.mel_gv, self.postfilter)
         t1 = time.perf_counter()
         wav = np.clip(self.sessions["vocoder"].run(None, {"mel": mel})[0][0], -1.0, 1.0)
         t2 = time.perf_counter()

@@ -9,6 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mtts.precision import full_precision
+
 
 def lengths_to_mask(lens: torch.Tensor, max_len: int | None = None) -> torch.Tensor:
     """(B,) -> (B, T) bool, True on valid positions."""
@@ -60,8 +62,10 @@ class Block(nn.Module):
         B, heads = h.shape[0], a.num_heads
         q, k, v = F.linear(h, a.in_proj_weight, a.in_proj_bias).chunk(3, dim=-1)
         q, k, v = (t.reshape(B, -1, heads, a.head_dim).transpose(1, 2) for t in (q, k, v))
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask[:, None, None, :],
-                                             dropout_p=a.dropout if self.training else 0.0)
+        # float32 under bf16 autocast: torch's CPU flash attention is slower in bf16 than in fp32
+        with full_precision(h.device.type):
+            out = F.scaled_dot_product_attention(q.float(), k.float(), v.float(), attn_mask=mask[:, None, None, :],
+                                                 dropout_p=a.dropout if self.training else 0.0)
         return a.out_proj(out.transpose(1, 2).reshape(B, -1, heads * a.head_dim))
 
 

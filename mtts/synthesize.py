@@ -28,6 +28,23 @@ from mtts.text.tokens import TokenTable
 
 VOCODERS = ("auto", "griffin-lim", "neural")
 MAX_CHARS = 300  # longer sentences are split further at commas, then at spaces
+POSTFILTER = 0.0  # default strength of the global-variance postfilter: off (docs/synthesis.md)
+
+
+def gv_postfilter(mel: np.ndarray, gv: np.ndarray | None, strength: float) -> np.ndarray:
+    """Global-variance postfilter (as in HMM-based synthesis): a model trained with an L1/L2
+    loss predicts the average of what it has heard, so its mel bins vary less within an
+    utterance than recorded speech does. Scale each bin's deviations from its mean in this
+    utterance by 1 + strength * (gv / std - 1): strength 1 restores the training set's
+    variance `gv`, 0 leaves the mel as it is. Never lowers a bin's variance, at most triples it.
+
+    mel: normalised log-mel (..., T, n_mels); gv: (n_mels,) from the training statistics."""
+    if gv is None or strength <= 0 or mel.shape[-2] < 2:
+        return mel
+    mu = mel.mean(-2, keepdims=True)
+    sd = np.maximum(mel.std(-2, keepdims=True), 1e-3)
+    ratio = np.clip(1.0 + strength * (gv / sd - 1.0), 1.0, 3.0)
+    return (mu + (mel - mu) * ratio).astype(mel.dtype)
 
 
 def split_sentences(text: str) -> list[str]:
@@ -45,6 +62,11 @@ def split_sentences(text: str) -> list[str]:
     return out
 
 
+def check_postfilter(strength: float) -> None:
+    if not 0.0 <= strength <= 1.0:
+        raise MttsError(f"--postfilter must be between 0 and 1, got {strength}")
+
+
 @dataclass
 class Synthesizer:
     model: torch.nn.Module
@@ -55,17 +77,20 @@ class Synthesizer:
     normalizer: str = "builtin"
     chars: TokenTable | None = None     # present when the model has a G2P task
     vocoder: torch.nn.Module | None = None   # the packaged neural vocoder, when chosen
+    postfilter: float = POSTFILTER           # gv_postfilter strength; 0 = off
 
     @classmethod
-    def load(cls, path: Path, vocoder: str = "auto") -> "Synthesizer":
-        return cls.from_checkpoint(checkpoint.load(path), path, vocoder=vocoder)
+    def load(cls, path: Path, vocoder: str = "auto", postfilter: float = POSTFILTER) -> "Synthesizer":
+        return cls.from_checkpoint(checkpoint.load(path), path, vocoder=vocoder, postfilter=postfilter)
 
     @classmethod
-    def from_checkpoint(cls, ck: dict, path: Path, model=None, vocoder: str = "auto") -> "Synthesizer":
+    def from_checkpoint(cls, ck: dict, path: Path, model=None, vocoder: str = "auto",
+                        postfilter: float = POSTFILTER) -> "Synthesizer":
         """From a loaded checkpoint dict; pass `model` when it is already built.
         vocoder: auto (neural when packaged), griffin-lim or neural."""
         if vocoder not in VOCODERS:
             raise MttsError(f"--vocoder must be one of {', '.join(VOCODERS)}, got {vocoder!r}")
+        check_postfilter(postfilter)
         if vocoder == "neural" and not ck.get("vocoder"):
             raise MttsError(f"{path} has no neural vocoder: package one with `mtts select-best --vocoder EXP` "
                             "or use --vocoder griffin-lim")
@@ -78,7 +103,8 @@ class Synthesizer:
         tokens, params = TokenTable(ck["tokens"]), FeatureParams.from_dict(ck["feature_params"])
         text = ck.get("text") or {"normalizer": "builtin"}
         chars = TokenTable(ck["chars"]) if ck.get("chars") else None
-        return cls(model, tokens, params, Stats(ck["stats"]), Phonemizer(), text["normalizer"], chars, voc)
+        return cls(model, tokens, params, Stats(ck["stats"]), Phonemizer(), text["normalizer"], chars, voc,
+                   postfilter)
 
     @property
     def vocoder_name(self) -> str:
@@ -99,11 +125,13 @@ class Synthesizer:
         return [i for i in self.tokens.encode(phones) if i > 1]  # drop symbols unseen in training
 
     def norm_mel(self, text: str, length_scale: float = 1.0, source: str = "phonemes") -> torch.Tensor:
-        """One sentence -> normalised log-mel (T, n_mels), as the model outputs it."""
+        """One sentence -> normalised log-mel (T, n_mels), as the model outputs it and then
+        postfiltered (`postfilter`)."""
         ids = self.phoneme_ids(get_normalizer(self.normalizer)(text), source)
         if not ids:
             raise MttsError(f"nothing to say in {text[:60]!r}: no pronounceable words")
-        return self.model.infer(torch.tensor([ids]), length_scale=length_scale)["mel"][0]
+        mel = self.model.infer(torch.tensor([ids]), length_scale=length_scale)["mel"][0]
+        return torch.from_numpy(gv_postfilter(mel.numpy(), self.stats.mel_gv, self.postfilter))
 
     def mel(self, text: str, length_scale: float = 1.0, source: str = "phonemes") -> np.ndarray:
         """One sentence -> log-mel (T, n_mels)."""

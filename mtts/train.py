@@ -30,6 +30,7 @@ from mtts.features.audio import FeatureParams
 from mtts.io import read_json, seed_everything, write_text
 from mtts.model import MultiTaskModel
 from mtts.mtl import METHODS
+from mtts.precision import autocast
 from mtts.text.tokenize import text_config
 from mtts.text.tokens import TokenTable
 
@@ -242,7 +243,8 @@ def train(cfg: Config, data_dir: Path, dump_dir: Path, exp_dir: Path, resume: bo
         while step < cfg.train.max_steps and not stopper.stop:
             t_step = time.time()
             source, batch = mixer.next(step)
-            out = model(batch)
+            with autocast(cfg.train.precision):
+                out = model(batch)
             opt.zero_grad(set_to_none=True)
             gstats = (gradient_stats(model, out["losses"], out["shared"])
                       if (step + 1) % cfg.train.log_every == 0 and out["shared"] is not None else {})

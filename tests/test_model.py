@@ -52,6 +52,36 @@ def test_loss_falls_on_a_fixed_tiny_batch(tiny_cfg):
         assert losses[task] < 0.7 * first[task], (task, first[task], losses[task])
 
 
+def test_bf16_autocast_trains_like_fp32_and_aligns_in_fp32(tiny_cfg):
+    """train.precision: bf16 runs the forward pass under autocast: the alignment scores stay
+    float32 (MAS gives the same durations as in fp32 from the same weights), and the losses
+    fall on a fixed batch about as far as in fp32."""
+    from mtts.precision import autocast
+    batch = random_batch()
+    final, durations = {}, {}
+    for precision in ("fp32", "bf16"):
+        torch.manual_seed(0)
+        model = MultiTaskModel(tiny_cfg, 20, 80, (200.0, 30.0))
+        method = METHODS["static"]({k: v.get("weight", 1.0) for k, v in tiny_cfg.tasks.items()})
+        opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+        for step in range(60):
+            with autocast(precision):
+                out = model(batch)
+            if step == 0:
+                assert out["preds"]["alignment"]["scores"].dtype == torch.float32
+                durations[precision] = out["ctx"]["durations"]
+                first = {k: v.item() for k, v in out["losses"].items()}
+            opt.zero_grad()
+            method.backward(out["losses"], out["shared"])
+            opt.step()
+        assert all(p.dtype == torch.float32 for p in model.parameters())   # master weights stay fp32
+        final[precision] = {k: v.item() for k, v in out["losses"].items()}
+        assert final[precision]["mel"] < 0.7 * first["mel"], precision
+    assert out["preds"]["mel"]["mel"].dtype == torch.bfloat16             # the network did run in bf16
+    assert torch.equal(durations["fp32"], durations["bf16"])
+    assert abs(final["bf16"]["mel"] - final["fp32"]["mel"]) < 0.1 * final["fp32"]["mel"]
+
+
 @pytest.mark.parametrize("bad,match", [
     ({"model": {"d_modle": 8}}, "unknown config key 'model.d_modle'"),
     ({"train": {"lr": "fast"}}, "'train.lr' must be float"),
@@ -60,6 +90,7 @@ def test_loss_falls_on_a_fixed_tiny_batch(tiny_cfg):
     ({"tasks": {"mel": {}}}, "must enable the 'alignment' task"),
     ({"tasks": {"mel": {"weight": -1}, "alignment": {}, "duration": {}}}, "tasks.mel.weight"),
     ({"mtl": {"method": "magic"}}, "unknown mtl.method 'magic'"),
+    ({"train": {"precision": "fp16"}}, "'train.precision' must be one of fp32, bf16"),
 ])
 def test_config_errors_name_the_key(bad, match):
     with pytest.raises(MttsError, match=match):

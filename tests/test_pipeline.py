@@ -68,6 +68,7 @@ def test_prepare_writes_datadirs_features_and_stats(prepared):
             assert (data / s / f).is_file(), f
     stats = json.loads((prepared / "dump" / "stats.json").read_text())
     assert len(stats["mel_mean"]) == 80 and stats["pitch_mean"] > 50
+    assert len(stats["mel_gv"]) == 80 and all(0 < g < 1.5 for g in stats["mel_gv"])   # the postfilter's target
     feats = dict(l.split(" ", 1) for l in (data / "train" / "feats.scp").read_text().splitlines())
     z = np.load(next(iter(feats.values())))
     assert z["mel"].shape[1] == 80 and z["pitch"].shape[0] == z["mel"].shape[0]
@@ -118,7 +119,7 @@ def test_evaluate_select_and_synthesize_from_the_model_file_alone(prepared, full
          "--metrics", "tasks,acoustic,speed", "--references")
     ev = exp / "eval" / "dev"
     summary = json.loads((ev / "summary.json").read_text())
-    assert len(summary) == 2
+    assert len(summary) == 2 and summary[0]["postfilter"] == 0.0 and summary[0]["vocoder"] == "griffin-lim"
     assert {"mel_l1", "mel_l2", "duration_mae_frames", "f0_rmse_hz", "energy_mae", "mcd_db", "log_f0_rmse_cents",
             "vuv_error", "rtf", "rtf_acoustic", "rtf_vocoder"} <= set(summary[0]["metrics"])
     refs = json.loads((ev / "references.json").read_text())
@@ -137,6 +138,11 @@ def test_evaluate_select_and_synthesize_from_the_model_file_alone(prepared, full
     mtts("synthesize", "-m", model, "-t", "Dr. Smith paid $3.50 on the 3rd.", "--out", tmp_path / "a.wav", "--n-iter", 4)
     y, sr = sf.read(tmp_path / "a.wav")
     assert sr == 22050 and len(y) > 0.1 * sr and abs(y).max() > 0.01
+    # the postfilter (off by default) only ever widens each mel bin's variation over the sentence
+    from mtts.synthesize import Synthesizer
+    on, off = (Synthesizer.load(model, postfilter=pf).norm_mel("Hello there, general.") for pf in (0.5, 0.0))
+    assert on.shape == off.shape and not torch.equal(on, off)
+    assert (on.std(0) >= off.std(0) - 1e-5).all() and torch.allclose(on.mean(0), off.mean(0), atol=1e-4)
     (tmp_path / "list.txt").write_text("A1|Hello there.\nA2|General Kenobi.\n")
     mtts("synthesize", "-m", model, "--text-file", tmp_path / "list.txt", "--out", tmp_path / "wavs", "--n-iter", 4)
     assert sorted(p.name for p in (tmp_path / "wavs").iterdir()) == ["A1.wav", "A2.wav"]

@@ -49,6 +49,24 @@ def test_vocoder_shapes_and_a_loss_that_falls_on_a_fixed_batch():
     assert set(out) == {"total", "mel_l1", "sc", "log_mag"}
 
 
+def test_bf16_training_precision_still_makes_a_float32_waveform():
+    """Under bf16 autocast (precision: bf16) the network runs in bfloat16 but the iSTFT does not:
+    the waveform is float32, close to the fp32 one, and gradients reach the weights."""
+    from mtts.precision import autocast
+    torch.manual_seed(0)
+    p = FeatureParams()
+    voc = Vocoder(SMALL, p.n_mels, p.n_fft, p.hop_length, p.win_length)
+    mel = torch.randn(2, 16, p.n_mels)
+    ref = voc(mel)
+    with autocast("bf16"):
+        y = voc(mel)
+    assert y.dtype == torch.float32 and y.shape == ref.shape
+    assert (y - ref).pow(2).mean() < 1e-3 * ref.pow(2).mean()     # within -30 dB of the fp32 output
+    assert not torch.equal(y, ref)                                 # the trunk did run in bf16
+    SpectralLoss(p)(y, torch.zeros_like(y) + 1e-3)["total"].backward()
+    assert voc.embed.weight.grad.abs().sum() > 0
+
+
 def test_instantaneous_frequency_phase_keeps_a_steady_sinusoid_coherent_across_frames():
     """With the head giving one bin unit magnitude and no phase correction, phase: if makes a
     pure tone at that bin's centre frequency; a direct phase of 0 in every frame makes the
@@ -74,6 +92,7 @@ def test_instantaneous_frequency_phase_keeps_a_steady_sinusoid_coherent_across_f
 @pytest.mark.parametrize("text, match", [("dim: x", "config key 'dim' must be int"),
                                          ("layerz: 3", "unknown config key 'layerz'"),
                                          ("phase: hilbert", "'phase' must be one of direct, if"),
+                                         ("precision: fp16", "'precision' must be one of fp32, bf16"),
                                          ("dim: [", "not valid YAML")])
 def test_bad_vocoder_configs_are_one_line_errors(tmp_path, text, match):
     from typer.testing import CliRunner

@@ -26,6 +26,8 @@ class Stats:
         self.d = d
         self.mel_mean = torch.tensor(d["mel_mean"], dtype=torch.float32)
         self.mel_std = torch.tensor(d["mel_std"], dtype=torch.float32)
+        # absent in statistics written before the postfilter existed: then it is off
+        self.mel_gv = np.asarray(d["mel_gv"], dtype=np.float32) if "mel_gv" in d else None
 
     def norm_mel(self, mel: torch.Tensor) -> torch.Tensor:
         return (mel - self.mel_mean) / self.mel_std

@@ -55,16 +55,19 @@ def summarize(problems: list[str]) -> str:
 
 
 def compute_stats(paths: list[Path]) -> dict[str, object]:
-    """Mean/std of mel bins, voiced F0 and energy over the training set."""
+    """Mean/std of mel bins, voiced F0 and energy over the training set, and each mel bin's
+    global variance: its standard deviation within an utterance, averaged over utterances
+    (the target of the synthesis postfilter, `mtts.synthesize.gv_postfilter`)."""
     mel_sum = mel_sq = None
     n = 0
-    pitch, energy = [], []
+    pitch, energy, utt_std = [], [], []
     for path in paths:
         with np.load(path) as z:
             mel = z["mel"].astype(np.float64)
             mel_sum = mel.sum(0) if mel_sum is None else mel_sum + mel.sum(0)
             mel_sq = (mel ** 2).sum(0) if mel_sq is None else mel_sq + (mel ** 2).sum(0)
             n += mel.shape[0]
+            utt_std.append(mel.std(0))
             f0 = z["pitch"]
             pitch.append(f0[f0 > 0])
             energy.append(z["energy"])
@@ -75,6 +78,7 @@ def compute_stats(paths: list[Path]) -> dict[str, object]:
     if f0.size < 2:
         raise MttsError("no voiced frames in the training set: is the audio speech?")
     return {"mel_mean": mean.tolist(), "mel_std": std.tolist(),
+            "mel_gv": (np.mean(utt_std, 0) / std).tolist(),   # in normalised units
             "pitch_mean": float(f0.mean()), "pitch_std": float(f0.std() + 1e-3),
             "energy_mean": float(en.mean()), "energy_std": float(en.std() + 1e-3),
             "frames": int(n)}

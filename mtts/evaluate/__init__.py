@@ -99,12 +99,13 @@ def load_items(split_dir: Path | None, text_file: Path | None, max_utts: int) ->
 
 
 def evaluate_checkpoint(path: Path, split_dir: Path | None, out_dir: Path, groups: tuple[str, ...], nj: int,
-                        max_utts: int, text_file: Path | None = None, vocoder: str = "auto") -> dict:
+                        max_utts: int, text_file: Path | None = None, vocoder: str = "auto",
+                        postfilter: float | None = None) -> dict:
     from mtts import checkpoint
     from mtts.evaluate.plots import utterance_plot
     from mtts.evaluate.tasks import load_split, task_metrics
     from mtts.features.audio import extract
-    from mtts.synthesize import Synthesizer, write_wav
+    from mtts.synthesize import POSTFILTER, Synthesizer, write_wav
 
     ck = checkpoint.load(path)
     model, _, tokens, _ = checkpoint.build_model(ck, path)
@@ -115,7 +116,8 @@ def evaluate_checkpoint(path: Path, split_dir: Path | None, out_dir: Path, group
         metrics.update(task_metrics(model, data))
     items = load_items(split_dir, text_file, max_utts)
     if any(g in groups for g in ("acoustic", "asr", "dnsmos", "speed")):
-        synth = Synthesizer.from_checkpoint(ck, path, model, vocoder)
+        synth = Synthesizer.from_checkpoint(ck, path, model, vocoder,
+                                            POSTFILTER if postfilter is None else postfilter)
         used = synth.vocoder_name
         p = synth.params
         wav_dir = out_dir / path.stem / "wavs"
@@ -142,8 +144,9 @@ def evaluate_checkpoint(path: Path, split_dir: Path | None, out_dir: Path, group
                                _alignment(model, data, uid), ref_f0, hyp_f0)
     result = {"checkpoint": str(path), "step": ck.get("step"), "split": split_dir.name if split_dir else str(text_file),
               "utterances": len(items), "ids": [i[0] for i in items], "metrics": metrics}
-    if used:
+    if used:   # what the audio was made with
         result["vocoder"] = used
+        result["postfilter"] = synth.postfilter if synth.stats.mel_gv is not None else 0.0
     write_json(out_dir / f"{path.stem}.json", result)
     return result
 
@@ -183,10 +186,11 @@ def evaluate_references(split_dir: Path, out_dir: Path, groups: tuple[str, ...],
 
 def evaluate(checkpoints: list[Path], split_dir: Path | None, out_dir: Path, groups: tuple[str, ...] = DEFAULT_GROUPS,
              nj: int = 1, max_utts: int = 0, references: bool = False, text_file: Path | None = None,
-             vocoder: str = "auto") -> list[dict]:
+             vocoder: str = "auto", postfilter: float | None = None) -> list[dict]:
     from mtts.evaluate.plots import curves_plot
     from mtts.evaluate.report import write_report
-    results = [evaluate_checkpoint(c, split_dir, out_dir, groups, nj, max_utts, text_file, vocoder) for c in checkpoints]
+    results = [evaluate_checkpoint(c, split_dir, out_dir, groups, nj, max_utts, text_file, vocoder, postfilter)
+               for c in checkpoints]
     write_json(out_dir / "summary.json", results)
     refs = None
     if references and split_dir is not None:

@@ -16,6 +16,7 @@ from monotonic_alignment_search import maximum_path
 from torch import nn
 
 from mtts.config import ModelConfig
+from mtts.precision import full_precision
 from mtts.tasks.base import Task, masked_mean
 
 
@@ -66,13 +67,16 @@ class AlignmentTask(Task):
     def forward(self, ctx: dict, batch: dict) -> dict[str, torch.Tensor]:
         h, text_mask = ctx["h"], ctx["text_mask"]
         y, feats_mask = batch["feats"], ctx["feats_mask"]
-        mu = self.proj(h)                                               # (B, N, M)
-        # Gaussian log-likelihood with unit variance, up to a constant: (B, N, T)
-        loglik = -0.5 * ((mu ** 2).sum(-1)[:, :, None] - 2 * mu @ y.transpose(1, 2)
-                         + (y ** 2).sum(-1)[:, None, :]) * self.temperature
+        # float32 even under bf16 autocast: the likelihood is a difference of large sums, and
+        # bf16 rounding of it would move the alignment MAS finds
+        with full_precision(h.device.type):
+            mu = self.proj(h.float())                                   # (B, N, M)
+            # Gaussian log-likelihood with unit variance, up to a constant: (B, N, T)
+            loglik = -0.5 * ((mu ** 2).sum(-1)[:, :, None] - 2 * mu @ y.transpose(1, 2)
+                             + (y ** 2).sum(-1)[:, None, :]) * self.temperature
         pair = text_mask[:, :, None] & feats_mask[:, None, :]
         prior = beta_binomial_log_prior(batch["text_lens"], batch["feats_lens"], h.shape[1],
-                                        y.shape[1], self.prior_scaling).to(h)
+                                        y.shape[1], self.prior_scaling).to(loglik)
         scores = (loglik + prior).masked_fill(~pair, -1e4)
         with torch.no_grad():
             path = maximum_path(scores.detach().float().contiguous(), pair.contiguous())

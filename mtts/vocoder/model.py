@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mtts.precision import full_precision
+
 
 PHASE_MODES = ("direct", "if")
 
@@ -29,6 +31,9 @@ class VocoderConfig:
     # the phase is the running sum, so a steady input makes a steady sinusoid (learnt more
     # slowly here: docs/vocoder.md)
     phase: str = "direct"
+    # "bf16": training runs the network under bfloat16 autocast (the iSTFT and the losses
+    # stay float32); faster on CPUs with AMX/AVX-512 BF16. Synthesis is always float32
+    precision: str = "fp32"
     segment_frames: int = 32       # training crops, in mel frames
     batch_size: int = 16
     lr: float = 1e-3
@@ -141,10 +146,14 @@ class Vocoder(nn.Module):
             x = block(x)
         h = self.head(self.final_norm(x.transpose(1, 2))).transpose(1, 2)   # (B, n_fft + 2, T)
         log_mag, phase = h.chunk(2, dim=1)
-        if self.cumulative:
-            phase = torch.cumsum(phase + self.bin_advance, dim=-1)
-        mag = torch.exp(log_mag).clamp(max=100.0)   # as in Vocos: keeps early training finite
-        return self.istft(mag * torch.cos(phase), mag * torch.sin(phase))
+        # the waveform is made in float32 even when training runs the network in bfloat16
+        # (`precision`): a bf16 overlap-add would add its rounding noise to every sample
+        with full_precision(h.device.type):
+            log_mag, phase = log_mag.float(), phase.float()
+            if self.cumulative:
+                phase = torch.cumsum(phase + self.bin_advance, dim=-1)
+            mag = torch.exp(log_mag).clamp(max=100.0)   # as in Vocos: keeps early training finite
+            return self.istft(mag * torch.cos(phase), mag * torch.sin(phase))
 
 
 def build_vocoder(state: dict) -> tuple[Vocoder, VocoderConfig]:

@@ -32,6 +32,8 @@ from mtts.data.datadir import read_table
 from mtts.errors import MttsError
 from mtts.features.audio import FeatureParams, _mel_basis, load_audio
 from mtts.io import read_json, seed_everything, torch_load, torch_save, write_text
+from mtts.precision import autocast
+from mtts.precision import check as check_precision
 from mtts.vocoder.discriminators import (DISCRIMINATORS, Discriminators, discriminator_loss,
                                          feature_matching_loss, generator_loss)
 from mtts.vocoder.model import PHASE_MODES, Vocoder, VocoderConfig, load_vocoder_checkpoint
@@ -43,6 +45,7 @@ def load_vocoder_config(path: Path | None) -> VocoderConfig:
     cfg = load_config(path, VocoderConfig)
     if cfg.phase not in PHASE_MODES:
         raise MttsError(f"{path}: 'phase' must be one of {', '.join(PHASE_MODES)}, got '{cfg.phase}'")
+    check_precision(cfg.precision, f"{path}: 'precision'")
     for name in disc_names(cfg):
         if name not in DISCRIMINATORS:
             raise MttsError(f"{path}: unknown discriminator '{name}' in 'discriminators' "
@@ -263,7 +266,8 @@ def train_vocoder(cfg: VocoderConfig, data_dir: Path, dump_dir: Path, exp_dir: P
     while step < cfg.max_steps and not stop:
         t0 = time.time()
         mel, y = random_batch(train_pairs, cfg, params.hop_length, rng)
-        y_hat = voc(mel)
+        with autocast(cfg.precision):
+            y_hat = voc(mel)
         out = loss_fn(y_hat, y)
         loss = cfg.spectral_weight * out["total"]
         if disc is not None and step >= cfg.gan_start_step:
