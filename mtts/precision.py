@@ -2,7 +2,8 @@
 
 bf16 autocast runs matrix products and convolutions in bfloat16 while the weights, the
 optimiser state and the losses stay float32. On CPUs with AMX or AVX-512 BF16 (recent
-Xeons) a step is markedly faster (benchmarks/train_precision.py); elsewhere it may be
+Xeons) a step can be faster: 1.1x for the acoustic model, 1.2-1.3x for the vocoder on a
+2-core Xeon with AMX (docs/training.md, benchmarks/train_precision.py); elsewhere it may be
 slower, so float32 is the default. Evaluation and synthesis always run in float32.
 """
 
