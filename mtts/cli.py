@@ -225,10 +225,9 @@ def evaluate(
     split_dir = None if text_file else data_dir / split
     if split_dir is not None and not (split_dir / "text").is_file():
         raise MttsError(f"{split_dir / 'text'} does not exist: run `mtts prepare` first or pass --text-file")
-    from mtts.synthesize import VOCODERS
+    from mtts.synthesize import VOCODERS, check_postfilter
     if vocoder not in VOCODERS:
         raise MttsError(f"--vocoder must be one of {', '.join(VOCODERS)}, got {vocoder!r}")
-    from mtts.synthesize import check_postfilter
     check_postfilter(postfilter)
     name = (text_file.stem if text_file else split) + ("" if vocoder == "auto" else f"_{vocoder}")
     name += "" if postfilter == POSTFILTER_DEFAULT else f"_pf{postfilter:g}"
@@ -340,7 +339,7 @@ def synthesize(
     if text is not None and not out.parent.is_dir():
         raise MttsError(f"cannot write {out}: directory {out.parent} does not exist")
     synth = Synthesizer.load(model, vocoder, postfilter)
-    if postfilter > 0 and synth.stats.mel_gv is None:
+    if postfilter > 0 and synth.postfilter_strength == 0:
         console.print("note: this model's statistics predate the postfilter (no mel_gv): it is off")
     sr = synth.params.sample_rate
     if text is not None:

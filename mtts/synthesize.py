@@ -107,6 +107,11 @@ class Synthesizer:
                    postfilter)
 
     @property
+    def postfilter_strength(self) -> float:
+        """The strength applied: 0 when the statistics predate the postfilter (no mel_gv)."""
+        return self.postfilter if self.stats.mel_gv is not None else 0.0
+
+    @property
     def vocoder_name(self) -> str:
         return "neural" if self.vocoder is not None else "griffin-lim"
 

@@ -146,7 +146,7 @@ def evaluate_checkpoint(path: Path, split_dir: Path | None, out_dir: Path, group
               "utterances": len(items), "ids": [i[0] for i in items], "metrics": metrics}
     if used:   # what the audio was made with
         result["vocoder"] = used
-        result["postfilter"] = synth.postfilter if synth.stats.mel_gv is not None else 0.0
+        result["postfilter"] = synth.postfilter_strength
     write_json(out_dir / f"{path.stem}.json", result)
     return result
 
