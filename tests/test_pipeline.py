@@ -225,8 +225,9 @@ def test_neural_vocoder_trains_ships_in_the_package_and_speaks(prepared, full_ex
     assert [l["step"] for l in train] == [2, 4] and all({"d_loss", "g_adv", "g_fm"} <= set(l) for l in train)
     # teacher-forced ("GTA") input mels: the model's output, frame for frame with the recordings
     from mtts.data.dataset import Stats
+    from mtts.errors import MttsError
     from mtts.features.audio import FeatureParams
-    from mtts.vocoder.train import teacher_forced_mels
+    from mtts.vocoder.train import same_dump, teacher_forced_mels
     stats = json.loads((prepared / "dump" / "stats.json").read_text())
     params = FeatureParams.from_dict(json.loads((prepared / "dump" / "feature_params.json").read_text()))
     gta_mels = teacher_forced_mels(full_exp, prepared / "data" / "train", stats, params, 300)
@@ -235,6 +236,14 @@ def test_neural_vocoder_trains_ships_in_the_package_and_speaks(prepared, full_ex
     for uid, path in feats.items():
         true = Stats(stats).norm_mel(torch.from_numpy(np.load(path)["mel"]))
         assert gta_mels[uid].shape == true.shape and not torch.allclose(gta_mels[uid], true)
+    # the postfilter's mel_gv does not normalise anything: statistics written before it still fit,
+    # other normalisation does not
+    assert "mel_gv" in stats
+    older = {k: v for k, v in stats.items() if k != "mel_gv"}
+    assert set(teacher_forced_mels(full_exp, prepared / "data" / "dev", older, params, 300))
+    with pytest.raises(MttsError, match="other features or mel statistics"):
+        teacher_forced_mels(full_exp, prepared / "data" / "dev", {**stats, "energy_mean": 0.0}, params)
+    assert same_dump(ck, params, older) and not same_dump(ck, params, {**stats, "mel_std": [1.0] * 80})   # init
     # the package: best checkpoint of the acoustic model + the vocoder
     best = tmp_path / "best.pt"
     mtts("select-best", "--exp-dir", full_exp, "--out", best, "--vocoder", tmp_path / "voc")

@@ -19,6 +19,12 @@ from mtts.errors import MttsError
 from mtts.text.tokens import TokenTable
 
 
+def normalisation(d: dict) -> dict:
+    """The statistics that decide how features are normalised: all but the postfilter's
+    `mel_gv`, which a newer `mtts prepare` adds to the same data's statistics."""
+    return {k: v for k, v in d.items() if k != "mel_gv"}
+
+
 class Stats:
     """Train-set statistics used to normalise features (and undo it at synthesis)."""
 

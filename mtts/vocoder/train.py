@@ -27,7 +27,7 @@ import yaml
 from mtts import checkpoint
 from mtts.config import load_config
 from mtts.console import console, progress
-from mtts.data.dataset import Stats
+from mtts.data.dataset import Stats, normalisation
 from mtts.data.datadir import read_table
 from mtts.errors import MttsError
 from mtts.features.audio import FeatureParams, _mel_basis, load_audio
@@ -87,6 +87,12 @@ class SpectralLoss(torch.nn.Module):
         return {"total": mel + sc + mag, "mel_l1": mel, "sc": sc, "log_mag": mag}
 
 
+def same_dump(ck: dict, p: FeatureParams, stats_d: dict) -> bool:
+    """Whether a checkpoint this run builds on (init, gta_model) saw these features, normalised
+    the same way."""
+    return ck["feature_params"] == p.to_dict() and normalisation(ck["stats"]) == normalisation(stats_d)
+
+
 @torch.no_grad()
 def teacher_forced_mels(model_path: Path, split_dir: Path, stats_d: dict, p: FeatureParams,
                         batch_frames: int = 8000) -> dict[str, torch.Tensor]:
@@ -95,7 +101,7 @@ def teacher_forced_mels(model_path: Path, split_dir: Path, stats_d: dict, p: Fea
     from mtts.data.dataset import TTSDataset, collate, frame_batches
     path = checkpoint.resolve(model_path, "train the acoustic model first (gta_model)")
     ck = checkpoint.load(path)
-    if ck["feature_params"] != p.to_dict() or ck["stats"] != stats_d:
+    if not same_dump(ck, p, stats_d):
         raise MttsError(f"gta_model {path}: trained on other features or mel statistics than this dump")
     model, _, tokens, _ = checkpoint.build_model(ck, path)
     if "alignment" not in model.tasks:
@@ -200,7 +206,7 @@ def train_vocoder(cfg: VocoderConfig, data_dir: Path, dump_dir: Path, exp_dir: P
     voc = Vocoder(cfg, params.n_mels, params.n_fft, params.hop_length, params.win_length)
     if cfg.init:
         init = load_vocoder_checkpoint(cfg.init)
-        if init["feature_params"] != params.to_dict() or init["stats"] != stats_d:
+        if not same_dump(init, params, stats_d):
             raise MttsError(f"init {cfg.init}: trained on other features or mel statistics than {dump_dir}")
         voc.load_state_dict(init["model"])
     loss_fn = SpectralLoss(params)
