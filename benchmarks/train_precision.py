@@ -65,8 +65,10 @@ def vocoder_steps(precision: str, steps: int) -> list[float]:
     for _ in range(steps + 1):
         t = time.perf_counter()
         with autocast(precision):
-            y_hat = voc(mel)
-        loss = loss_fn(y_hat, y)["total"]
+            log_mag, phase = voc.spectrum(mel)
+            y_hat = voc.waveform(log_mag, phase)
+        out = loss_fn(y_hat, y, phase)
+        loss = out["total"] + cfg.phase_weight * out["phase"]
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -210,7 +210,8 @@ def test_neural_vocoder_trains_ships_in_the_package_and_speaks(prepared, full_ex
     # discriminators in the checkpoint, resumes
     (tmp_path / "gan.yaml").write_text(yaml.safe_dump({
         "dim": 32, "intermediate": 64, "layers": 2, "batch_size": 2, "log_every": 2, "ckpt_every": 2,
-        "discriminators": "mpd,mrd", "disc_channels": 4, "gan_start_step": 1, "init": str(tmp_path / "voc"),
+        "discriminators": "mpd,mrd", "disc_channels": 4, "gan_start_step": 1, "disc_lr_scale": 3.0,
+        "init": str(tmp_path / "voc"),
         "gta_model": str(full_exp)}))
     gan = ["train-vocoder", "-c", tmp_path / "gan.yaml", "--data-dir", prepared / "data", "--dump-dir",
            prepared / "dump", "--exp-dir", tmp_path / "gan"]
@@ -218,6 +219,8 @@ def test_neural_vocoder_trains_ships_in_the_package_and_speaks(prepared, full_ex
     mtts(*gan, "--max-steps", 4, "--resume")
     g4 = torch.load(tmp_path / "gan" / "checkpoints" / "step_0000004.pt", weights_only=False)
     assert {"disc", "disc_optimizer"} <= set(g4) and g4["step"] == 4
+    # the last discriminator update ran at 3x step 3's warm-up rate (lr 1e-3 * 4 / 200)
+    assert g4["disc_optimizer"]["param_groups"][0]["lr"] == pytest.approx(3 * 1e-3 * 4 / 200)
     w = "embed.weight"
     assert (g4["model"][w] - ck["model"][w]).abs().max() < 1e-2   # warm-up steps from the init
     lines = [json.loads(l) for l in (tmp_path / "gan" / "metrics.jsonl").read_text().splitlines()]

@@ -40,13 +40,43 @@ def test_vocoder_shapes_and_a_loss_that_falls_on_a_fixed_batch():
     opt = torch.optim.Adam(voc.parameters(), lr=2e-3)
     first = None
     for _ in range(40):
-        out = loss_fn(voc(mel), y)
+        log_mag, phase = voc.spectrum(mel)
+        out = loss_fn(voc.waveform(log_mag, phase), y, phase)
         opt.zero_grad()
-        out["total"].backward()
+        (out["total"] + out["phase"]).backward()
         opt.step()
-        first = first or out["total"].item()
-    assert out["total"].item() < 0.7 * first
-    assert set(out) == {"total", "mel_l1", "sc", "log_mag"}
+        first = first or {k: v.item() for k, v in out.items()}
+    assert out["total"].item() < 0.7 * first["total"]
+    assert out["phase"].item() < 0.7 * first["phase"]
+    assert set(out) == {"total", "mel_l1", "sc", "log_mag", "phase_if", "phase_gd", "phase"}
+    assert set(loss_fn(voc(mel), y)) == {"total", "mel_l1", "sc", "log_mag"}   # no phase given
+
+
+def test_phase_losses_score_phase_differences_not_where_the_phase_starts():
+    """Zero for the recording's own phase, also when shifted by a constant (as a glottal pulse
+    placed elsewhere would shift it); the frequency term catches a tone 10 Hz off, the
+    group-delay term a tone whose bins' phases were scrambled."""
+    torch.manual_seed(0)
+    p = FeatureParams()
+    loss = SpectralLoss(p)
+    T = 40
+    t = torch.arange(p.hop_length * T) / p.sample_rate
+
+    def tone(f):
+        return 0.3 * torch.sin(2 * torch.pi * f * t) + 0.1 * torch.sin(2 * torch.pi * 3 * f * t + 1.0)
+
+    def phase_of(y):
+        return torch.angle(torch.stft(y, p.n_fft, p.hop_length, p.win_length, torch.hann_window(p.win_length),
+                                      center=True, return_complex=True))[None, :, :T]
+    y = tone(220.0)[None]
+    for shift in (0.0, 2.0):
+        out = loss.phase_losses(phase_of(y[0]) + shift, y)
+        assert out["phase_if"] < 1e-3 and out["phase_gd"] < 1e-3
+    # 10 Hz off: 2 pi * 10 * hop / sr = 0.73 rad per frame at the first harmonic, 2.2 at the third
+    assert 0.6 < loss.phase_losses(phase_of(tone(230.0)), y)["phase_if"] < 1.4
+    scrambled = phase_of(y[0]) + torch.rand(1, p.n_fft // 2 + 1, 1) * 2 * torch.pi   # fixed per bin
+    out = loss.phase_losses(scrambled, y)
+    assert out["phase_if"] < 1e-3 and out["phase_gd"] > 1.0
 
 
 def test_bf16_training_precision_still_makes_a_float32_waveform():
@@ -93,6 +123,7 @@ def test_instantaneous_frequency_phase_keeps_a_steady_sinusoid_coherent_across_f
                                          ("layerz: 3", "unknown config key 'layerz'"),
                                          ("phase: hilbert", "'phase' must be one of direct, if"),
                                          ("precision: fp16", "'precision' must be one of fp32, bf16"),
+                                         ("disc_lr_scale: 0", "'disc_lr_scale' must be > 0"),
                                          ("dim: [", "not valid YAML")])
 def test_bad_vocoder_configs_are_one_line_errors(tmp_path, text, match):
     from typer.testing import CliRunner

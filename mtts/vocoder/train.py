@@ -5,8 +5,9 @@ Writes EXP/config.yaml, EXP/checkpoints/step_*.pt, EXP/metrics.jsonl, EXP/train.
 
 Inputs are the normalised log-mels the acoustic model is trained to produce (from the
 dump, computed from the same recordings); the loss compares the generated waveform's
-log-mel and multi-resolution STFT magnitudes with the recording's. The spectral losses give
-most of the quality for a fraction of the cost; `discriminators: mpd,mrd` adds the
+log-mel and multi-resolution STFT magnitudes with the recording's, and the predicted phase's
+differences between frames and between bins with the recording's (`phase_weight`): the
+phase losses gave the largest gain in naturalness here. `discriminators: mpd,mrd` adds the
 adversarial and feature-matching losses from `gan_start_step` on (or from the start when
 fine-tuning a trained vocoder given as `init`), aimed at the buzzy texture the spectral
 losses leave (docs/vocoder.md has what it gave here).
@@ -15,6 +16,7 @@ losses leave (docs/vocoder.md has what it gave here).
 from __future__ import annotations
 
 import json
+import math
 import random
 import time
 from pathlib import Path
@@ -46,6 +48,8 @@ def load_vocoder_config(path: Path | None) -> VocoderConfig:
     if cfg.phase not in PHASE_MODES:
         raise MttsError(f"{path}: 'phase' must be one of {', '.join(PHASE_MODES)}, got '{cfg.phase}'")
     check_precision(cfg.precision, f"{path}: 'precision'")
+    if not cfg.disc_lr_scale > 0:
+        raise MttsError(f"{path}: 'disc_lr_scale' must be > 0, got {cfg.disc_lr_scale}")
     for name in disc_names(cfg):
         if name not in DISCRIMINATORS:
             raise MttsError(f"{path}: unknown discriminator '{name}' in 'discriminators' "
@@ -58,7 +62,8 @@ def disc_names(cfg: VocoderConfig) -> list[str]:
 
 
 class SpectralLoss(torch.nn.Module):
-    """Log-mel L1 plus multi-resolution STFT loss (spectral convergence + log magnitude)."""
+    """Log-mel L1 plus multi-resolution STFT loss (spectral convergence + log magnitude), and
+    the phase losses when given the phase."""
 
     def __init__(self, p: FeatureParams):
         super().__init__()
@@ -74,7 +79,34 @@ class SpectralLoss(torch.nn.Module):
                          return_complex=True).abs()
         return torch.log(torch.clamp(self.mel_basis @ mag, min=1e-5))
 
-    def forward(self, y_hat: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+    def phase_losses(self, phase: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        """How the predicted phase's differences between neighbouring frames (instantaneous
+        frequency, "phase_if") and neighbouring bins (group delay, "phase_gd") differ from the
+        recording's, wrapped to [-pi, pi) and weighted by the recording's magnitude, so that
+        the bins of a harmonic count and the noise between harmonics hardly does (as APNet's
+        IAF and GD losses). Magnitude losses constrain phase only through the overlap-add,
+        and the harmonics' phase below 1 kHz is what DNSMOS hears most (docs/vocoder.md).
+        Both differences stay the same when the whole phase shifts, as it does with where the
+        glottal pulses fall, so they are predictable from the mel where the phase is not."""
+        p = self.p
+        s = torch.stft(y, p.n_fft, p.hop_length, p.win_length, self.win_main, center=True,
+                       return_complex=True)[..., :phase.shape[-1]]        # frame t centred on t * hop
+        mag = s.abs()
+        out = {}
+        for name, dim in (("phase_if", -1), ("phase_gd", -2)):
+            n = s.shape[dim]
+            a, b = s.narrow(dim, 1, n - 1), s.narrow(dim, 0, n - 1)
+            true = torch.angle(a * b.conj())
+            diff = phase.narrow(dim, 1, n - 1) - phase.narrow(dim, 0, n - 1)
+            err = torch.remainder(diff - true + math.pi, 2 * math.pi) - math.pi
+            w = torch.minimum(mag.narrow(dim, 1, n - 1), mag.narrow(dim, 0, n - 1))
+            out[name] = (w * err.abs()).sum() / w.sum().clamp(min=1e-7)
+        return out
+
+    def forward(self, y_hat: torch.Tensor, y: torch.Tensor,
+                phase: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Spectral losses ("total") of the waveform and, given the phase that made it, the
+        phase losses, kept apart: it joins the generator loss through `phase_weight`."""
         mel = F.l1_loss(self.log_mel(y_hat), self.log_mel(y))
         sc, mag = 0.0, 0.0
         for n_fft, hop, win in RESOLUTIONS:
@@ -84,7 +116,11 @@ class SpectralLoss(torch.nn.Module):
             sc = sc + torch.linalg.norm(s - s_hat) / torch.linalg.norm(s).clamp(min=1e-7)
             mag = mag + F.l1_loss(s_hat.log(), s.log())
         sc, mag = sc / len(RESOLUTIONS), mag / len(RESOLUTIONS)
-        return {"total": mel + sc + mag, "mel_l1": mel, "sc": sc, "log_mag": mag}
+        out = {"total": mel + sc + mag, "mel_l1": mel, "sc": sc, "log_mag": mag}
+        if phase is not None:
+            out.update(self.phase_losses(phase, y))
+            out["phase"] = out["phase_if"] + out["phase_gd"]
+        return out
 
 
 def same_dump(ck: dict, p: FeatureParams, stats_d: dict) -> bool:
@@ -180,7 +216,8 @@ def dev_loss(voc: Vocoder, loss_fn: SpectralLoss, pairs) -> dict[str, float]:
     voc.eval()
     sums: dict[str, float] = {}
     for mel, y in pairs:
-        out = loss_fn(voc(mel[None]), y[None])
+        log_mag, phase = voc.spectrum(mel[None])
+        out = loss_fn(voc.waveform(log_mag, phase), y[None], phase)
         for k, v in out.items():
             sums[k] = sums.get(k, 0.0) + float(v) / len(pairs)
     voc.train()
@@ -218,7 +255,7 @@ def train_vocoder(cfg: VocoderConfig, data_dir: Path, dump_dir: Path, exp_dir: P
                    * 0.95 + 0.05)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor)
     disc = Discriminators(disc_names(cfg), cfg.disc_channels) if disc_names(cfg) else None
-    # the discriminators follow the generator's learning rate (set every step)
+    # the discriminators follow the generator's learning rate times disc_lr_scale (set every step)
     opt_d = torch.optim.AdamW(disc.parameters(), lr=cfg.lr, betas=(0.8, 0.99), weight_decay=0.01) \
         if disc is not None else None
     ckpt_dir = exp_dir / "checkpoints"
@@ -273,12 +310,15 @@ def train_vocoder(cfg: VocoderConfig, data_dir: Path, dump_dir: Path, exp_dir: P
         t0 = time.time()
         mel, y = random_batch(train_pairs, cfg, params.hop_length, rng)
         with autocast(cfg.precision):
-            y_hat = voc(mel)
-        out = loss_fn(y_hat, y)
+            log_mag, phase = voc.spectrum(mel)
+            y_hat = voc.waveform(log_mag, phase)
+        out = loss_fn(y_hat, y, phase)
         loss = cfg.spectral_weight * out["total"]
+        if cfg.phase_weight:
+            loss = loss + cfg.phase_weight * out["phase"]
         if disc is not None and step >= cfg.gan_start_step:
             for g in opt_d.param_groups:
-                g["lr"] = sched.get_last_lr()[0]
+                g["lr"] = sched.get_last_lr()[0] * cfg.disc_lr_scale
             out.update(adversarial_step(disc, opt_d, y, y_hat, cfg.grad_clip))
             loss = loss + cfg.adv_weight * out["g_adv"] + cfg.fm_weight * out["g_fm"]
         opt.zero_grad(set_to_none=True)
