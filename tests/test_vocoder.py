@@ -124,6 +124,7 @@ def test_instantaneous_frequency_phase_keeps_a_steady_sinusoid_coherent_across_f
                                          ("phase: hilbert", "'phase' must be one of direct, if"),
                                          ("precision: fp16", "'precision' must be one of fp32, bf16"),
                                          ("disc_lr_scale: 0", "'disc_lr_scale' must be > 0"),
+                                         ("phase_weight: -1", "'phase_weight' must be >= 0"),
                                          ("dim: [", "not valid YAML")])
 def test_bad_vocoder_configs_are_one_line_errors(tmp_path, text, match):
     from typer.testing import CliRunner

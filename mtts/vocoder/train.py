@@ -50,6 +50,8 @@ def load_vocoder_config(path: Path | None) -> VocoderConfig:
     check_precision(cfg.precision, f"{path}: 'precision'")
     if not cfg.disc_lr_scale > 0:
         raise MttsError(f"{path}: 'disc_lr_scale' must be > 0, got {cfg.disc_lr_scale}")
+    if not cfg.phase_weight >= 0:
+        raise MttsError(f"{path}: 'phase_weight' must be >= 0, got {cfg.phase_weight}")
     for name in disc_names(cfg):
         if name not in DISCRIMINATORS:
             raise MttsError(f"{path}: unknown discriminator '{name}' in 'discriminators' "
@@ -106,7 +108,7 @@ class SpectralLoss(torch.nn.Module):
     def forward(self, y_hat: torch.Tensor, y: torch.Tensor,
                 phase: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Spectral losses ("total") of the waveform and, given the phase that made it, the
-        phase losses, kept apart: it joins the generator loss through `phase_weight`."""
+        phase losses, kept apart: they join the generator loss through `phase_weight`."""
         mel = F.l1_loss(self.log_mel(y_hat), self.log_mel(y))
         sc, mag = 0.0, 0.0
         for n_fft, hop, win in RESOLUTIONS:
