@@ -21,11 +21,11 @@ import librosa
 import numpy as np
 import torch
 
-from mtts.data.datadir import read_table
 from mtts.data.dataset import Stats
 from mtts.evaluate.metrics import dnsmos
-from mtts.features.audio import load_audio
+from mtts.features.audio import FeatureParams
 from mtts.vocoder.model import build_vocoder, load_vocoder_checkpoint
+from mtts.vocoder.train import load_pairs
 
 ROWS = ("recording", "vocoder", "vocoder magnitude + recording phase",
         "recording magnitude + vocoder phase", "vocoder magnitude + recording phase < 1 kHz",
@@ -64,25 +64,22 @@ def main() -> None:
     p = state["feature_params"]
     sr, n_fft, hop = p["sample_rate"], p["n_fft"], p["hop_length"]
     stats = Stats(json.loads((args.dump / "stats.json").read_text()))
-    wavs, feats = read_table(args.split / "wav.scp"), read_table(args.split / "feats.scp")
-    ids = sorted(set(wavs) & set(feats))[: args.n]
+    pairs = load_pairs(args.split, stats, FeatureParams.from_dict(p), args.n)   # (mel, recording)
     rng = np.random.default_rng(0)
     scores: dict[str, list[dict]] = {k: [] for k in ROWS}
-    for uid in ids:
-        with np.load(feats[uid]) as z:
-            mel = stats.norm_mel(torch.from_numpy(z["mel"]))
+    for mel, rec in pairs:
         with torch.no_grad():
             y = voc(mel[None])[0].numpy()
-        for name, wav in variants(load_audio(Path(wavs[uid]), sr), y, n_fft, hop, sr, rng).items():
+        for name, wav in variants(rec.numpy(), y, n_fft, hop, sr, rng).items():
             scores[name].append(dnsmos(wav.astype(np.float32), sr))
     rows = {k: {m: round(float(np.mean([s[m] for s in v])), 3) for m in ("dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl")}
             for k, v in scores.items()}
     width = max(map(len, ROWS))
-    print(f"{'audio (' + str(len(ids)) + ' utterances)':{width}}    SIG    BAK   OVRL")
+    print(f"{'audio (' + str(len(pairs)) + ' utterances)':{width}}    SIG    BAK   OVRL")
     for k, r in rows.items():
         print(f"{k:{width}}  {r['dnsmos_sig']:5.2f}  {r['dnsmos_bak']:5.2f}  {r['dnsmos_ovrl']:5.2f}")
     record = {"vocoder": str(args.vocoder), "step": state["step"], "split": str(args.split),
-              "utterances": len(ids), "dnsmos": rows}
+              "utterances": len(pairs), "dnsmos": rows}
     print(json.dumps(record))
     if args.json:
         args.json.write_text(json.dumps(record, indent=2) + "\n")
