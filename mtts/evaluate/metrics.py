@@ -67,6 +67,10 @@ def transcribe(wav: np.ndarray, sr: int) -> str:
     if _decoder is None:
         _decoder = Decoder(samprate=16000, loglevel="FATAL")
     y = librosa.resample(wav, orig_sr=sr, target_sr=16000) if sr != 16000 else wav
+    # The front end adapts (cepstral mean) across utterances, so a transcript would depend on
+    # what this process decoded before it, and evaluate's workers take utterances in no fixed
+    # order. Reset it: each utterance is heard as by a fresh decoder, at no measurable cost.
+    _decoder.reinit_feat()
     _decoder.start_utt()
     _decoder.process_raw((np.clip(y, -1, 1) * 32767).astype(np.int16).tobytes(), full_utt=True)
     _decoder.end_utt()
