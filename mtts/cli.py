@@ -235,6 +235,9 @@ def evaluate(
                   vocoder, postfilter)
     _metric_table(f"evaluate on {name}", [Path(r["checkpoint"]).stem for r in results],
                   [r["metrics"] for r in results])
+    from mtts.evaluate.report import interval_lines
+    for line in interval_lines(results):
+        console.print(line)
 
 
 @app.command()

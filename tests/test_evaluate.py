@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -9,7 +10,8 @@ import subprocess
 import numpy as np
 import pytest
 
-from mtts.evaluate.metrics import acoustic_metrics, dnsmos, normalize_for_asr, transcribe, wer_cer
+from mtts.evaluate.metrics import (acoustic_metrics, asr_errors, asr_intervals, dnsmos, normalize_for_asr,
+                                   transcribe, wer_cer)
 from mtts.features.audio import FeatureParams, load_audio
 from mtts.select import rank
 
@@ -51,6 +53,22 @@ def test_wer_of_a_transcript_against_itself_is_zero():
     assert refs[0] == "doctor smith paid three dollars fifty cents"
     assert wer_cer(refs, refs) == {"wer": 0.0, "cer": 0.0}
     assert wer_cer(refs, ["doctor smith", "hello world"])["wer"] == pytest.approx(5 / 9)  # 5 deletions
+
+
+def test_asr_errors_add_up_to_corpus_wer_and_intervals_narrow_with_more_sentences():
+    pytest.importorskip("jiwer")
+    refs = ["the cat sat on the mat", "hello world", "a quick brown fox", "no errors here at all"]
+    hyps = ["the cat sat on a mat", "hello", "a quick brown box jumps", "no errors here at all"]
+    e = asr_errors(refs, hyps)
+    assert e.shape == (4, 4) and e[0].tolist() == [1, 6, 3, 22]   # "the" -> "a": 1 word, 3 characters
+    corpus = wer_cer(refs, hyps)
+    assert e[:, 0].sum() / e[:, 1].sum() == pytest.approx(corpus["wer"])
+    assert e[:, 2].sum() / e[:, 3].sum() == pytest.approx(corpus["cer"])
+    small, large = asr_intervals(e), asr_intervals(np.tile(e, (25, 1)))   # the same error rate, 25x the sentences
+    for k in ("wer", "cer"):
+        assert small[k][0] <= corpus[k] <= small[k][1] and large[k][0] <= corpus[k] <= large[k][1]
+        assert large[k][1] - large[k][0] < 0.5 * (small[k][1] - small[k][0])
+    assert asr_intervals(asr_errors(refs, refs)) == {"wer": [0.0, 0.0], "cer": [0.0, 0.0]}
 
 
 @pytest.mark.skipif(shutil.which("text2wave") is None, reason="Festival is not installed")
@@ -98,6 +116,15 @@ def test_evaluate_a_text_list_without_recordings(tmp_path):
     out = json.loads((tmp_path / "exp" / "eval" / "list" / "m.json").read_text())
     assert out["ids"] == ["S1", "S2"] and out["metrics"]["rtf"] > 0
     assert out["metrics"]["rtf"] == pytest.approx(out["metrics"]["rtf_acoustic"] + out["metrics"]["rtf_vocoder"])
+    if importlib.util.find_spec("pocketsphinx"):   # transcripts and WER/CER intervals
+        res = CliRunner().invoke(app, ["evaluate", str(model), "--exp-dir", str(tmp_path / "exp"),
+                                       "--text-file", str(tmp_path / "list.txt"), "--metrics", "asr"])
+        assert res.exit_code == 0, res.output
+        out = json.loads((tmp_path / "exp" / "eval" / "list" / "m.json").read_text())
+        assert out["asr"]["transcripts"]["S1"]["ref"] == "hello there"
+        lo, hi = out["asr"]["ci95"]["wer"]
+        assert lo <= out["metrics"]["wer"] <= hi and "95 % CI" in res.output
+        assert "bootstrap intervals" in (tmp_path / "exp" / "eval" / "list" / "report.md").read_text()
     res = CliRunner().invoke(app, ["evaluate", str(model), "--exp-dir", str(tmp_path / "exp"),
                                    "--text-file", str(tmp_path / "list.txt"), "--metrics", "speed,magic"])
     assert res.exit_code == 1 and "unknown --metrics 'magic'" in res.output

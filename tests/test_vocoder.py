@@ -52,6 +52,15 @@ def test_vocoder_shapes_and_a_loss_that_falls_on_a_fixed_batch():
     assert set(loss_fn(voc(mel), y)) == {"total", "mel_l1", "sc", "log_mag"}   # no phase given
 
 
+def test_mel_weight_scales_only_the_log_mel_term():
+    torch.manual_seed(0)
+    p = FeatureParams()
+    y, y_hat = 0.1 * torch.randn(2, 4096), 0.1 * torch.randn(2, 4096)
+    one, three = SpectralLoss(p)(y_hat, y), SpectralLoss(p, mel_weight=3.0)(y_hat, y)
+    assert float(one["mel_l1"]) > 0 and float(three["mel_l1"]) == pytest.approx(float(one["mel_l1"]))
+    assert float(three["total"] - one["total"]) == pytest.approx(2 * float(one["mel_l1"]), rel=1e-5)
+
+
 def test_phase_losses_score_phase_differences_not_where_the_phase_starts():
     """Zero for the recording's own phase, also when shifted by a constant (as a glottal pulse
     placed elsewhere would shift it); the frequency term catches a tone 10 Hz off, the
@@ -125,6 +134,7 @@ def test_instantaneous_frequency_phase_keeps_a_steady_sinusoid_coherent_across_f
                                          ("precision: fp16", "'precision' must be one of fp32, bf16"),
                                          ("disc_lr_scale: 0", "'disc_lr_scale' must be > 0"),
                                          ("phase_weight: -1", "'phase_weight' must be >= 0"),
+                                         ("mel_weight: 0", "'mel_weight' must be > 0"),
                                          ("dim: [", "not valid YAML")])
 def test_bad_vocoder_configs_are_one_line_errors(tmp_path, text, match):
     from typer.testing import CliRunner

@@ -59,11 +59,12 @@ def _score(args: tuple) -> dict:
 
 
 def score_wavs(items: list[tuple[str, str, str | None, str]], groups: tuple[str, ...], p: FeatureParams,
-               nj: int, label: str) -> dict[str, float]:
-    """items: (id, hyp wav, ref wav or None, text). Returns averaged metrics."""
+               nj: int, label: str) -> tuple[dict[str, float], dict]:
+    """items: (id, hyp wav, ref wav or None, text). Returns averaged metrics and, with asr,
+    the transcripts and the 95 % intervals of WER and CER ({} without)."""
     wanted = tuple(g for g in groups if g in ("acoustic", "asr", "dnsmos"))
     if not wanted:
-        return {}
+        return {}, {}
     jobs = [(uid, h, r, t, wanted, p.to_dict()) for uid, h, r, t in items]
     rows = []
     with progress() as prog:
@@ -80,10 +81,14 @@ def score_wavs(items: list[tuple[str, str, str | None, str]], groups: tuple[str,
     out: dict[str, float] = {}
     for k in sorted({k for r in rows for k in r if isinstance(r[k], float)}):
         out[k] = float(np.mean([r[k] for r in rows if k in r]))
+    asr: dict = {}
     if "asr" in wanted:
-        from mtts.evaluate.metrics import wer_cer
-        out.update(wer_cer([r["ref_words"] for r in rows], [r["hyp_words"] for r in rows]))
-    return out
+        from mtts.evaluate.metrics import asr_errors, asr_intervals, wer_cer
+        refs, hyps = [r["ref_words"] for r in rows], [r["hyp_words"] for r in rows]
+        out.update(wer_cer(refs, hyps))
+        asr = {"ci95": asr_intervals(asr_errors(refs, hyps)),
+               "transcripts": {r["id"]: {"ref": r["ref_words"], "hyp": r["hyp_words"]} for r in rows}}
+    return out, asr
 
 
 def load_items(split_dir: Path | None, text_file: Path | None, max_utts: int) -> list[tuple[str, str, str | None]]:
@@ -111,7 +116,7 @@ def evaluate_checkpoint(path: Path, split_dir: Path | None, out_dir: Path, group
     model, _, tokens, _ = checkpoint.build_model(ck, path)
     data = load_split(ck, tokens, split_dir, max_utts) if split_dir is not None else None
     metrics: dict[str, float] = {}
-    used = None
+    used, asr = None, {}
     if "tasks" in groups and data is not None:
         metrics.update(task_metrics(model, data))
     items = load_items(split_dir, text_file, max_utts)
@@ -132,7 +137,8 @@ def evaluate_checkpoint(path: Path, split_dir: Path | None, out_dir: Path, group
                 prog.advance(task)
         if "speed" in groups:
             metrics.update({"rtf": (t_am + t_voc) / secs, "rtf_acoustic": t_am / secs, "rtf_vocoder": t_voc / secs})
-        metrics.update(score_wavs(scored, groups, p, nj, path.stem))
+        scores, asr = score_wavs(scored, groups, p, nj, path.stem)
+        metrics.update(scores)
         if data is not None:  # plots of the first few utterances
             feats = read_table(split_dir / "feats.scp")
             for uid, text, ref in items[:N_PLOTS]:
@@ -147,6 +153,8 @@ def evaluate_checkpoint(path: Path, split_dir: Path | None, out_dir: Path, group
     if used:   # what the audio was made with
         result["vocoder"] = used
         result["postfilter"] = synth.postfilter_strength
+    if asr:
+        result["asr"] = asr
     write_json(out_dir / f"{path.stem}.json", result)
     return result
 
@@ -175,12 +183,10 @@ def evaluate_references(split_dir: Path, out_dir: Path, groups: tuple[str, ...],
         with np.load(feats[uid]) as z:
             write_wav(gl_dir / f"{uid}.wav", griffin_lim(z["mel"], params), params.sample_rate)
     wav_groups = tuple(g for g in groups if g in ("acoustic", "asr", "dnsmos"))
-    out = {
-        "reference": score_wavs([(u, r, r, t) for u, t, r in items], wav_groups, params, nj, "reference"),
-        "resynthesis": score_wavs([(u, str(gl_dir / f"{u}.wav"), r, t) for u, t, r in items], wav_groups,
-                                  params, nj, "resynthesis"),
-    }
-    write_json(out_dir / "references.json", out)
+    out, asr = {}, {}
+    for name, hyp in (("reference", lambda u, r: r), ("resynthesis", lambda u, r: str(gl_dir / f"{u}.wav"))):
+        out[name], asr[name] = score_wavs([(u, hyp(u, r), r, t) for u, t, r in items], wav_groups, params, nj, name)
+    write_json(out_dir / "references.json", {**out, **({"asr": asr} if any(asr.values()) else {})})
     return out
 
 

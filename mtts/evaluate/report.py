@@ -33,6 +33,19 @@ def table(names: list[str], rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def interval_lines(results: list[dict]) -> list[str]:
+    """'name: WER 19.9 % (95 % CI 16.9–23.0), CER ...' for each result scored with asr."""
+    lines = []
+    for r in results:
+        ci = r.get("asr", {}).get("ci95")
+        if ci:
+            m = r["metrics"]
+            lines.append(f"{Path(r['checkpoint']).stem}: " + ", ".join(
+                f"{k.upper()} {100 * m[k]:.1f} % (95 % CI {100 * ci[k][0]:.1f}–{100 * ci[k][1]:.1f})"
+                for k in ("wer", "cer") if k in ci))
+    return lines
+
+
 def write_report(path: Path, results: list[dict], refs: dict | None, out_dir: Path) -> None:
     names = [Path(r["checkpoint"]).stem for r in results]
     rows = [r["metrics"] for r in results]
@@ -44,6 +57,9 @@ def write_report(path: Path, results: list[dict], refs: dict | None, out_dir: Pa
              f"{results[0]['utterances']} utterances. WER/CER: pocketsphinx + jiwer; MCD: mel-cepstral distortion "
              "(coefficients 1–24 of the 80-band log-mel, DTW-aligned, dB); log-F0 RMSE in cents on frames voiced "
              "in both; DNSMOS: speechmos. Lower is better except DNSMOS.", "", table(names, rows), ""]
+    if intervals := interval_lines(results):
+        parts += ["WER and CER with 95 % bootstrap intervals over the utterances (transcripts in each "
+                  "checkpoint's JSON, `asr.transcripts`):", ""] + [f"- {x}" for x in intervals] + [""]
     if (out_dir / "curves.png").is_file():
         parts += ["## Metrics per checkpoint", "", "![curves](curves.png)", ""]
     for r in results:

@@ -52,6 +52,8 @@ def load_vocoder_config(path: Path | None) -> VocoderConfig:
         raise MttsError(f"{path}: 'disc_lr_scale' must be > 0, got {cfg.disc_lr_scale}")
     if not cfg.phase_weight >= 0:
         raise MttsError(f"{path}: 'phase_weight' must be >= 0, got {cfg.phase_weight}")
+    if not cfg.mel_weight > 0:
+        raise MttsError(f"{path}: 'mel_weight' must be > 0, got {cfg.mel_weight}")
     for name in disc_names(cfg):
         if name not in DISCRIMINATORS:
             raise MttsError(f"{path}: unknown discriminator '{name}' in 'discriminators' "
@@ -67,9 +69,9 @@ class SpectralLoss(torch.nn.Module):
     """Log-mel L1 plus multi-resolution STFT loss (spectral convergence + log magnitude), and
     the phase losses when given the phase."""
 
-    def __init__(self, p: FeatureParams):
+    def __init__(self, p: FeatureParams, mel_weight: float = 1.0):
         super().__init__()
-        self.p = p
+        self.p, self.mel_weight = p, mel_weight
         self.register_buffer("mel_basis", torch.from_numpy(_mel_basis(p)).float())
         for n_fft, _, win in RESOLUTIONS:
             self.register_buffer(f"win{n_fft}", torch.hann_window(win))
@@ -118,7 +120,7 @@ class SpectralLoss(torch.nn.Module):
             sc = sc + torch.linalg.norm(s - s_hat) / torch.linalg.norm(s).clamp(min=1e-7)
             mag = mag + F.l1_loss(s_hat.log(), s.log())
         sc, mag = sc / len(RESOLUTIONS), mag / len(RESOLUTIONS)
-        out = {"total": mel + sc + mag, "mel_l1": mel, "sc": sc, "log_mag": mag}
+        out = {"total": self.mel_weight * mel + sc + mag, "mel_l1": mel, "sc": sc, "log_mag": mag}
         if phase is not None:
             out.update(self.phase_losses(phase, y))
             out["phase"] = out["phase_if"] + out["phase_gd"]
@@ -248,7 +250,7 @@ def train_vocoder(cfg: VocoderConfig, data_dir: Path, dump_dir: Path, exp_dir: P
         if not same_dump(init, params, stats_d):
             raise MttsError(f"init {cfg.init}: trained on other features or mel statistics than {dump_dir}")
         voc.load_state_dict(init["model"])
-    loss_fn = SpectralLoss(params)
+    loss_fn = SpectralLoss(params, cfg.mel_weight)
     opt = torch.optim.AdamW(voc.parameters(), lr=cfg.lr, betas=(0.8, 0.99), weight_decay=0.01)
     warm, total = max(1, cfg.warmup_steps), max(1, cfg.max_steps)
 
