@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from mtts.evaluate.metrics import (acoustic_metrics, asr_errors, asr_intervals, dnsmos, normalize_for_asr,
-                                   transcribe, wer_cer)
+                                   paired_difference, transcribe, wer_cer)
 from mtts.features.audio import FeatureParams, load_audio
 from mtts.select import rank
 
@@ -69,6 +69,45 @@ def test_asr_errors_add_up_to_corpus_wer_and_intervals_narrow_with_more_sentence
         assert small[k][0] <= corpus[k] <= small[k][1] and large[k][0] <= corpus[k] <= large[k][1]
         assert large[k][1] - large[k][0] < 0.5 * (small[k][1] - small[k][0])
     assert asr_intervals(asr_errors(refs, refs)) == {"wer": [0.0, 0.0], "cer": [0.0, 0.0]}
+
+
+def test_paired_difference_tells_a_consistent_gain_from_none():
+    pytest.importorskip("jiwer")
+    refs = ["the cat sat on the mat", "hello world", "a quick brown fox", "no errors here at all"] * 25
+    worse = ["the cat sat on a mat", "hello", "a quick brown box jumps", "no errors here at all"] * 25
+    a, b = asr_errors(refs, worse), asr_errors(refs, refs)
+    d = paired_difference(a, b)
+    assert d["wer"][0] == pytest.approx(-wer_cer(refs, worse)["wer"]) and d["wer"][2] < 0   # b better, interval below 0
+    assert paired_difference(a, a) == {"wer": [0.0, 0.0, 0.0], "cer": [0.0, 0.0, 0.0]}
+    # b better on half the sentences, worse on the other half: the interval holds 0
+    mixed = asr_errors(refs * 2, worse + refs)
+    swapped = asr_errors(refs * 2, refs + worse)
+    lo, hi = paired_difference(mixed, swapped)["cer"][1:]
+    assert lo < 0 < hi
+    with pytest.raises(ValueError, match="same sentences"):
+        paired_difference(a, a[:-1])
+
+
+def test_compare_gives_asr_differences_on_the_same_sentences(tmp_path):
+    pytest.importorskip("jiwer")
+    from typer.testing import CliRunner
+    from mtts.cli import app
+    refs = ["the cat sat on the mat", "hello world", "a quick brown fox", "no errors here at all"] * 5
+    hyps = {"A": ["the cat sat on a mat", "hello", "a quick brown box jumps", "no errors here at all"] * 5,
+            "B": refs}
+    for name, hs in hyps.items():
+        ids = [f"u{i}" for i in range(len(refs))]
+        res = {"checkpoint": f"exp/{name}/step_1.pt", "step": 1, "ids": ids,
+               "metrics": wer_cer(refs, hs),
+               "asr": {"transcripts": {i: {"ref": r, "hyp": h} for i, r, h in zip(ids, refs, hs)}}}
+        (tmp_path / name / "eval" / "dev").mkdir(parents=True)
+        (tmp_path / name / "eval" / "dev" / "summary.json").write_text(json.dumps([res]))
+    out = CliRunner().invoke(app, ["compare", str(tmp_path / "A"), str(tmp_path / "B"), "--out", str(tmp_path / "c")])
+    assert out.exit_code == 0, out.output
+    rows = json.loads((tmp_path / "c.json").read_text())
+    assert "asr_vs_first" not in rows[0]
+    assert rows[1]["asr_vs_first"]["wer"][0] == pytest.approx(-wer_cer(refs, hyps["A"])["wer"])
+    assert "WER -23.5 points (95 % CI" in " ".join(out.output.split())   # rich wraps long lines
 
 
 @pytest.mark.skipif(shutil.which("text2wave") is None, reason="Festival is not installed")

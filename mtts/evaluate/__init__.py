@@ -183,10 +183,12 @@ def evaluate_references(split_dir: Path, out_dir: Path, groups: tuple[str, ...],
         with np.load(feats[uid]) as z:
             write_wav(gl_dir / f"{uid}.wav", griffin_lim(z["mel"], params), params.sample_rate)
     wav_groups = tuple(g for g in groups if g in ("acoustic", "asr", "dnsmos"))
+    audio = {"reference": {u: r for u, _, r in items},
+             "resynthesis": {u: str(gl_dir / f"{u}.wav") for u, _, _ in items}}
     out, asr = {}, {}
-    for name, hyp in (("reference", lambda u, r: r), ("resynthesis", lambda u, r: str(gl_dir / f"{u}.wav"))):
-        out[name], asr[name] = score_wavs([(u, hyp(u, r), r, t) for u, t, r in items], wav_groups, params, nj, name)
-    write_json(out_dir / "references.json", {**out, **({"asr": asr} if any(asr.values()) else {})})
+    for name, wav in audio.items():
+        out[name], asr[name] = score_wavs([(u, wav[u], r, t) for u, t, r in items], wav_groups, params, nj, name)
+    write_json(out_dir / "references.json", {**out, "asr": asr} if any(asr.values()) else out)
     return out
 
 
