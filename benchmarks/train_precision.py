@@ -57,7 +57,7 @@ def vocoder_steps(precision: str, steps: int) -> list[float]:
     p = FeatureParams()
     cfg = VocoderConfig()
     voc = Vocoder(cfg, p.n_mels, p.n_fft, p.hop_length, p.win_length)
-    loss_fn = SpectralLoss(p)
+    loss_fn = SpectralLoss(p, cfg.mel_weight)
     opt = torch.optim.AdamW(voc.parameters(), lr=1e-3)
     mel = torch.randn(cfg.batch_size, cfg.segment_frames, p.n_mels)
     y = 0.1 * torch.randn(cfg.batch_size, cfg.segment_frames * p.hop_length)

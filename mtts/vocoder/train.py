@@ -72,18 +72,23 @@ class SpectralLoss(torch.nn.Module):
     def __init__(self, p: FeatureParams, mel_weight: float = 1.0):
         super().__init__()
         self.p, self.mel_weight = p, mel_weight
+        self.main = (p.n_fft, p.hop_length, p.win_length)   # the features' STFT: log-mel and phase
         self.register_buffer("mel_basis", torch.from_numpy(_mel_basis(p)).float())
         for n_fft, _, win in RESOLUTIONS:
             self.register_buffer(f"win{n_fft}", torch.hann_window(win))
         self.register_buffer("win_main", torch.hann_window(p.win_length))
 
-    def log_mel(self, y: torch.Tensor) -> torch.Tensor:
-        p = self.p
-        mag = torch.stft(y, p.n_fft, p.hop_length, p.win_length, self.win_main, center=True,
-                         return_complex=True).abs()
-        return torch.log(torch.clamp(self.mel_basis @ mag, min=1e-5))
+    def stft(self, y: torch.Tensor, n_fft: int, hop: int, win: int) -> torch.Tensor:
+        window = self.win_main if (n_fft, hop, win) == self.main else getattr(self, f"win{n_fft}")
+        return torch.stft(y, n_fft, hop, win, window, center=True, return_complex=True)
 
-    def phase_losses(self, phase: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+    def log_mel(self, y: torch.Tensor, spec: torch.Tensor | None = None) -> torch.Tensor:
+        """Log-mel of y, from its STFT at the features' resolution when already taken."""
+        spec = self.stft(y, *self.main) if spec is None else spec
+        return torch.log(torch.clamp(self.mel_basis @ spec.abs(), min=1e-5))
+
+    def phase_losses(self, phase: torch.Tensor, y: torch.Tensor,
+                     spec: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """How the predicted phase's differences between neighbouring frames (instantaneous
         frequency, "phase_if") and neighbouring bins (group delay, "phase_gd") differ from the
         recording's, wrapped to [-pi, pi) and weighted by the recording's magnitude, so that
@@ -91,10 +96,10 @@ class SpectralLoss(torch.nn.Module):
         IAF and GD losses). Magnitude losses constrain phase only through the overlap-add,
         and the harmonics' phase below 1 kHz is what DNSMOS hears most (docs/vocoder.md).
         Both differences stay the same when the whole phase shifts, as it does with where the
-        glottal pulses fall, so they are predictable from the mel where the phase is not."""
-        p = self.p
-        s = torch.stft(y, p.n_fft, p.hop_length, p.win_length, self.win_main, center=True,
-                       return_complex=True)[..., :phase.shape[-1]]        # frame t centred on t * hop
+        glottal pulses fall, so they are predictable from the mel where the phase is not.
+        `spec`: y's STFT at the features' resolution, when already taken."""
+        s = self.stft(y, *self.main) if spec is None else spec
+        s = s[..., :phase.shape[-1]]        # frame t centred on t * hop
         mag = s.abs()
         out = {}
         for name, dim in (("phase_if", -1), ("phase_gd", -2)):
@@ -111,18 +116,20 @@ class SpectralLoss(torch.nn.Module):
                 phase: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Spectral losses ("total") of the waveform and, given the phase that made it, the
         phase losses, kept apart: they join the generator loss through `phase_weight`."""
-        mel = F.l1_loss(self.log_mel(y_hat), self.log_mel(y))
+        # each STFT once: the features' resolution serves the log-mel, the phase losses and,
+        # where it is one of them, the multi-resolution terms
+        specs = {res: (self.stft(y_hat, *res), self.stft(y, *res))
+                 for res in dict.fromkeys((self.main, *RESOLUTIONS))}
+        mel = F.l1_loss(self.log_mel(y_hat, specs[self.main][0]), self.log_mel(y, specs[self.main][1]))
         sc, mag = 0.0, 0.0
-        for n_fft, hop, win in RESOLUTIONS:
-            w = getattr(self, f"win{n_fft}")
-            s_hat = torch.stft(y_hat, n_fft, hop, win, w, return_complex=True).abs().clamp(min=1e-7)
-            s = torch.stft(y, n_fft, hop, win, w, return_complex=True).abs().clamp(min=1e-7)
+        for res in RESOLUTIONS:
+            s_hat, s = (x.abs().clamp(min=1e-7) for x in specs[res])
             sc = sc + torch.linalg.norm(s - s_hat) / torch.linalg.norm(s).clamp(min=1e-7)
             mag = mag + F.l1_loss(s_hat.log(), s.log())
         sc, mag = sc / len(RESOLUTIONS), mag / len(RESOLUTIONS)
         out = {"total": self.mel_weight * mel + sc + mag, "mel_l1": mel, "sc": sc, "log_mag": mag}
         if phase is not None:
-            out.update(self.phase_losses(phase, y))
+            out.update(self.phase_losses(phase, y, specs[self.main][1]))
             out["phase"] = out["phase_if"] + out["phase_gd"]
         return out
 
