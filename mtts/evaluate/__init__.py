@@ -83,10 +83,10 @@ def score_wavs(items: list[tuple[str, str, str | None, str]], groups: tuple[str,
         out[k] = float(np.mean([r[k] for r in rows if k in r]))
     asr: dict = {}
     if "asr" in wanted:
-        from mtts.evaluate.metrics import asr_errors, asr_intervals, wer_cer
-        refs, hyps = [r["ref_words"] for r in rows], [r["hyp_words"] for r in rows]
-        out.update(wer_cer(refs, hyps))
-        asr = {"ci95": asr_intervals(asr_errors(refs, hyps)),
+        from mtts.evaluate.metrics import asr_errors, asr_intervals, error_rates
+        errors = asr_errors([r["ref_words"] for r in rows], [r["hyp_words"] for r in rows])
+        out.update(error_rates(errors))
+        asr = {"ci95": asr_intervals(errors),
                "transcripts": {r["id"]: {"ref": r["ref_words"], "hyp": r["hyp_words"]} for r in rows}}
     return out, asr
 

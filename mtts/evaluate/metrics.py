@@ -80,17 +80,19 @@ def transcribe(wav: np.ndarray, sr: int) -> str:
 
 def wer_cer(refs: list[str], hyps: list[str]) -> dict[str, float]:
     """Corpus-level WER and CER (jiwer) of normalised references and hypotheses."""
-    import jiwer
-    pairs = [(r, h) for r, h in zip(refs, hyps) if r]
-    if not pairs:
+    return error_rates(asr_errors(refs, hyps))
+
+
+def error_rates(errors: np.ndarray) -> dict[str, float]:
+    """Corpus WER and CER from asr_errors rows: all errors over all reference words/characters."""
+    if not len(errors):
         return {"wer": float("nan"), "cer": float("nan")}
-    r, h = zip(*pairs)
-    return {"wer": float(jiwer.wer(list(r), list(h))), "cer": float(jiwer.cer(list(r), list(h)))}
+    return {"wer": float(_ratio(errors[:, 0], errors[:, 1])), "cer": float(_ratio(errors[:, 2], errors[:, 3]))}
 
 
 def asr_errors(refs: list[str], hyps: list[str]) -> np.ndarray:
     """Per utterance with a reference: word errors, reference words, character errors and
-    reference characters (N, 4). Their column sums give wer_cer's corpus figures."""
+    reference characters (N, 4). Their column sums give the corpus figures (error_rates)."""
     import jiwer
     rows = []
     for r, h in zip(refs, hyps):
