@@ -1,24 +1,34 @@
-"""Checkpoints: one self-contained file per save, written atomically.
+"""Checkpoints and model packages: files that can be loaded without running any code.
 
-A checkpoint holds model, weighting-method, optimiser, scheduler and RNG states plus
-everything synthesis needs (config, token table, feature parameters, statistics), so
-`mtts synthesize` works from the file alone and `--resume` continues exactly.
+A training checkpoint (EXP/checkpoints/step_*.pt) holds model, weighting-method, optimiser,
+scheduler and RNG states and the package metadata, as tensors and plain Python values only;
+it is read with `torch.load(weights_only=True)`, which refuses anything else, so `--resume`
+continues exactly and a crafted file cannot execute. A model package (`select-best`'s
+EXP/best.safetensors) is what synthesis needs and nothing more: the weights (and the neural
+vocoder's) as safetensors, the metadata (config, token tables, feature parameters,
+statistics, text front end, vocoder config) as JSON in the file's header. Both load as a
+`Package`, so `mtts synthesize` works from either file alone.
 """
 
 from __future__ import annotations
 
+import json
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
 
 from mtts.config import Config, config_from_dict
 from mtts.errors import MttsError
 from mtts.features.audio import FeatureParams
-from mtts.io import torch_load, torch_save
+from mtts.io import atomic_path, torch_load, torch_save
 from mtts.model import MultiTaskModel
 from mtts.text.tokens import TokenTable
 
 STEP_RE = re.compile(r"step_(\d+)\.pt$")
+FORMAT = "mtts-package"   # safetensors header key `format`: what tells a package from other safetensors
+VERSION = 1
 
 
 def save(path: Path, state: dict) -> None:
@@ -52,24 +62,121 @@ REQUIRED = ("model", "config", "tokens", "feature_params", "stats")
 
 
 def load(path: Path) -> dict:
+    """A training checkpoint as a dict (resume reads its optimiser and RNG states)."""
     ckpt = torch_load(path)
     if not isinstance(ckpt, dict) or any(k not in ckpt for k in REQUIRED):
         raise MttsError(f"{path} is not an mtts checkpoint (missing model/config/tokens)")
     return ckpt
 
 
+@dataclass
+class VocoderPackage:
+    """The neural vocoder inside a model package, or read from a vocoder checkpoint."""
+    config: dict
+    feature_params: dict
+    stats: dict
+    step: int
+    weights: dict[str, torch.Tensor]
+
+    def meta(self) -> dict:
+        return {"config": self.config, "feature_params": self.feature_params, "stats": self.stats,
+                "step": self.step}
+
+
+@dataclass
+class Package:
+    """Everything synthesis, evaluation and export need to rebuild a trained model."""
+    config: Config
+    tokens: TokenTable
+    feature_params: FeatureParams
+    stats: dict
+    weights: dict[str, torch.Tensor]
+    text: dict = field(default_factory=lambda: {"normalizer": "builtin"})   # front end (tokenize)
+    chars: TokenTable | None = None      # present when the model has a g2p task
+    step: int | None = None
+    vocoder: VocoderPackage | None = None
+
+    @classmethod
+    def from_checkpoint(cls, ck: dict, where: Path | str = "checkpoint") -> "Package":
+        """From a training checkpoint's dict (or a package written before safetensors)."""
+        try:
+            voc = ck.get("vocoder")
+            return cls(config=config_from_dict(ck["config"]), tokens=TokenTable(ck["tokens"]),
+                       feature_params=FeatureParams.from_dict(ck["feature_params"]), stats=ck["stats"],
+                       weights=ck["model"], text=ck.get("text") or {"normalizer": "builtin"},
+                       chars=TokenTable(ck["chars"]) if ck.get("chars") else None, step=ck.get("step"),
+                       vocoder=VocoderPackage(voc["config"], voc["feature_params"], voc["stats"], voc["step"],
+                                              voc["model"]) if voc else None)
+        except (KeyError, TypeError) as e:
+            raise MttsError(f"{where} is not an mtts checkpoint (bad or missing entry {e})") from None
+
+    def meta(self) -> dict:
+        """The package's metadata as plain JSON values."""
+        return {"version": VERSION, "config": self.config.to_dict(), "tokens": self.tokens.symbols,
+                "feature_params": self.feature_params.to_dict(), "stats": self.stats, "text": self.text,
+                "chars": self.chars.symbols if self.chars else None, "step": self.step,
+                "vocoder": self.vocoder.meta() if self.vocoder else None}
+
+    def build_model(self, where: Path | str = "checkpoint") -> MultiTaskModel:
+        """The model exactly as it was trained, in eval mode."""
+        model = MultiTaskModel(self.config, len(self.tokens), self.feature_params.n_mels,
+                               (self.stats["pitch_mean"], self.stats["pitch_std"]),
+                               len(self.chars) if self.chars else 0)
+        try:
+            model.load_state_dict(self.weights)
+        except RuntimeError as e:
+            raise MttsError(f"{where}: weights do not match its config/vocabulary "
+                            f"({str(e).splitlines()[0][:120]})") from None
+        return model.eval()
+
+    def save(self, path: Path) -> None:
+        """One safetensors file: tensors `model.*` and `vocoder.*`, metadata JSON in the header."""
+        from safetensors.torch import save_file
+        tensors = {f"model.{k}": v.detach().contiguous() for k, v in self.weights.items()}
+        if self.vocoder is not None:
+            tensors.update({f"vocoder.{k}": v.detach().contiguous() for k, v in self.vocoder.weights.items()})
+        with atomic_path(path) as tmp:
+            save_file(tensors, str(tmp), metadata={"format": FORMAT, "meta": json.dumps(self.meta())})
+
+    @classmethod
+    def load(cls, path: Path | str) -> "Package":
+        """A model package or a training checkpoint; neither can run code when read."""
+        path = Path(path)
+        if not path.is_file():
+            raise MttsError(f"model file {path} does not exist")
+        if not is_safetensors(path):
+            if path.suffix == ".safetensors":   # torch.load would hand it to safetensors anyway
+                raise MttsError(f"{path} is not a safetensors file, so not an mtts model package; nothing was run")
+            return cls.from_checkpoint(load(path), path)
+        from safetensors import SafetensorError, safe_open
+        try:
+            with safe_open(str(path), framework="pt") as f:
+                header = f.metadata() or {}
+                if header.get("format") != FORMAT:
+                    raise MttsError(f"{path} is a safetensors file but not an mtts model package")
+                tensors = {k: f.get_tensor(k) for k in f.keys()}
+            meta = json.loads(header["meta"])
+        except (SafetensorError, OSError, ValueError, KeyError) as e:
+            raise MttsError(f"model package {path} is unreadable ({type(e).__name__}); "
+                            "it may be truncated: write it again with `mtts select-best`") from None
+        if meta.get("version") != VERSION:
+            raise MttsError(f"{path}: package version {meta.get('version')} is not supported "
+                            f"(this mtts reads version {VERSION})")
+        model = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
+        voc = {k[8:]: v for k, v in tensors.items() if k.startswith("vocoder.")}
+        ck = {**meta, "model": model,
+              "vocoder": {**meta["vocoder"], "model": voc} if meta.get("vocoder") else None}
+        return cls.from_checkpoint(ck, path)
+
+
+def is_safetensors(path: Path) -> bool:
+    """A safetensors file starts with the 8-byte length of a JSON header that opens with '{'."""
+    with open(path, "rb") as f:
+        head = f.read(9)
+    return len(head) == 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") < 100_000_000
+
+
 def build_model(ckpt: dict, path: Path | str = "checkpoint") -> tuple[MultiTaskModel, Config, TokenTable, FeatureParams]:
     """Rebuild the model exactly as it was trained, from a checkpoint dict alone."""
-    cfg = config_from_dict(ckpt["config"])
-    tokens = TokenTable(ckpt["tokens"])
-    params = FeatureParams.from_dict(ckpt["feature_params"])
-    stats = ckpt["stats"]
-    model = MultiTaskModel(cfg, len(tokens), params.n_mels, (stats["pitch_mean"], stats["pitch_std"]),
-                           len(ckpt.get("chars") or []))
-    try:
-        model.load_state_dict(ckpt["model"])
-    except RuntimeError as e:
-        raise MttsError(f"{path}: weights do not match its config/vocabulary "
-                        f"({str(e).splitlines()[0][:120]})") from None
-    model.eval()
-    return model, cfg, tokens, params
+    pkg = Package.from_checkpoint(ckpt, path)
+    return pkg.build_model(path), pkg.config, pkg.tokens, pkg.feature_params

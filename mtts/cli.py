@@ -275,13 +275,13 @@ def select_best(
     higher_better: bool = typer.Option(False, help="Higher values of a single --metric are better "
                                                    "(default: the metric's own direction; lower for most)."),
     average: int = typer.Option(1, help="Average the weights of the N best checkpoints."),
-    out: Optional[Path] = typer.Option(None, help="Model file to write (default EXP/best.pt)."),
+    out: Optional[Path] = typer.Option(None, help="Model package to write (default EXP/best.safetensors)."),
     vocoder: Optional[Path] = typer.Option(None, help="Neural vocoder to ship in the package: its exp dir "
                                                       "(newest checkpoint) or a checkpoint file."),
 ):
     """Pick the best checkpoint by a metric and write the model package synthesize reads."""
     from mtts.select import select_best as run
-    record = run(exp_dir / "eval" / split / "summary.json", out or exp_dir / "best.pt",
+    record = run(exp_dir / "eval" / split / "summary.json", out or exp_dir / "best.safetensors",
                  metric, higher_better, average, vocoder)
     console.print(f"selected {', '.join(Path(c).name for c in record['chosen'])}: "
                   f"{metric}={record['value']:.4f} -> {record['model']} ({record['why']})")
@@ -290,7 +290,7 @@ def select_best(
 @app.command()
 @stage
 def export(
-    model: Path = typer.Option(..., "--model", "-m", help="Model package (best.pt), with its vocoder if packaged."),
+    model: Path = typer.Option(..., "--model", "-m", help="Model package (best.safetensors), with its vocoder if packaged."),
     onnx: bool = typer.Option(True, "--onnx/--no-onnx", help="Export to ONNX (the only format so far)."),
     out: Path = typer.Option(Path("onnx"), help="Directory for encoder/decoder/vocoder.onnx and meta.json."),
     check_text: str = typer.Option("Printing, in the only sense with which we are at present concerned, "
@@ -316,7 +316,7 @@ def export(
 @app.command()
 @stage
 def synthesize(
-    model: Path = typer.Option(..., "--model", "-m", help="best.pt or any checkpoint."),
+    model: Path = typer.Option(..., "--model", "-m", help="best.safetensors or any training checkpoint."),
     text: Optional[str] = typer.Option(None, "--text", "-t", help="Text to speak."),
     text_file: Optional[Path] = typer.Option(None, help="File of lines 'text' or 'ID|text'."),
     out: Path = typer.Option(Path("out.wav"), help="Output wav (--text) or directory (--text-file)."),
@@ -367,3 +367,21 @@ def synthesize(
 
 if __name__ == "__main__":
     app()
+
+
+@app.command()
+@stage
+def convert(
+    src: Path = typer.Argument(..., help="A model package or checkpoint written by an older mtts (best.safetensors, step_*.pt)."),
+    out: Path = typer.Argument(..., help="Where the converted file goes: a .safetensors model package, or a .pt "
+                                         "training checkpoint that --resume reads."),
+    trust: bool = typer.Option(False, "--trust", help="Required: reading an old file runs the code it holds, "
+                                                      "so only convert files you made yourself or trust."),
+):
+    """Convert a file from before safe loading into today's formats. Reading the old file runs
+    whatever code it holds: only for files you trust."""
+    from mtts.convert import convert as run
+    if not trust:
+        raise MttsError(f"reading {src} would run any code it holds; pass --trust only for files you made "
+                        "yourself or trust")
+    _print_json(run(src, out))

@@ -63,8 +63,8 @@ def export_onnx(model_path: Path, out_dir: Path) -> dict:
         import onnx  # noqa: F401  (torch's exporter needs it)
     except ImportError:
         raise MttsError("ONNX export needs the onnx package: pip install -e '.[export]'") from None
-    ck = checkpoint.load(model_path)
-    model, cfg, tokens, params = checkpoint.build_model(ck, model_path)
+    pkg = checkpoint.Package.load(model_path)
+    model, tokens, params = pkg.build_model(model_path), pkg.tokens, pkg.feature_params
     n = 12
     text = torch.randint(2, len(tokens), (1, n))
     written = []
@@ -76,14 +76,14 @@ def export_onnx(model_path: Path, out_dir: Path) -> dict:
         x = torch.randn(1, 50, h.shape[-1])
         _export(_Decoder(model), (x,), out_dir / "decoder.onnx", ["x"], ["mel"], {"x": {1: "T"}, "mel": {1: "T"}})
         written += ["encoder.onnx", "decoder.onnx"]
-        if ck.get("vocoder"):
+        if pkg.vocoder is not None:
             from mtts.vocoder.model import build_vocoder
-            voc = build_vocoder(ck["vocoder"])[0]
+            voc = build_vocoder(pkg.vocoder)[0]
             _export(voc, (torch.randn(1, 50, params.n_mels),), out_dir / "vocoder.onnx", ["mel"], ["wav"],
                     {"mel": {1: "T"}, "wav": {1: "L"}})
             written.append("vocoder.onnx")
-    meta = {"tokens": ck["tokens"], "text": ck.get("text") or {"normalizer": "builtin"},
-            "feature_params": ck["feature_params"], "stats": ck["stats"], "files": written}
+    meta = {"tokens": tokens.symbols, "text": pkg.text, "feature_params": params.to_dict(),
+            "stats": pkg.stats, "files": written}
     write_json(out_dir / "meta.json", meta)
     return {"out": str(out_dir), "files": written}
 

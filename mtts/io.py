@@ -80,14 +80,55 @@ def torch_save(obj: Any, path: str | os.PathLike) -> None:
 
 
 def torch_load(path: str | os.PathLike) -> Any:
+    """A torch file of tensors and plain Python values (`weights_only=True`): anything that
+    would need code to unpickle is refused before it runs, with a one-line error."""
+    import pickle
+    import warnings
+    path = Path(path)
+    if not path.is_file():
+        raise MttsError(f"checkpoint {path} does not exist")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")   # torch warns about pickle protocols it reads all the same
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise MttsError(f"{path} holds Python objects that would run code when loaded; nothing was run. "
+                        f"An mtts file from before safe loading that you trust can be converted: "
+                        f"mtts convert {path} OUT --trust") from None
+    except Exception as e:  # truncated or foreign files raise many different types
+        raise MttsError(f"checkpoint {path} is unreadable ({type(e).__name__}); "
+                        "it may be truncated: pick another checkpoint") from None
+
+
+def torch_load_trusted(path: str | os.PathLike) -> Any:
+    """Full unpickling, which runs whatever code the file holds: only for `mtts convert --trust`."""
     path = Path(path)
     if not path.is_file():
         raise MttsError(f"checkpoint {path} does not exist")
     try:
         return torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as e:  # truncated or foreign files raise many different types
-        raise MttsError(f"checkpoint {path} is unreadable ({type(e).__name__}); "
-                        "it may be truncated: pick another checkpoint") from None
+    except Exception as e:
+        raise MttsError(f"{path} is unreadable ({type(e).__name__})") from None
+
+
+def rng_state() -> dict:
+    """Python, NumPy and torch RNG states as tensors and plain values (safe to load)."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    return {"torch": torch.get_rng_state(), "python": random.getstate(),
+            "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                      "has_gauss": int(has_gauss), "gauss": float(gauss)}}
+
+
+def set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    random.setstate(nested_tuples(state["python"]))
+    n = state["numpy"]
+    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
+
+
+def nested_tuples(x: Any) -> Any:
+    """random.setstate wants the nested tuples getstate gave (a file may hold lists)."""
+    return tuple(nested_tuples(v) for v in x) if isinstance(x, (list, tuple)) else x
 
 
 def seed_everything(seed: int) -> None:

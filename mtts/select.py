@@ -2,8 +2,9 @@
 evaluate results, optionally averaging the n best (ESPnet's average_nbest_models).
 
 Reads  EXP/eval/<split>/summary.json and the checkpoints it names
-Writes EXP/best.pt (model package: weights, config, tokens, feature params, stats; no
-       optimiser) and EXP/selection.json (metric, direction, ranking, why)
+Writes EXP/best.safetensors (model package: weights as safetensors, config, tokens, feature
+       params, stats and vocoder as JSON; no optimiser) and EXP/selection.json (metric,
+       direction, ranking, why)
 """
 
 from __future__ import annotations
@@ -14,9 +15,7 @@ import torch
 
 from mtts import checkpoint
 from mtts.errors import MttsError
-from mtts.io import read_json, torch_save, write_json
-
-PACKAGE_KEYS = ("config", "tokens", "feature_params", "stats", "step", "text", "chars")
+from mtts.io import read_json, write_json
 
 
 def parse_metric(spec: str) -> dict[str, float]:
@@ -75,16 +74,17 @@ def select_best(summary: Path, out: Path, metric: str, higher_better: bool = Fal
     results = read_json(summary)
     ranked = rank(results, metric, higher_better)
     chosen = ranked[: max(1, n_average)]
-    ckpts = [checkpoint.load(Path(r["checkpoint"])) for r in chosen]
-    package = {k: ckpts[0].get(k) for k in PACKAGE_KEYS}
-    package["model"] = average_states([c["model"] for c in ckpts]) if len(ckpts) > 1 else ckpts[0]["model"]
-    checkpoint.build_model(package, out)  # proves the package loads before it is written
+    pkgs = [checkpoint.Package.load(Path(r["checkpoint"])) for r in chosen]
+    package = pkgs[0]
+    if len(pkgs) > 1:
+        package.weights = average_states([p.weights for p in pkgs])
+    package.build_model(out)  # proves the package loads before it is written
     if vocoder is not None:  # the neural vocoder ships inside the model package
         from mtts.vocoder.model import build_vocoder, check_compatible, load_vocoder_checkpoint
-        package["vocoder"] = load_vocoder_checkpoint(vocoder)
-        check_compatible(package["vocoder"], package, str(vocoder))
-        build_vocoder(package["vocoder"])
-    torch_save(package, out)
+        package.vocoder = load_vocoder_checkpoint(vocoder)
+        check_compatible(package.vocoder, package, str(vocoder))
+        build_vocoder(package.vocoder)
+    package.save(out)
     weights = parse_metric(metric)
     up = len(weights) == 1 and is_up(metric, weights, higher_better)
     what = metric if len(weights) == 1 else "weighted score " + " + ".join(f"{w:g}×{k}" for k, w in weights.items())
@@ -93,7 +93,7 @@ def select_best(summary: Path, out: Path, metric: str, higher_better: bool = Fal
         "split": chosen[0].get("split"), "chosen": [r["checkpoint"] for r in chosen], "averaged": len(chosen),
         "value": chosen[0]["metrics"][metric] if len(weights) == 1 else score(chosen[0]["metrics"], weights, False),
         "model": str(out),
-        "vocoder": (f"{vocoder} (step {package['vocoder']['step']})" if vocoder is not None else "griffin-lim"),
+        "vocoder": (f"{vocoder} (step {package.vocoder.step})" if vocoder is not None else "griffin-lim"),
         "ranking": [{"checkpoint": r["checkpoint"], "step": r.get("step"),
                      **{k: r["metrics"][k] for k in weights}} for r in ranked],
         "why": f"{'highest' if up else 'lowest'} {what} on {chosen[0].get('split')} "

@@ -1,4 +1,4 @@
-"""Stage `synthesize`: text -> wav from a model file alone (best.pt or any checkpoint).
+"""Stage `synthesize`: text -> wav from a model file alone (best.safetensors or any checkpoint).
 
 The file carries config, token table, feature parameters and statistics, and the neural
 vocoder when one was packaged (`select-best --vocoder`); Griffin-Lim (librosa) needs
@@ -81,30 +81,25 @@ class Synthesizer:
 
     @classmethod
     def load(cls, path: Path, vocoder: str = "auto", postfilter: float = POSTFILTER) -> "Synthesizer":
-        return cls.from_checkpoint(checkpoint.load(path), path, vocoder=vocoder, postfilter=postfilter)
+        return cls.from_package(checkpoint.Package.load(path), path, vocoder=vocoder, postfilter=postfilter)
 
     @classmethod
-    def from_checkpoint(cls, ck: dict, path: Path, model=None, vocoder: str = "auto",
-                        postfilter: float = POSTFILTER) -> "Synthesizer":
-        """From a loaded checkpoint dict; pass `model` when it is already built.
+    def from_package(cls, pkg: checkpoint.Package, path: Path, model=None, vocoder: str = "auto",
+                     postfilter: float = POSTFILTER) -> "Synthesizer":
+        """From a loaded model package; pass `model` when it is already built.
         vocoder: auto (neural when packaged), griffin-lim or neural."""
         if vocoder not in VOCODERS:
             raise MttsError(f"--vocoder must be one of {', '.join(VOCODERS)}, got {vocoder!r}")
         check_postfilter(postfilter)
-        if vocoder == "neural" and not ck.get("vocoder"):
+        if vocoder == "neural" and pkg.vocoder is None:
             raise MttsError(f"{path} has no neural vocoder: package one with `mtts select-best --vocoder EXP` "
                             "or use --vocoder griffin-lim")
-        if model is None:
-            model = checkpoint.build_model(ck, path)[0]
         voc = None
-        if ck.get("vocoder") and vocoder != "griffin-lim":
+        if pkg.vocoder is not None and vocoder != "griffin-lim":
             from mtts.vocoder.model import build_vocoder
-            voc = build_vocoder(ck["vocoder"])[0]
-        tokens, params = TokenTable(ck["tokens"]), FeatureParams.from_dict(ck["feature_params"])
-        text = ck.get("text") or {"normalizer": "builtin"}
-        chars = TokenTable(ck["chars"]) if ck.get("chars") else None
-        return cls(model, tokens, params, Stats(ck["stats"]), Phonemizer(), text["normalizer"], chars, voc,
-                   postfilter)
+            voc = build_vocoder(pkg.vocoder)[0]
+        return cls(model if model is not None else pkg.build_model(path), pkg.tokens, pkg.feature_params,
+                   Stats(pkg.stats), Phonemizer(), pkg.text["normalizer"], pkg.chars, voc, postfilter)
 
     @property
     def postfilter_strength(self) -> float:

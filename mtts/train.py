@@ -9,14 +9,10 @@ Writes EXP/config.yaml, EXP/checkpoints/step_*.pt, EXP/metrics.jsonl (one JSON p
 from __future__ import annotations
 
 import ctypes
-import json
 import os
-import random
-import signal
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from mtts import checkpoint
@@ -27,10 +23,11 @@ from mtts.data.lexicon import LexiconDataset, collate_text
 from mtts.data.mixing import BatchMixer, Source
 from mtts.errors import MttsError
 from mtts.features.audio import FeatureParams
-from mtts.io import read_json, seed_everything, write_text
+from mtts.io import read_json, rng_state, seed_everything, set_rng_state, write_text
 from mtts.model import MultiTaskModel
 from mtts.mtl import METHODS
 from mtts.precision import autocast
+from mtts.run import Run
 from mtts.text.tokenize import text_config
 from mtts.text.tokens import TokenTable
 
@@ -116,34 +113,6 @@ _libc = None
 TRIM_EVERY = 10   # steps; every step was 11 % slower on synthetic batches, every 10 within noise (docs/training.md)
 
 
-def _step_of(line: str) -> int | None:
-    """Step of a metrics.jsonl line; None for a line cut short by a killed process."""
-    try:
-        return int(json.loads(line)["step"])
-    except (ValueError, KeyError, TypeError):
-        return None
-
-
-class _Stopper:
-    """SIGINT/SIGTERM ask the loop to save a checkpoint and stop at the next step."""
-
-    def __init__(self):
-        self.stop = False
-        self.old = {}
-
-    def __enter__(self):
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            self.old[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def _handle(self, signum, frame):
-        self.stop = True
-
-    def __exit__(self, *exc):
-        for sig, h in self.old.items():
-            signal.signal(sig, h)
-
-
 def train(cfg: Config, data_dir: Path, dump_dir: Path, exp_dir: Path, resume: bool = False,
           max_utts: int = 0) -> dict:
     tokens = TokenTable.load(dump_dir / "tokens.txt")
@@ -173,120 +142,94 @@ def train(cfg: Config, data_dir: Path, dump_dir: Path, exp_dir: Path, resume: bo
     opt = torch.optim.Adam(params_all, lr=cfg.train.lr, betas=(0.9, 0.98), eps=1e-9)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg))
 
-    ckpt_dir = exp_dir / "checkpoints"
-    step, elapsed = 0, 0.0
-    found = checkpoint.list_checkpoints(ckpt_dir)
-    if resume and found:
-        ck = checkpoint.load(found[-1])
+    run = Run(exp_dir, cfg.train.max_steps, cfg.train.max_minutes, cfg.train.keep_checkpoints)
+    ck = run.resume(resume, checkpoint.load)
+    if ck is not None:
         if ck["tokens"] != tokens.symbols:
-            raise MttsError(f"{found[-1]} was trained with another token table; use a new --exp-dir")
+            raise MttsError(f"{run.path()} was trained with another token table; use a new --exp-dir")
         model.load_state_dict(ck["model"])
         method.load_state_dict(ck["method"])
         opt.load_state_dict(ck["optimizer"])
         sched.load_state_dict(ck["scheduler"])
-        step, elapsed = ck["step"], ck["elapsed"]
         mixer.load_state_dict(ck.get("cursors") or {"corpus": [ck["epoch"], ck["batch_in_epoch"]]})
-        torch.set_rng_state(ck["rng"]["torch"])
-        np.random.set_state(ck["rng"]["numpy"])
-        random.setstate(ck["rng"]["python"])
-        console.print(f"resumed from {found[-1]} (step {step})")
-    elif found and not resume:
-        raise MttsError(f"{ckpt_dir} already holds checkpoints; pass --resume or choose a new --exp-dir")
+        set_rng_state(ck["rng"])
 
     write_text(exp_dir / "config.yaml", dump_config(cfg))
-    log_path = exp_dir / "metrics.jsonl"
-    # drop log lines written after the checkpoint we resumed from, so the log matches the run
-    kept = [l for l in (log_path.read_text().splitlines() if log_path.is_file() else [])
-            if (s := _step_of(l)) is not None and s <= step]
-    for stale in ckpt_dir.glob(".*.tmp"):  # left by a process killed while saving
-        stale.unlink(missing_ok=True)
-    write_text(log_path, "".join(l + "\n" for l in kept))
     from torch.utils.tensorboard import SummaryWriter  # heavy import, only when training
-    tb = SummaryWriter(str(exp_dir / "tb"), purge_step=step + 1 if step else None)
+    tb = SummaryWriter(str(exp_dir / "tb"), purge_step=run.step + 1 if run.step else None)
 
     def save_ckpt() -> Path:
-        path = ckpt_dir / f"step_{step:07d}.pt"
-        checkpoint.save(path, {
+        return run.save({
             "model": model.state_dict(), "method": method.state_dict(), "optimizer": opt.state_dict(),
-            "scheduler": sched.state_dict(), "step": step, "epoch": mixer.cursors["corpus"][0],
-            "batch_in_epoch": mixer.cursors["corpus"][1], "cursors": mixer.state_dict(), "elapsed": elapsed,
-            "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()},
+            "scheduler": sched.state_dict(), "epoch": mixer.cursors["corpus"][0],
+            "batch_in_epoch": mixer.cursors["corpus"][1], "cursors": mixer.state_dict(), "rng": rng_state(),
             "config": cfg.to_dict(), "tokens": tokens.symbols, "feature_params": params.to_dict(),
             "text": text_cfg, "chars": chars.symbols if chars else None,
             "stats": stats_d})
-        checkpoint.prune(ckpt_dir, cfg.train.keep_checkpoints)
-        return path
 
     def log(record: dict) -> None:
-        with open(log_path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
+        run.log(record)
         for k, v in record.items():
             if isinstance(v, (int, float)) and k != "step":
-                tb.add_scalar(f"{record['split']}/{k}", v, step)
+                tb.add_scalar(f"{record['split']}/{k}", v, run.step)
 
     n_params = sum(p.numel() for p in model.parameters())
     console.print(f"model: {n_params / 1e6:.2f} M parameters; tasks: {', '.join(model.tasks)}; "
                   f"method: {cfg.mtl.method}; {len(train_set)} train utterances")
     model.train()
     frames_acc, acc, counts, weights, step_time = 0, {}, {}, {}, 0.0
-    budget = cfg.train.max_minutes * 60
-    t_start = time.time() - elapsed
 
     def dev_record() -> dict:
-        rec = {"split": "dev", "step": step, **evaluate_loss(model, dev_set, cfg.train.batch_frames)}
+        rec = {"split": "dev", "step": run.step, **evaluate_loss(model, dev_set, cfg.train.batch_frames)}
         if lex_dev is not None:  # held-out words: G2P on its own dataset
             rec.update({f"lexicon_{k}": v for k, v in evaluate_loss(
                 model, lex_dev, cfg.data.lexicon_batch_chars, collate_text, "chars_lens").items()})
         return rec
 
-    with _Stopper() as stopper:
-        while step < cfg.train.max_steps and not stopper.stop:
+    with run:
+        while not run.done():
             t_step = time.time()
-            source, batch = mixer.next(step)
+            source, batch = mixer.next(run.step)
             with autocast(cfg.train.precision):
                 out = model(batch)
             opt.zero_grad(set_to_none=True)
             gstats = (gradient_stats(model, out["losses"], out["shared"])
-                      if (step + 1) % cfg.train.log_every == 0 and out["shared"] is not None else {})
+                      if (run.step + 1) % cfg.train.log_every == 0 and out["shared"] is not None else {})
             weights.update(method.backward(out["losses"], out["shared"]))
             gnorm = torch.nn.utils.clip_grad_norm_(params_all, cfg.train.grad_clip)
             if not torch.isfinite(gnorm):
-                raise MttsError(f"non-finite gradient at step {step}; lower train.lr")
+                raise MttsError(f"non-finite gradient at step {run.step}; lower train.lr")
             opt.step()
             sched.step()
-            step += 1
+            run.advance()
             step_time += time.time() - t_step   # training alone: no dev evaluation, no saving
-            elapsed = time.time() - t_start
             if source == "corpus":
                 frames_acc += int(batch["feats_lens"].sum())
             for k, v in out["losses"].items():  # a task's mean over the steps that trained it
                 acc[k] = acc.get(k, 0.0) + v.item()
                 counts[k] = counts.get(k, 0) + 1
-            if step % cfg.train.log_every == 0:
+            if run.step % cfg.train.log_every == 0:
                 means = {k: v / counts[k] for k, v in acc.items()}
                 epoch = mixer.cursors["corpus"][0]
-                log({"split": "train", "step": step, "epoch": epoch,
+                log({"split": "train", "step": run.step, "epoch": epoch,
                      **{f"loss_{k}": v for k, v in means.items()},
                      **{f"weight_{k}": v for k, v in weights.items()}, **gstats,
                      "lr": sched.get_last_lr()[0], "grad_norm": float(gnorm),
                      "frames_per_s": frames_acc / max(step_time, 1e-9), "s_per_step": step_time / cfg.train.log_every,
-                     "rss_mb": rss_mb(), "elapsed_s": elapsed})
-                console.print(f"step {step:6d} ep {epoch:3d} "
+                     "rss_mb": rss_mb(), "elapsed_s": run.elapsed})
+                console.print(f"step {run.step:6d} ep {epoch:3d} "
                               + " ".join(f"{k}={v:.3f}" for k, v in means.items())
-                              + f" | {frames_acc / max(step_time, 1e-9):,.0f} fr/s {elapsed / 60:.1f} min")
+                              + f" | {frames_acc / max(step_time, 1e-9):,.0f} fr/s {run.elapsed / 60:.1f} min")
                 frames_acc, acc, counts, step_time = 0, {}, {}, 0.0
-            if step % TRIM_EVERY == 0:   # after the log line, so rss_mb shows the untrimmed heap
+            if run.step % TRIM_EVERY == 0:   # after the log line, so rss_mb shows the untrimmed heap
                 trim_heap()
-            if budget and elapsed >= budget:
-                stopper.stop = True
-            if step % cfg.train.ckpt_every == 0 or stopper.stop:
+            if run.due(cfg.train.ckpt_every):
                 if dev_set is not None:
                     log(dev_record())
                 save_ckpt()
-    if not (ckpt_dir / f"step_{step:07d}.pt").is_file():
-        if dev_set is not None:
-            log(dev_record())
-        save_ckpt()
+        if not run.path().is_file():
+            if dev_set is not None:
+                log(dev_record())
+            save_ckpt()
     tb.close()
-    return {"step": step, "epoch": mixer.cursors["corpus"][0], "minutes": round(elapsed / 60, 2),
-            "checkpoint": str(ckpt_dir / f"step_{step:07d}.pt")}
+    return {**run.summary(), "epoch": mixer.cursors["corpus"][0]}

@@ -51,12 +51,12 @@ def full_exp(prepared) -> Path:
 
 @pytest.fixture()
 def full_package(prepared, full_exp) -> Path:
-    """exp_full/best.pt, selected from a dev evaluation unless a test already wrote one."""
-    if not (full_exp / "best.pt").is_file():
+    """exp_full/best.safetensors, selected from a dev evaluation unless a test already wrote one."""
+    if not (full_exp / "best.safetensors").is_file():
         mtts("evaluate", "--exp-dir", full_exp, "--data-dir", prepared / "data", "--split", "dev",
              "--metrics", "tasks")
         mtts("select-best", "--exp-dir", full_exp)
-    return full_exp / "best.pt"
+    return full_exp / "best.safetensors"
 
 
 def test_prepare_writes_datadirs_features_and_stats(prepared):
@@ -134,7 +134,7 @@ def test_evaluate_select_and_synthesize_from_the_model_file_alone(prepared, full
     assert sel["averaged"] == 2 and len(sel["ranking"]) == 2
     # the package works without the recipe: copy it alone somewhere else
     model = tmp_path / "voice.pt"
-    shutil.copy(exp / "best.pt", model)
+    shutil.copy(exp / "best.safetensors", model)
     mtts("synthesize", "-m", model, "-t", "Dr. Smith paid $3.50 on the 3rd.", "--out", tmp_path / "a.wav", "--n-iter", 4)
     y, sr = sf.read(tmp_path / "a.wav")
     assert sr == 22050 and len(y) > 0.1 * sr and abs(y).max() > 0.01
@@ -246,12 +246,13 @@ def test_neural_vocoder_trains_ships_in_the_package_and_speaks(prepared, full_ex
     assert set(teacher_forced_mels(full_exp, prepared / "data" / "dev", older, params, 300))
     with pytest.raises(MttsError, match="other features or mel statistics"):
         teacher_forced_mels(full_exp, prepared / "data" / "dev", {**stats, "energy_mean": 0.0}, params)
-    assert same_dump(ck, params, older) and not same_dump(ck, params, {**stats, "mel_std": [1.0] * 80})   # init
+    assert same_dump(ck["feature_params"], ck["stats"], params, older)   # init
+    assert not same_dump(ck["feature_params"], ck["stats"], params, {**stats, "mel_std": [1.0] * 80})
     # the package: best checkpoint of the acoustic model + the vocoder
-    best = tmp_path / "best.pt"
+    best = tmp_path / "best.safetensors"
     mtts("select-best", "--exp-dir", full_exp, "--out", best, "--vocoder", tmp_path / "voc")
-    pkg = checkpoint.load(best)
-    assert pkg["vocoder"]["step"] == 4
+    pkg = checkpoint.Package.load(best)
+    assert pkg.vocoder.step == 4
     assert "voc (step 4)" in json.loads((tmp_path / "selection.json").read_text())["vocoder"]
     for voc in ("auto", "neural", "griffin-lim"):
         out = mtts("synthesize", "-m", best, "-t", "Hello there.", "--out", tmp_path / f"{voc}.wav",
@@ -270,8 +271,8 @@ def test_neural_vocoder_trains_ships_in_the_package_and_speaks(prepared, full_ex
     ck["stats"] = {**ck["stats"], "mel_mean": [0.0] * 80}
     torch.save(ck, tmp_path / "other.pt")
     res = runner.invoke(app, ["select-best", "--exp-dir", str(full_exp), "--out",
-                              str(tmp_path / "b2.pt"), "--vocoder", str(tmp_path / "other.pt")])
-    assert res.exit_code == 1 and "other mel statistics" in res.output and not (tmp_path / "b2.pt").exists()
+                              str(tmp_path / "b2.safetensors"), "--vocoder", str(tmp_path / "other.pt")])
+    assert res.exit_code == 1 and "other mel statistics" in res.output and not (tmp_path / "b2.safetensors").exists()
 
 
 def test_export_to_onnx_matches_torch(prepared, full_exp, full_package, tmp_path):
@@ -279,12 +280,12 @@ def test_export_to_onnx_matches_torch(prepared, full_exp, full_package, tmp_path
     (tmp_path / "voc.yaml").write_text(yaml.safe_dump({"dim": 32, "intermediate": 64, "layers": 2, "batch_size": 4}))
     mtts("train-vocoder", "-c", tmp_path / "voc.yaml", "--data-dir", prepared / "data", "--dump-dir",
          prepared / "dump", "--exp-dir", tmp_path / "voc", "--max-steps", 2)
-    best = tmp_path / "best.pt"
+    best = tmp_path / "best.safetensors"
     mtts("select-best", "--exp-dir", full_exp, "--out", best, "--vocoder", tmp_path / "voc")
     text = mtts("export", "-m", best, "--out", tmp_path / "onnx")
     rec = json.loads(text[text.index("{"):])
     assert rec["files"] == ["encoder.onnx", "decoder.onnx", "vocoder.onnx"]
-    assert json.loads((tmp_path / "onnx" / "meta.json").read_text())["tokens"] == checkpoint.load(best)["tokens"]
+    assert json.loads((tmp_path / "onnx" / "meta.json").read_text())["tokens"] == checkpoint.Package.load(best).tokens.symbols
     assert rec["check"]["mel_max_abs_diff"] < 1e-3 and rec["check"]["wav_max_abs_diff"] < 1e-3
     assert rec["check"]["rtf_torch"] > 0 and rec["check"]["rtf_onnx"] > 0
     # the exported graphs take other lengths than the ones they were traced with

@@ -32,7 +32,7 @@ def check_outputs(root: Path, tag: str, vocoder: str = "vocoder_tiny") -> None:
     exp = root / "exp" / tag
     sel = json.loads((exp / "selection.json").read_text())
     assert sel["metric"] == "mel_l1" and (root / sel["chosen"][0]).is_file()  # relative to the recipe
-    assert (exp / "best.pt").is_file() and (exp / "config.yaml").is_file()
+    assert (exp / "best.safetensors").is_file() and (exp / "config.yaml").is_file()
     y, sr = sf.read(exp / "synth" / "sample.wav")
     assert sr == 22050 and len(y) > sr // 2
     n_test = len((root / "data" / "test" / "text").read_text().splitlines())
@@ -41,7 +41,7 @@ def check_outputs(root: Path, tag: str, vocoder: str = "vocoder_tiny") -> None:
     assert best["utterances"] == n_test and "mcd_db" in best["metrics"] and "rtf" in best["metrics"]
     assert (exp / "eval" / "test" / "report.md").is_file()
     # stage 4 trained the vocoder (and, when asked, fine-tuned it with discriminators on the
-    # acoustic model's teacher-forced mels); stage 6 shipped it in best.pt, stage 8 spoke with it
+    # acoustic model's teacher-forced mels); stage 6 shipped it in best.safetensors, stage 8 spoke with it
     assert sel["vocoder"].startswith(f"exp/{vocoder} ") and best["vocoder"] == "neural"
     assert list((root / "exp" / "vocoder_tiny" / "checkpoints").glob("step_*.pt"))
     if vocoder == "vocoder_gan_tiny":

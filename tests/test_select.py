@@ -47,13 +47,13 @@ def test_select_best_picks_and_records_the_right_checkpoint(tmp_path):
     summary = [{"checkpoint": str(tmp_path / f"step_{s}.pt"), "step": s, "split": "dev",
                 "metrics": {"mel_l1": v}} for s, v in values.items()]
     (tmp_path / "summary.json").write_text(json.dumps(summary))
-    rec = select_best(tmp_path / "summary.json", tmp_path / "best.pt", "mel_l1")
+    rec = select_best(tmp_path / "summary.json", tmp_path / "best.safetensors", "mel_l1")
     assert rec["chosen"] == [str(tmp_path / "step_2.pt")] and rec["value"] == 0.3
-    best = checkpoint.load(tmp_path / "best.pt")
+    assert checkpoint.is_safetensors(tmp_path / "best.safetensors")   # weights that load without unpickling
+    best = checkpoint.Package.load(tmp_path / "best.safetensors")
     w = "encoder.embed.weight"
-    assert torch.equal(best["model"][w], models[2].state_dict()[w])
-    assert "optimizer" not in best
-    rec = select_best(tmp_path / "summary.json", tmp_path / "best2.pt", "mel_l1", n_average=2)
-    avg = checkpoint.load(tmp_path / "best2.pt")["model"][w]
+    assert torch.equal(best.weights[w], models[2].state_dict()[w]) and best.step == 2
+    rec = select_best(tmp_path / "summary.json", tmp_path / "best2.safetensors", "mel_l1", n_average=2)
+    avg = checkpoint.Package.load(tmp_path / "best2.safetensors").weights[w]
     assert torch.allclose(avg, (models[2].state_dict()[w] + models[3].state_dict()[w]) / 2)
     assert json.loads((tmp_path / "selection.json").read_text())["averaged"] == 2

@@ -112,16 +112,16 @@ def evaluate_checkpoint(path: Path, split_dir: Path | None, out_dir: Path, group
     from mtts.features.audio import extract
     from mtts.synthesize import POSTFILTER, Synthesizer, write_wav
 
-    ck = checkpoint.load(path)
-    model, _, tokens, _ = checkpoint.build_model(ck, path)
-    data = load_split(ck, tokens, split_dir, max_utts) if split_dir is not None else None
+    pkg = checkpoint.Package.load(path)
+    model = pkg.build_model(path)
+    data = load_split(pkg, split_dir, max_utts) if split_dir is not None else None
     metrics: dict[str, float] = {}
     used, asr = None, {}
     if "tasks" in groups and data is not None:
         metrics.update(task_metrics(model, data))
     items = load_items(split_dir, text_file, max_utts)
     if any(g in groups for g in ("acoustic", "asr", "dnsmos", "speed")):
-        synth = Synthesizer.from_checkpoint(ck, path, model, vocoder,
+        synth = Synthesizer.from_package(pkg, path, model, vocoder,
                                             POSTFILTER if postfilter is None else postfilter)
         used = synth.vocoder_name
         p = synth.params
@@ -148,7 +148,7 @@ def evaluate_checkpoint(path: Path, split_dir: Path | None, out_dir: Path, group
                 hyp_f0 = extract(load_audio(wav_dir / f"{uid}.wav", p.sample_rate), p)["pitch"]
                 utterance_plot(out_dir / path.stem / "plots" / f"{uid}.png", uid, ref_mel, hyp_mel,
                                _alignment(model, data, uid), ref_f0, hyp_f0)
-    result = {"checkpoint": str(path), "step": ck.get("step"), "split": split_dir.name if split_dir else str(text_file),
+    result = {"checkpoint": str(path), "step": pkg.step, "split": split_dir.name if split_dir else str(text_file),
               "utterances": len(items), "ids": [i[0] for i in items], "metrics": metrics}
     if used:   # what the audio was made with
         result["vocoder"] = used
@@ -203,7 +203,7 @@ def evaluate(checkpoints: list[Path], split_dir: Path | None, out_dir: Path, gro
     refs = None
     if references and split_dir is not None:
         from mtts import checkpoint
-        params = FeatureParams.from_dict(checkpoint.load(checkpoints[0])["feature_params"])
+        params = checkpoint.Package.load(checkpoints[0]).feature_params
         refs = evaluate_references(split_dir, out_dir, groups, nj, max_utts, params)
     keys = [k for k in results[0]["metrics"] if not k.startswith("loss_")]
     curves_plot(out_dir / "curves.png", results, keys)

@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from mtts.data.dataset import Stats, TTSDataset
-from mtts.text.tokens import TokenTable
 from mtts.train import evaluate_loss
 
 
@@ -15,6 +14,6 @@ def task_metrics(model, data: TTSDataset, batch_frames: int = 8000) -> dict[str,
     return evaluate_loss(model, data, batch_frames)
 
 
-def load_split(ck: dict, tokens, split_dir: Path, max_utts: int = 0) -> TTSDataset:
-    chars = TokenTable(ck["chars"]) if ck.get("chars") else None
-    return TTSDataset(split_dir, tokens, Stats(ck["stats"]), max_utts, chars)
+def load_split(pkg, split_dir: Path, max_utts: int = 0) -> TTSDataset:
+    """A data split encoded with a model package's tables and statistics."""
+    return TTSDataset(split_dir, pkg.tokens, Stats(pkg.stats), max_utts, pkg.chars)

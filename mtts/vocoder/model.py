@@ -63,7 +63,7 @@ class VocoderConfig:
     adv_weight: float = 1.0
     fm_weight: float = 2.0
     init: str = ""                 # start from this vocoder's weights (checkpoint or exp dir)
-    # Acoustic model (checkpoint, best.pt or exp dir) whose teacher-forced mels replace the
+    # Acoustic model (checkpoint, best.safetensors or exp dir) whose teacher-forced mels replace the
     # recordings' mels as input: the vocoder learns the model's smoother texture ("GTA")
     gta_model: str = ""
 
@@ -173,33 +173,40 @@ class Vocoder(nn.Module):
         return self.waveform(*self.spectrum(mel))
 
 
-def build_vocoder(state: dict) -> tuple[Vocoder, VocoderConfig]:
-    """From the `vocoder` entry of a model package or a vocoder checkpoint."""
-    cfg = VocoderConfig(**state["config"])
-    p = state["feature_params"]
+def build_vocoder(pkg) -> tuple[Vocoder, VocoderConfig]:
+    """From a `checkpoint.VocoderPackage` (inside a model package, or read from a vocoder run)."""
+    cfg = VocoderConfig(**pkg.config)
+    p = pkg.feature_params
     voc = Vocoder(cfg, p["n_mels"], p["n_fft"], p["hop_length"], p["win_length"])
-    voc.load_state_dict(state["model"])
+    voc.load_state_dict(pkg.weights)
     voc.eval()
     return voc, cfg
 
 
-def load_vocoder_checkpoint(path) -> dict:
-    """The newest checkpoint of a vocoder exp dir, or a checkpoint file, as a package entry."""
-    from mtts import checkpoint
+def load_checkpoint(path) -> dict:
+    """A vocoder training checkpoint (read safely: tensors and plain values only)."""
     from mtts.errors import MttsError
     from mtts.io import torch_load
-    path = checkpoint.resolve(path, "run `mtts train-vocoder` first")
     ck = torch_load(path)
     if not isinstance(ck, dict) or ck.get("kind") != "vocoder":
         raise MttsError(f"{path} is not an mtts vocoder checkpoint")
-    return {k: ck[k] for k in ("model", "config", "feature_params", "stats", "step")}
+    return ck
 
 
-def check_compatible(vocoder: dict, package: dict, where: str) -> None:
-    """The vocoder reads the acoustic model's normalised mels: same features, same statistics."""
+def load_vocoder_checkpoint(path):
+    """The newest checkpoint of a vocoder exp dir, or a checkpoint file, as a VocoderPackage."""
+    from mtts import checkpoint
+    path = checkpoint.resolve(path, "run `mtts train-vocoder` first")
+    ck = load_checkpoint(path)
+    return checkpoint.VocoderPackage(ck["config"], ck["feature_params"], ck["stats"], ck["step"], ck["model"])
+
+
+def check_compatible(vocoder, package, where: str) -> None:
+    """The vocoder reads the acoustic model's normalised mels: same features, same statistics.
+    vocoder: a VocoderPackage; package: the model's Package."""
     from mtts.errors import MttsError
-    if vocoder["feature_params"] != package["feature_params"]:
+    if vocoder.feature_params != package.feature_params.to_dict():
         raise MttsError(f"{where}: the vocoder was trained with other feature parameters than the model")
-    if vocoder["stats"]["mel_mean"] != package["stats"]["mel_mean"] or \
-            vocoder["stats"]["mel_std"] != package["stats"]["mel_std"]:
+    if vocoder.stats["mel_mean"] != package.stats["mel_mean"] or \
+            vocoder.stats["mel_std"] != package.stats["mel_std"]:
         raise MttsError(f"{where}: the vocoder was trained on other mel statistics (another dump/)")

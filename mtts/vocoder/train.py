@@ -15,7 +15,6 @@ losses leave (docs/vocoder.md has what it gave here).
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import time
@@ -33,12 +32,13 @@ from mtts.data.dataset import Stats, normalisation
 from mtts.data.datadir import read_table
 from mtts.errors import MttsError
 from mtts.features.audio import FeatureParams, _mel_basis, load_audio
-from mtts.io import read_json, seed_everything, torch_load, torch_save, write_text
+from mtts.io import nested_tuples, read_json, seed_everything, write_text
 from mtts.precision import autocast
 from mtts.precision import check as check_precision
+from mtts.run import Run
 from mtts.vocoder.discriminators import (DISCRIMINATORS, Discriminators, discriminator_loss,
                                          feature_matching_loss, generator_loss)
-from mtts.vocoder.model import PHASE_MODES, Vocoder, VocoderConfig, load_vocoder_checkpoint
+from mtts.vocoder.model import PHASE_MODES, Vocoder, VocoderConfig, load_checkpoint, load_vocoder_checkpoint
 
 RESOLUTIONS = ((512, 128, 512), (1024, 256, 1024), (2048, 512, 2048))
 
@@ -134,10 +134,10 @@ class SpectralLoss(torch.nn.Module):
         return out
 
 
-def same_dump(ck: dict, p: FeatureParams, stats_d: dict) -> bool:
+def same_dump(feature_params: dict, stats: dict, p: FeatureParams, stats_d: dict) -> bool:
     """Whether a checkpoint this run builds on (init, gta_model) saw these features, normalised
     the same way."""
-    return ck["feature_params"] == p.to_dict() and normalisation(ck["stats"]) == normalisation(stats_d)
+    return feature_params == p.to_dict() and normalisation(stats) == normalisation(stats_d)
 
 
 @torch.no_grad()
@@ -147,13 +147,13 @@ def teacher_forced_mels(model_path: Path, split_dir: Path, stats_d: dict, p: Fea
     durations (MAS), pitch and energy, so frame t still matches samples [t*hop, (t+1)*hop)."""
     from mtts.data.dataset import TTSDataset, collate, frame_batches
     path = checkpoint.resolve(model_path, "train the acoustic model first (gta_model)")
-    ck = checkpoint.load(path)
-    if not same_dump(ck, p, stats_d):
+    pkg = checkpoint.Package.load(path)
+    if not same_dump(pkg.feature_params.to_dict(), pkg.stats, p, stats_d):
         raise MttsError(f"gta_model {path}: trained on other features or mel statistics than this dump")
-    model, _, tokens, _ = checkpoint.build_model(ck, path)
+    model = pkg.build_model(path)
     if "alignment" not in model.tasks:
         raise MttsError(f"gta_model {path}: has no alignment task to give the recordings' durations")
-    data = TTSDataset(split_dir, tokens, Stats(stats_d))
+    data = TTSDataset(split_dir, pkg.tokens, Stats(stats_d))
     groups = frame_batches(data.lengths, batch_frames, 0, 0, shuffle=False)   # similar lengths together
     mels = {}
     with progress() as prog:
@@ -254,9 +254,9 @@ def train_vocoder(cfg: VocoderConfig, data_dir: Path, dump_dir: Path, exp_dir: P
     voc = Vocoder(cfg, params.n_mels, params.n_fft, params.hop_length, params.win_length)
     if cfg.init:
         init = load_vocoder_checkpoint(cfg.init)
-        if not same_dump(init, params, stats_d):
+        if not same_dump(init.feature_params, init.stats, params, stats_d):
             raise MttsError(f"init {cfg.init}: trained on other features or mel statistics than {dump_dir}")
-        voc.load_state_dict(init["model"])
+        voc.load_state_dict(init.weights)
     loss_fn = SpectralLoss(params, cfg.mel_weight)
     opt = torch.optim.AdamW(voc.parameters(), lr=cfg.lr, betas=(0.8, 0.99), weight_decay=0.01)
     warm, total = max(1, cfg.warmup_steps), max(1, cfg.max_steps)
@@ -269,95 +269,72 @@ def train_vocoder(cfg: VocoderConfig, data_dir: Path, dump_dir: Path, exp_dir: P
     # the discriminators follow the generator's learning rate times disc_lr_scale (set every step)
     opt_d = torch.optim.AdamW(disc.parameters(), lr=cfg.lr, betas=(0.8, 0.99), weight_decay=0.01) \
         if disc is not None else None
-    ckpt_dir = exp_dir / "checkpoints"
-    step, elapsed = 0, 0.0
     rng = random.Random(cfg.seed)
-    found = checkpoint.list_checkpoints(ckpt_dir)
-    if resume and found:
-        ck = torch_load(found[-1])
+    run = Run(exp_dir, cfg.max_steps, cfg.max_minutes, cfg.keep_checkpoints)
+    ck = run.resume(resume, load_checkpoint)
+    if ck is not None:
         voc.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
         sched.load_state_dict(ck["scheduler"])
         if disc is not None and "disc" in ck:
             disc.load_state_dict(ck["disc"])
             opt_d.load_state_dict(ck["disc_optimizer"])
-        step, elapsed = ck["step"], ck["elapsed"]
-        rng.setstate(ck["rng"]["python"])
+        rng.setstate(nested_tuples(ck["rng"]["python"]))
         torch.set_rng_state(ck["rng"]["torch"])
-        console.print(f"resumed from {found[-1]} (step {step})")
-    elif found:
-        raise MttsError(f"{ckpt_dir} already holds checkpoints; pass --resume or choose a new --exp-dir")
     write_text(exp_dir / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
-    log_path = exp_dir / "metrics.jsonl"
-    kept = [l for l in (log_path.read_text().splitlines() if log_path.is_file() else [])
-            if l.strip().startswith("{") and json.loads(l).get("step", 0) <= step] if resume else []
-    write_text(log_path, "".join(l + "\n" for l in kept))
 
     def save() -> Path:
-        path = ckpt_dir / f"step_{step:07d}.pt"
-        torch_save({"kind": "vocoder", "model": voc.state_dict(), "optimizer": opt.state_dict(),
-                    "scheduler": sched.state_dict(), "step": step, "elapsed": elapsed,
-                    "rng": {"python": rng.getstate(), "torch": torch.get_rng_state()},
-                    "config": cfg.to_dict(), "feature_params": params.to_dict(), "stats": stats_d,
-                    **({"disc": disc.state_dict(), "disc_optimizer": opt_d.state_dict()}
-                       if disc is not None else {})}, path)
-        checkpoint.prune(ckpt_dir, cfg.keep_checkpoints)
-        return path
-
-    def log(rec: dict) -> None:
-        with open(log_path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(rec) + "\n")
+        return run.save({"kind": "vocoder", "model": voc.state_dict(), "optimizer": opt.state_dict(),
+                         "scheduler": sched.state_dict(),
+                         "rng": {"python": rng.getstate(), "torch": torch.get_rng_state()},
+                         "config": cfg.to_dict(), "feature_params": params.to_dict(), "stats": stats_d,
+                         **({"disc": disc.state_dict(), "disc_optimizer": opt_d.state_dict()}
+                            if disc is not None else {})})
 
     n_params = sum(p.numel() for p in voc.parameters())
     console.print(f"vocoder: {n_params / 1e6:.2f} M parameters; {len(train_pairs)} train utterances"
                   + (f"; discriminators {cfg.discriminators} ({sum(p.numel() for p in disc.parameters()) / 1e6:.2f} M)"
                      f" from step {cfg.gan_start_step}" if disc is not None else ""))
     voc.train()
-    t_start = time.time() - elapsed
     acc, n_acc, t_acc = {}, 0, 0.0
-    budget = cfg.max_minutes * 60
-    stop = False
-    while step < cfg.max_steps and not stop:
-        t0 = time.time()
-        mel, y = random_batch(train_pairs, cfg, params.hop_length, rng)
-        with autocast(cfg.precision):
-            log_mag, phase = voc.spectrum(mel)
-            y_hat = voc.waveform(log_mag, phase)
-        out = loss_fn(y_hat, y, phase)
-        loss = cfg.spectral_weight * out["total"]
-        if cfg.phase_weight:
-            loss = loss + cfg.phase_weight * out["phase"]
-        if disc is not None and step >= cfg.gan_start_step:
-            for g in opt_d.param_groups:
-                g["lr"] = sched.get_last_lr()[0] * cfg.disc_lr_scale
-            out.update(adversarial_step(disc, opt_d, y, y_hat, cfg.grad_clip))
-            loss = loss + cfg.adv_weight * out["g_adv"] + cfg.fm_weight * out["g_fm"]
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(voc.parameters(), cfg.grad_clip)
-        opt.step()
-        sched.step()
-        step += 1
-        t_acc += time.time() - t0
-        elapsed = time.time() - t_start
-        for k, v in out.items():
-            acc[k] = acc.get(k, 0.0) + float(v.detach())
-        n_acc += 1
-        stop = bool(budget) and elapsed >= budget
-        if step % cfg.log_every == 0:
-            n_gan = min(n_acc, max(0, step - cfg.gan_start_step))   # steps of this window with a GAN loss
-            means = {k: v / (n_gan if k.startswith(("d_", "g_")) else n_acc) for k, v in acc.items()}
-            log({"split": "train", "step": step, **means, "lr": sched.get_last_lr()[0],
-                 "s_per_step": t_acc / n_acc, "elapsed_s": elapsed})
-            console.print(f"vocoder step {step:6d} " + " ".join(f"{k}={v:.3f}" for k, v in means.items())
-                          + f" | {t_acc / n_acc:.2f} s/step {elapsed / 60:.1f} min")
-            acc, n_acc, t_acc = {}, 0, 0.0
-        if step % cfg.ckpt_every == 0 or stop or step == cfg.max_steps:
-            if dev_pairs:
-                log({"split": "dev", "step": step, **dev_loss(voc, loss_fn, dev_pairs)})
+    with run:
+        while not run.done():
+            t0 = time.time()
+            mel, y = random_batch(train_pairs, cfg, params.hop_length, rng)
+            with autocast(cfg.precision):
+                log_mag, phase = voc.spectrum(mel)
+                y_hat = voc.waveform(log_mag, phase)
+            out = loss_fn(y_hat, y, phase)
+            loss = cfg.spectral_weight * out["total"]
+            if cfg.phase_weight:
+                loss = loss + cfg.phase_weight * out["phase"]
+            if disc is not None and run.step >= cfg.gan_start_step:
+                for g in opt_d.param_groups:
+                    g["lr"] = sched.get_last_lr()[0] * cfg.disc_lr_scale
+                out.update(adversarial_step(disc, opt_d, y, y_hat, cfg.grad_clip))
+                loss = loss + cfg.adv_weight * out["g_adv"] + cfg.fm_weight * out["g_fm"]
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(voc.parameters(), cfg.grad_clip)
+            opt.step()
+            sched.step()
+            run.advance()
+            t_acc += time.time() - t0
+            for k, v in out.items():
+                acc[k] = acc.get(k, 0.0) + float(v.detach())
+            n_acc += 1
+            if run.step % cfg.log_every == 0:
+                n_gan = min(n_acc, max(0, run.step - cfg.gan_start_step))   # steps of this window with a GAN loss
+                means = {k: v / (n_gan if k.startswith(("d_", "g_")) else n_acc) for k, v in acc.items()}
+                run.log({"split": "train", "step": run.step, **means, "lr": sched.get_last_lr()[0],
+                         "s_per_step": t_acc / n_acc, "elapsed_s": run.elapsed})
+                console.print(f"vocoder step {run.step:6d} " + " ".join(f"{k}={v:.3f}" for k, v in means.items())
+                              + f" | {t_acc / n_acc:.2f} s/step {run.elapsed / 60:.1f} min")
+                acc, n_acc, t_acc = {}, 0, 0.0
+            if run.due(cfg.ckpt_every):
+                if dev_pairs:
+                    run.log({"split": "dev", "step": run.step, **dev_loss(voc, loss_fn, dev_pairs)})
+                save()
+        if not run.path().is_file():
             save()
-    path = ckpt_dir / f"step_{step:07d}.pt"
-    if not path.is_file():
-        save()
-    return {"step": step, "minutes": round(elapsed / 60, 2), "checkpoint": str(path),
-            "parameters": n_params}
+    return {**run.summary(), "parameters": n_params}

@@ -10,7 +10,7 @@
 #               vocoder_finetune_config is set) its adversarial fine-tuning on the acoustic
 #               model's teacher-forced mels in exp/<fine-tune config name>/
 #   5 evaluate  exp/$tag/eval/dev/*.json (per-task metrics of every checkpoint)
-#   6 select    exp/$tag/best.pt (with the neural vocoder), exp/$tag/selection.json
+#   6 select    exp/$tag/best.safetensors (with the neural vocoder), exp/$tag/selection.json
 #   7 synth     exp/$tag/synth/test/*.wav, exp/$tag/synth/sample.wav
 #   8 report    exp/$tag/eval/test/{best.json,references.json,report.md} (the best model in full)
 #   9 ablate    exp/ablate/{<variant>/seed<k>/,report.md,plots/}: single- vs multi-task at
@@ -81,14 +81,14 @@ fi
 if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
   log "Stage 7: synthesize the test set and a sample sentence"
   awk '{id=$1; $1=""; sub(/^ /, ""); print id "|" $0}' data/test/text > "${exp}/test_sentences.txt"
-  ${mtts} synthesize --model "${exp}/best.pt" --text-file "${exp}/test_sentences.txt" --out "${exp}/synth/test"
-  ${mtts} synthesize --model "${exp}/best.pt" --text "${synth_text}" --out "${exp}/synth/sample.wav"
+  ${mtts} synthesize --model "${exp}/best.safetensors" --text-file "${exp}/test_sentences.txt" --out "${exp}/synth/test"
+  ${mtts} synthesize --model "${exp}/best.safetensors" --text "${synth_text}" --out "${exp}/synth/sample.wav"
   log "Listen: ${exp}/synth/sample.wav"
 fi
 
 if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
   log "Stage 8: full evaluation of the best model on test (${eval_metrics}), with the recordings as reference"
-  ${mtts} evaluate "${exp}/best.pt" --exp-dir "${exp}" --data-dir data --split test \
+  ${mtts} evaluate "${exp}/best.safetensors" --exp-dir "${exp}" --data-dir data --split test \
     --metrics "${eval_metrics}" --references --nj "${nj}"
   log "Report: ${exp}/eval/test/report.md"
 fi

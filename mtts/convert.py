@@ -1,0 +1,50 @@
+"""Stage `convert`: files written before safe loading -> today's formats.
+
+Older mtts saved NumPy RNG states inside checkpoints, which only a full unpickle reads, and
+a full unpickle runs whatever code a file holds; so this reads the old file that way once,
+on the user's word that they trust it (`mtts convert --trust`), and writes a file that
+loads with nothing executed: a model package (.safetensors) or a training checkpoint (.pt).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mtts import checkpoint
+from mtts.errors import MttsError
+from mtts.io import torch_load_trusted, torch_save
+
+
+def safe_rng(rng: dict) -> dict:
+    """An old checkpoint's RNG states with the NumPy one as a tensor and plain values."""
+    out = dict(rng)
+    if isinstance(rng.get("numpy"), tuple):
+        kind, keys, pos, has_gauss, gauss = rng["numpy"]
+        out["numpy"] = {"kind": kind, "keys": torch.from_numpy(np.asarray(keys).astype(np.int64)), "pos": int(pos),
+                        "has_gauss": int(has_gauss), "gauss": float(gauss)}
+    return out
+
+
+def convert(src: Path, out: Path) -> dict:
+    if src.resolve() == out.resolve():
+        raise MttsError(f"{out}: write the converted file under another name than {src}")
+    ck = torch_load_trusted(src)
+    if not isinstance(ck, dict) or "model" not in ck:
+        raise MttsError(f"{src} is not an mtts model package or checkpoint")
+    if out.suffix == ".safetensors":
+        if ck.get("kind") == "vocoder":
+            raise MttsError(f"{src} is a vocoder checkpoint: convert it to a .pt checkpoint, "
+                            "then package it with `mtts select-best --vocoder`")
+        pkg = checkpoint.Package.from_checkpoint(ck, src)
+        pkg.build_model(src)   # proves the weights fit before anything is written
+        pkg.save(out)
+        return {"out": str(out), "kind": "model package", "step": pkg.step}
+    if out.suffix != ".pt":
+        raise MttsError(f"{out}: the converted file must end in .safetensors (model package) or .pt (checkpoint)")
+    if "rng" in ck:
+        ck = {**ck, "rng": safe_rng(ck["rng"])}
+    torch_save(ck, out)
+    return {"out": str(out), "kind": "checkpoint", "step": ck.get("step")}
