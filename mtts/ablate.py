@@ -148,7 +148,7 @@ def _curves(run_dirs: dict[str, list[Path]], split: str, key: str) -> dict[str, 
 
 
 def make_plots(run_dirs: dict[str, list[Path]], agg: dict, out_dir: Path) -> list[Path]:
-    from mtts.evaluate.plots import _save, plt
+    from mtts.evaluate.plots import plt, save_figure
     written = []
     # one colour and line style per variant, the same in every plot (15+ variants outrun one palette)
     style = {n: {"color": plt.cm.tab20(i % 20), "linestyle": ("-", "--", ":")[i // 20 % 3]}
@@ -162,7 +162,7 @@ def make_plots(run_dirs: dict[str, list[Path]], agg: dict, out_dir: Path) -> lis
         ax.set_ylabel(f"dev {k}")
     axes[0, 0].legend(fontsize="x-small", ncol=3)
     axes[-1, 0].set_xlabel("step")
-    _save(fig, out_dir / "dev_curves.png")
+    save_figure(fig, out_dir / "dev_curves.png")
     written.append(out_dir / "dev_curves.png")
 
     # overfitting: dev minus train mel loss at the steps both were measured
@@ -177,7 +177,7 @@ def make_plots(run_dirs: dict[str, list[Path]], agg: dict, out_dir: Path) -> lis
     ax.set_xlabel("step")
     ax.set_ylabel("dev − train mel L1")
     ax.legend(fontsize="small", ncol=2)
-    _save(fig, out_dir / "train_dev_gap.png")
+    save_figure(fig, out_dir / "train_dev_gap.png")
     written.append(out_dir / "train_dev_gap.png")
 
     names = list(run_dirs)
@@ -199,7 +199,7 @@ def make_plots(run_dirs: dict[str, list[Path]], agg: dict, out_dir: Path) -> lis
         ax.axis("off")
     fig.legend([plt.Line2D([], [], color=colour[t]) for t in tasks], tasks, loc="outside lower center",
                ncol=len(tasks), fontsize="small")
-    _save(fig, out_dir / "weights.png")
+    save_figure(fig, out_dir / "weights.png")
     written.append(out_dir / "weights.png")
 
     fig, ax = plt.subplots(figsize=(8, 3), constrained_layout=True)
@@ -208,7 +208,7 @@ def make_plots(run_dirs: dict[str, list[Path]], agg: dict, out_dir: Path) -> lis
            color=[style[n]["color"] for n in names])
     ax.set_xticks(range(len(names)), names, rotation=35, ha="right", fontsize="small")
     ax.set_ylabel("s / step")
-    _save(fig, out_dir / "seconds_per_step.png")
+    save_figure(fig, out_dir / "seconds_per_step.png")
     written.append(out_dir / "seconds_per_step.png")
     return written
 

@@ -199,12 +199,12 @@ def test_unknown_discriminator_in_a_vocoder_config_is_a_one_line_error(tmp_path)
 def test_instantaneous_frequency_vocoder_exports_to_onnx(tmp_path):
     pytest.importorskip("onnx")
     ort = pytest.importorskip("onnxruntime")
-    from mtts.export import _export
+    from mtts.export import export_module
     p = FeatureParams()
     torch.manual_seed(0)
     voc = Vocoder(replace(SMALL, phase="if"), p.n_mels, p.n_fft, p.hop_length, p.win_length).eval()
-    _export(voc, (torch.randn(1, 20, p.n_mels),), tmp_path / "v.onnx", ["mel"], ["wav"],
-            {"mel": {1: "frames"}, "wav": {1: "samples"}})
+    export_module(voc, (torch.randn(1, 20, p.n_mels),), tmp_path / "v.onnx", ["mel"], ["wav"],
+                  {"mel": {1: "frames"}, "wav": {1: "samples"}})
     mel = torch.randn(1, 57, p.n_mels)                  # another length than the traced one
     got = ort.InferenceSession(str(tmp_path / "v.onnx")).run(None, {"mel": mel.numpy()})[0]
     with torch.no_grad():

@@ -32,7 +32,7 @@ from mtts.console import console, progress
 from mtts.data.dataset import Stats, normalisation
 from mtts.data.datadir import read_table
 from mtts.errors import MttsError
-from mtts.features.audio import FeatureParams, _mel_basis, load_audio
+from mtts.features.audio import FeatureParams, mel_basis, load_audio
 from mtts.io import read_json, seed_everything, torch_load, torch_save, write_text
 from mtts.precision import autocast
 from mtts.precision import check as check_precision
@@ -73,7 +73,7 @@ class SpectralLoss(torch.nn.Module):
         super().__init__()
         self.p, self.mel_weight = p, mel_weight
         self.main = (p.n_fft, p.hop_length, p.win_length)   # the features' STFT: log-mel and phase
-        self.register_buffer("mel_basis", torch.from_numpy(_mel_basis(p)).float())
+        self.register_buffer("mel_basis", torch.from_numpy(mel_basis(p)).float())
         for n_fft, _, win in RESOLUTIONS:
             self.register_buffer(f"win{n_fft}", torch.hann_window(win))
         self.register_buffer("win_main", torch.hann_window(p.win_length))
