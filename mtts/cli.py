@@ -84,7 +84,7 @@ def tokenize(
                                                "pronunciations) to DUMP/lexicon/ for data.mix.lexicon."),
 ):
     """Normalise text, phonemize with espeak-ng (cached) and build the token tables."""
-    from mtts.text.tokenize import tokenize as run
+    from mtts.data.tokenize import tokenize as run
     if lexicon_words < 0:
         raise MttsError(f"--lexicon-words must be >= 0, got {lexicon_words}")
     _print_json(run(data_dir, dump_dir, normalizer, lexicon_words))
