@@ -16,7 +16,7 @@ import warnings
 
 import torch
 
-from mtts.config import config_from_dict
+from mtts.validate import config_from_dict
 from mtts.model import MultiTaskModel
 from mtts.mtl import METHODS
 from mtts.train import build_method

@@ -24,7 +24,7 @@ import warnings
 
 import torch
 
-from mtts.config import config_from_dict
+from mtts.validate import config_from_dict
 from mtts.model import MultiTaskModel
 from mtts.train import build_method, rss_mb, trim_heap
 

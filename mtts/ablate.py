@@ -27,11 +27,12 @@ from pathlib import Path
 import torch
 import yaml
 
-from mtts.config import Config, config_from_dict, load_config, read_yaml
+from mtts.config import Config, read_yaml
 from mtts.console import console
 from mtts.errors import MttsError
 from mtts.io import read_json, write_json, write_text
 from mtts.training_plots import read_log
+from mtts.validate import config_from_dict, load_config
 
 # columns of the report, in order, where present; lower is better for all of them
 COLUMNS = ["mel_l1", "mel_l2", "duration_mae_frames", "f0_rmse_hz", "energy_mae", "g2p_per",

@@ -11,12 +11,13 @@ import re
 from pathlib import Path
 
 
-from mtts.config import Config, config_from_dict
+from mtts.config import Config
 from mtts.errors import MttsError
 from mtts.features.audio import FeatureParams
 from mtts.io import torch_load, torch_save
 from mtts.model import MultiTaskModel
 from mtts.text.tokens import TokenTable
+from mtts.validate import config_from_dict
 
 STEP_RE = re.compile(r"step_(\d+)\.pt$")
 

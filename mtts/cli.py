@@ -105,20 +105,11 @@ def train(
     max_utts: int = typer.Option(0, help="Train on the first N utterances only (0: all)."),
 ):
     """Train the MultiTaskModel: shared encoder + task heads, L = sum of lambda_i * L_i."""
-    from mtts.config import load_config
     from mtts.train import train as run
-    cfg = load_config(config)
-    if seed is not None:
-        cfg.train.seed = seed
-    if max_steps is not None:
-        cfg.train.max_steps = max_steps
-    if max_minutes is not None:
-        cfg.train.max_minutes = max_minutes
-    if mtl_method is not None:
-        from mtts.mtl import METHODS
-        if mtl_method not in METHODS:
-            raise MttsError(f"unknown --mtl-method '{mtl_method}' (known: {', '.join(METHODS)})")
-        cfg.mtl.method = mtl_method
+    from mtts.validate import load_config
+    # overrides go into the YAML's mapping, so they are checked as if they were written there
+    cfg = load_config(config, {"train.seed": seed, "train.max_steps": max_steps,
+                               "train.max_minutes": max_minutes, "mtl.method": mtl_method})
     _print_json(run(cfg, data_dir, dump_dir, exp_dir, resume, max_utts))
 
 
@@ -178,11 +169,8 @@ def train_vocoder(
     """Train the neural vocoder (Vocos-style, iSTFT head) on the corpus's recordings and mels;
     with `discriminators` in the config, adversarial (fine-)tuning."""
     from mtts.vocoder.train import load_vocoder_config, train_vocoder as run
-    cfg = load_vocoder_config(config)
-    for key, value in (("seed", seed), ("max_steps", max_steps), ("max_minutes", max_minutes),
-                       ("init", init), ("gta_model", gta_model)):
-        if value is not None:
-            setattr(cfg, key, value)
+    cfg = load_vocoder_config(config, {"seed": seed, "max_steps": max_steps, "max_minutes": max_minutes,
+                                       "init": init, "gta_model": gta_model})
     _print_json(run(cfg, data_dir, dump_dir, exp_dir, resume, max_utts))
 
 

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from mtts.config import config_from_dict
+from mtts.validate import config_from_dict
 from mtts.errors import MttsError
 from mtts.model import MultiTaskModel
 from mtts.mtl import METHODS

@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from mtts.config import config_from_dict
+from mtts.validate import config_from_dict
 from mtts.model import MultiTaskModel
 from mtts.mtl import METHODS
 from mtts.train import build_method

@@ -5,7 +5,7 @@ import torch
 
 from mtts.errors import MttsError
 from mtts.select import average_states, rank, select_best
-from mtts.config import config_from_dict
+from mtts.validate import config_from_dict
 from mtts.model import MultiTaskModel
 from mtts.text.tokens import TokenTable
 from mtts import checkpoint

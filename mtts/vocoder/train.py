@@ -27,7 +27,7 @@ import torch.nn.functional as F
 import yaml
 
 from mtts import checkpoint
-from mtts.config import load_config
+from mtts.config import load_yaml_config
 from mtts.console import console, progress
 from mtts.data.dataset import Stats, normalisation
 from mtts.data.datadir import read_table
@@ -43,22 +43,27 @@ from mtts.vocoder.model import PHASE_MODES, Vocoder, VocoderConfig, load_vocoder
 RESOLUTIONS = ((512, 128, 512), (1024, 256, 1024), (2048, 512, 2048))
 
 
-def load_vocoder_config(path: Path | None) -> VocoderConfig:
-    cfg = load_config(path, VocoderConfig)
+def check_vocoder_config(cfg: VocoderConfig) -> None:
     if cfg.phase not in PHASE_MODES:
-        raise MttsError(f"{path}: 'phase' must be one of {', '.join(PHASE_MODES)}, got '{cfg.phase}'")
-    check_precision(cfg.precision, f"{path}: 'precision'")
+        raise MttsError(f"'phase' must be one of {', '.join(PHASE_MODES)}, got '{cfg.phase}'")
+    check_precision(cfg.precision, "'precision'")
     if not cfg.disc_lr_scale > 0:
-        raise MttsError(f"{path}: 'disc_lr_scale' must be > 0, got {cfg.disc_lr_scale}")
+        raise MttsError(f"'disc_lr_scale' must be > 0, got {cfg.disc_lr_scale}")
     if not cfg.phase_weight >= 0:
-        raise MttsError(f"{path}: 'phase_weight' must be >= 0, got {cfg.phase_weight}")
+        raise MttsError(f"'phase_weight' must be >= 0, got {cfg.phase_weight}")
     if not cfg.mel_weight > 0:
-        raise MttsError(f"{path}: 'mel_weight' must be > 0, got {cfg.mel_weight}")
+        raise MttsError(f"'mel_weight' must be > 0, got {cfg.mel_weight}")
     for name in disc_names(cfg):
         if name not in DISCRIMINATORS:
-            raise MttsError(f"{path}: unknown discriminator '{name}' in 'discriminators' "
+            raise MttsError(f"unknown discriminator '{name}' in 'discriminators' "
                             f"(known: {', '.join(DISCRIMINATORS)})")
-    return cfg
+
+
+def load_vocoder_config(path: Path | None, overrides: dict | None = None) -> VocoderConfig:
+    """The vocoder config from YAML (defaults when path is None) with command-line
+    `overrides` ({"seed": 3}, None values skipped) set before it is checked; errors name
+    the file and the key."""
+    return load_yaml_config(path, VocoderConfig, overrides, check_vocoder_config)
 
 
 def disc_names(cfg: VocoderConfig) -> list[str]:
