@@ -262,7 +262,8 @@ def render_report(plan: Plan, agg: dict, results: list[dict], info: dict, plots:
               "weights": "Task weights over time (first seed)", "seconds_per_step": "Seconds per training step"}
     for p in plots:
         lines += [f"### {titles.get(p.stem, p.stem)}", "", f"![{p.stem}]({os.path.relpath(p, base_dir)})", ""]
-    lines += ["## Variants", "", "Shared overrides: `" + yaml.safe_dump(plan.base, default_flow_style=True).strip() + "`", ""]
+    shared = yaml.safe_dump(plan.base, default_flow_style=True).strip()
+    lines += ["## Variants", "", "Shared overrides: `" + shared + "`", ""]
     for n in names:
         lines.append(f"- `{n}`: `{yaml.safe_dump(plan.variants[n], default_flow_style=True).strip()}`")
     lines += ["", "## Runs", "", "| variant | seed | steps | minutes |", "|---|---|---|---|"]
@@ -283,7 +284,8 @@ def ablate(config: Path | None, plan_path: Path, data_dir: Path, dump_dir: Path,
     if only:
         unknown = [n for n in only if n not in plan.variants]
         if unknown:
-            raise MttsError(f"--only names unknown variant(s) {', '.join(unknown)} (plan has {', '.join(plan.variants)})")
+            raise MttsError(f"--only names unknown variant(s) {', '.join(unknown)} "
+                            f"(plan has {', '.join(plan.variants)})")
     configs = variant_configs(base, plan, steps)
     seeds = [base.train.seed + i for i in range(n_seeds)]
     todo = [n for n in plan.variants if not only or n in only]
@@ -327,9 +329,8 @@ def ablate(config: Path | None, plan_path: Path, data_dir: Path, dump_dir: Path,
     info = {"command": command, "date": datetime.date.today().isoformat(), "steps": steps, "seeds": seeds,
             "note": note,
             "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {torch.get_num_threads()} torch threads"}
-    write_json(exp_dir / "results.json", {"info": info, "runs": results,
-                                          "aggregate": {n: {k: {"mean": m, "std": s, "n": c} for k, (m, s, c) in v.items()}
-                                                        for n, v in agg.items()}})
+    stats = {n: {k: {"mean": m, "std": s, "n": c} for k, (m, s, c) in v.items()} for n, v in agg.items()}
+    write_json(exp_dir / "results.json", {"info": info, "runs": results, "aggregate": stats})
     write_text(exp_dir / "report.md", render_report(plan, agg, results, info, plots, exp_dir, metric))
     if report is not None:  # a copy elsewhere (docs/), its plots beside it
         fig_dir = report.parent / f"{report.stem}_plots"

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-
 from mtts.config import Config
 from mtts.errors import MttsError
 from mtts.features.audio import FeatureParams
@@ -59,7 +58,8 @@ def load(path: Path) -> dict:
     return ckpt
 
 
-def build_model(ckpt: dict, path: Path | str = "checkpoint") -> tuple[MultiTaskModel, Config, TokenTable, FeatureParams]:
+def build_model(ckpt: dict,
+                path: Path | str = "checkpoint") -> tuple[MultiTaskModel, Config, TokenTable, FeatureParams]:
     """Rebuild the model exactly as it was trained, from a checkpoint dict alone."""
     cfg = config_from_dict(ckpt["config"])
     tokens = TokenTable(ckpt["tokens"])

@@ -137,6 +137,7 @@ def ablate(
     """Single- vs multi-task ablation at equal steps over several seeds: a Markdown report
     with mean +- std per variant, verdicts and plots (dev curves, train-vs-dev gap, weights, s/step)."""
     import shlex
+
     from mtts.ablate import ablate as run
     names = [n.strip() for n in only.split(",") if n.strip()] if only else None
     # the full command line, defaults included, so the report says exactly what made it
@@ -152,7 +153,8 @@ def ablate(
 @app.command("train-vocoder")
 @stage
 def train_vocoder(
-    config: Optional[Path] = typer.Option(None, "--config", "-c", help="Vocoder YAML (see recipes/mini/conf/vocoder.yaml)."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c",
+                                          help="Vocoder YAML (see recipes/mini/conf/vocoder.yaml)."),
     data_dir: Path = typer.Option(Path("data")),
     dump_dir: Path = typer.Option(Path("dump")),
     exp_dir: Path = typer.Option(Path("exp/vocoder"), help="Checkpoints, log and config go here."),
@@ -249,7 +251,8 @@ def compare(
         console.print(line)
     if out is not None:
         from mtts.io import write_json, write_text
-        write_text(out.with_suffix(".md"), md_table([r["experiment"] for r in rows], [r["metrics"] for r in rows]) + "\n")
+        md = md_table([r["experiment"] for r in rows], [r["metrics"] for r in rows])
+        write_text(out.with_suffix(".md"), md + "\n")
         write_json(out.with_suffix(".json"), rows)
 
 

@@ -19,7 +19,6 @@ import yaml
 
 from mtts.errors import MttsError
 
-
 DATASETS = ("corpus", "lexicon")
 
 

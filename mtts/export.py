@@ -95,6 +95,7 @@ class OnnxSynthesizer:
         import json
 
         import onnxruntime as ort
+
         from mtts.features.audio import FeatureParams
         from mtts.text.phonemize import Phonemizer
         from mtts.text.tokens import TokenTable
@@ -123,7 +124,8 @@ class OnnxSynthesizer:
         return np.asarray([ids], dtype=np.int64)
 
     def norm_mel(self, ids: np.ndarray, length_scale: float = 1.0) -> np.ndarray:
-        h, dur = self.sessions["encoder"].run(None, {"text": ids, "length_scale": np.asarray([length_scale], np.float32)})
+        scale = np.asarray([length_scale], np.float32)
+        h, dur = self.sessions["encoder"].run(None, {"text": ids, "length_scale": scale})
         x = np.repeat(h[0], dur[0], axis=0)[None]          # the length regulator
         return self.sessions["decoder"].run(None, {"x": x.astype(np.float32)})[0]
 

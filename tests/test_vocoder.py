@@ -138,6 +138,7 @@ def test_instantaneous_frequency_phase_keeps_a_steady_sinusoid_coherent_across_f
                                          ("dim: [", "not valid YAML")])
 def test_bad_vocoder_configs_are_one_line_errors(tmp_path, text, match):
     from typer.testing import CliRunner
+
     from mtts.cli import app
     (tmp_path / "v.yaml").write_text(text)
     res = CliRunner().invoke(app, ["train-vocoder", "-c", str(tmp_path / "v.yaml"), "--exp-dir", str(tmp_path / "e")])
@@ -146,8 +147,7 @@ def test_bad_vocoder_configs_are_one_line_errors(tmp_path, text, match):
 
 
 def test_discriminators_shapes_and_hinge_losses():
-    from mtts.vocoder.discriminators import (Discriminators, discriminator_loss, feature_matching_loss,
-                                             generator_loss)
+    from mtts.vocoder.discriminators import Discriminators, discriminator_loss, feature_matching_loss, generator_loss
     torch.manual_seed(0)
     disc = Discriminators(["mpd", "mrd"], channels=4)
     assert len(disc.subs) == 5 + 3
@@ -190,6 +190,7 @@ def test_adversarial_step_trains_the_discriminator_to_tell_real_from_generated()
 
 def test_unknown_discriminator_in_a_vocoder_config_is_a_one_line_error(tmp_path):
     from typer.testing import CliRunner
+
     from mtts.cli import app
     (tmp_path / "v.yaml").write_text("discriminators: mpd,msd\n")
     res = CliRunner().invoke(app, ["train-vocoder", "-c", str(tmp_path / "v.yaml"), "--exp-dir", str(tmp_path / "e")])

@@ -29,15 +29,19 @@ import yaml
 from mtts import checkpoint
 from mtts.config import load_yaml_config
 from mtts.console import console, progress
-from mtts.data.dataset import Stats, normalisation
 from mtts.data.datadir import read_table
+from mtts.data.dataset import Stats, normalisation
 from mtts.errors import MttsError
-from mtts.features.audio import FeatureParams, mel_basis, load_audio
+from mtts.features.audio import FeatureParams, load_audio, mel_basis
 from mtts.io import read_json, seed_everything, torch_load, torch_save, write_text
-from mtts.precision import autocast
-from mtts.precision import check as check_precision
-from mtts.vocoder.discriminators import (DISCRIMINATORS, Discriminators, discriminator_loss,
-                                         feature_matching_loss, generator_loss)
+from mtts.precision import autocast, check as check_precision
+from mtts.vocoder.discriminators import (
+    DISCRIMINATORS,
+    Discriminators,
+    discriminator_loss,
+    feature_matching_loss,
+    generator_loss,
+)
 from mtts.vocoder.model import PHASE_MODES, Vocoder, VocoderConfig, load_vocoder_checkpoint
 
 RESOLUTIONS = ((512, 128, 512), (1024, 256, 1024), (2048, 512, 2048))
