@@ -16,10 +16,10 @@ import warnings
 
 import torch
 
-from mtts.config import config_from_dict
 from mtts.model import MultiTaskModel
 from mtts.mtl import METHODS
 from mtts.train import build_method
+from mtts.validate import config_from_dict
 
 
 def batch(B: int = 8, n_tokens: int = 80, seed: int = 0) -> dict:

@@ -24,9 +24,9 @@ import warnings
 
 import torch
 
-from mtts.config import config_from_dict
 from mtts.model import MultiTaskModel
 from mtts.train import build_method, rss_mb, trim_heap
+from mtts.validate import config_from_dict
 
 
 def random_batch(rng: random.Random, max_frames: int, pad_multiple: int) -> dict:

@@ -24,13 +24,14 @@ import warnings
 
 import torch
 
-from mtts.config import config_from_dict
 from mtts.features.audio import FeatureParams
 from mtts.model import MultiTaskModel
 from mtts.precision import PRECISIONS, autocast
 from mtts.train import build_method
+from mtts.validate import config_from_dict
 from mtts.vocoder.model import Vocoder, VocoderConfig
 from mtts.vocoder.train import SpectralLoss
+
 from train_memory import random_batch
 
 

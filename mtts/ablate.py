@@ -27,11 +27,12 @@ from pathlib import Path
 import torch
 import yaml
 
-from mtts.config import Config, config_from_dict, load_config, read_yaml
+from mtts.config import Config, read_yaml
 from mtts.console import console
 from mtts.errors import MttsError
 from mtts.io import read_json, write_json, write_text
 from mtts.training_plots import read_log
+from mtts.validate import config_from_dict, load_config
 
 # columns of the report, in order, where present; lower is better for all of them
 COLUMNS = ["mel_l1", "mel_l2", "duration_mae_frames", "f0_rmse_hz", "energy_mae", "g2p_per",
@@ -148,7 +149,7 @@ def _curves(run_dirs: dict[str, list[Path]], split: str, key: str) -> dict[str, 
 
 
 def make_plots(run_dirs: dict[str, list[Path]], agg: dict, out_dir: Path) -> list[Path]:
-    from mtts.evaluate.plots import _save, plt
+    from mtts.evaluate.plots import plt, save_figure
     written = []
     # one colour and line style per variant, the same in every plot (15+ variants outrun one palette)
     style = {n: {"color": plt.cm.tab20(i % 20), "linestyle": ("-", "--", ":")[i // 20 % 3]}
@@ -162,7 +163,7 @@ def make_plots(run_dirs: dict[str, list[Path]], agg: dict, out_dir: Path) -> lis
         ax.set_ylabel(f"dev {k}")
     axes[0, 0].legend(fontsize="x-small", ncol=3)
     axes[-1, 0].set_xlabel("step")
-    _save(fig, out_dir / "dev_curves.png")
+    save_figure(fig, out_dir / "dev_curves.png")
     written.append(out_dir / "dev_curves.png")
 
     # overfitting: dev minus train mel loss at the steps both were measured
@@ -177,7 +178,7 @@ def make_plots(run_dirs: dict[str, list[Path]], agg: dict, out_dir: Path) -> lis
     ax.set_xlabel("step")
     ax.set_ylabel("dev − train mel L1")
     ax.legend(fontsize="small", ncol=2)
-    _save(fig, out_dir / "train_dev_gap.png")
+    save_figure(fig, out_dir / "train_dev_gap.png")
     written.append(out_dir / "train_dev_gap.png")
 
     names = list(run_dirs)
@@ -199,7 +200,7 @@ def make_plots(run_dirs: dict[str, list[Path]], agg: dict, out_dir: Path) -> lis
         ax.axis("off")
     fig.legend([plt.Line2D([], [], color=colour[t]) for t in tasks], tasks, loc="outside lower center",
                ncol=len(tasks), fontsize="small")
-    _save(fig, out_dir / "weights.png")
+    save_figure(fig, out_dir / "weights.png")
     written.append(out_dir / "weights.png")
 
     fig, ax = plt.subplots(figsize=(8, 3), constrained_layout=True)
@@ -208,7 +209,7 @@ def make_plots(run_dirs: dict[str, list[Path]], agg: dict, out_dir: Path) -> lis
            color=[style[n]["color"] for n in names])
     ax.set_xticks(range(len(names)), names, rotation=35, ha="right", fontsize="small")
     ax.set_ylabel("s / step")
-    _save(fig, out_dir / "seconds_per_step.png")
+    save_figure(fig, out_dir / "seconds_per_step.png")
     written.append(out_dir / "seconds_per_step.png")
     return written
 
@@ -261,7 +262,8 @@ def render_report(plan: Plan, agg: dict, results: list[dict], info: dict, plots:
               "weights": "Task weights over time (first seed)", "seconds_per_step": "Seconds per training step"}
     for p in plots:
         lines += [f"### {titles.get(p.stem, p.stem)}", "", f"![{p.stem}]({os.path.relpath(p, base_dir)})", ""]
-    lines += ["## Variants", "", "Shared overrides: `" + yaml.safe_dump(plan.base, default_flow_style=True).strip() + "`", ""]
+    shared = yaml.safe_dump(plan.base, default_flow_style=True).strip()
+    lines += ["## Variants", "", "Shared overrides: `" + shared + "`", ""]
     for n in names:
         lines.append(f"- `{n}`: `{yaml.safe_dump(plan.variants[n], default_flow_style=True).strip()}`")
     lines += ["", "## Runs", "", "| variant | seed | steps | minutes |", "|---|---|---|---|"]
@@ -282,7 +284,8 @@ def ablate(config: Path | None, plan_path: Path, data_dir: Path, dump_dir: Path,
     if only:
         unknown = [n for n in only if n not in plan.variants]
         if unknown:
-            raise MttsError(f"--only names unknown variant(s) {', '.join(unknown)} (plan has {', '.join(plan.variants)})")
+            raise MttsError(f"--only names unknown variant(s) {', '.join(unknown)} "
+                            f"(plan has {', '.join(plan.variants)})")
     configs = variant_configs(base, plan, steps)
     seeds = [base.train.seed + i for i in range(n_seeds)]
     todo = [n for n in plan.variants if not only or n in only]
@@ -326,9 +329,8 @@ def ablate(config: Path | None, plan_path: Path, data_dir: Path, dump_dir: Path,
     info = {"command": command, "date": datetime.date.today().isoformat(), "steps": steps, "seeds": seeds,
             "note": note,
             "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {torch.get_num_threads()} torch threads"}
-    write_json(exp_dir / "results.json", {"info": info, "runs": results,
-                                          "aggregate": {n: {k: {"mean": m, "std": s, "n": c} for k, (m, s, c) in v.items()}
-                                                        for n, v in agg.items()}})
+    stats = {n: {k: {"mean": m, "std": s, "n": c} for k, (m, s, c) in v.items()} for n, v in agg.items()}
+    write_json(exp_dir / "results.json", {"info": info, "runs": results, "aggregate": stats})
     write_text(exp_dir / "report.md", render_report(plan, agg, results, info, plots, exp_dir, metric))
     if report is not None:  # a copy elsewhere (docs/), its plots beside it
         fig_dir = report.parent / f"{report.stem}_plots"

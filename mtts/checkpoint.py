@@ -19,12 +19,13 @@ from pathlib import Path
 
 import torch
 
-from mtts.config import Config, config_from_dict
+from mtts.config import Config
 from mtts.errors import MttsError
 from mtts.features.audio import FeatureParams
 from mtts.io import atomic_path, torch_load, torch_save
 from mtts.model import MultiTaskModel
 from mtts.text.tokens import TokenTable
+from mtts.validate import config_from_dict
 
 STEP_RE = re.compile(r"step_(\d+)\.pt$")
 FORMAT = "mtts-package"   # safetensors header key `format`: what tells a package from other safetensors
@@ -175,8 +176,3 @@ def is_safetensors(path: Path) -> bool:
         head = f.read(9)
     return len(head) == 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") < 100_000_000
 
-
-def build_model(ckpt: dict, path: Path | str = "checkpoint") -> tuple[MultiTaskModel, Config, TokenTable, FeatureParams]:
-    """Rebuild the model exactly as it was trained, from a checkpoint dict alone."""
-    pkg = Package.from_checkpoint(ckpt, path)
-    return pkg.build_model(path), pkg.config, pkg.tokens, pkg.feature_params

@@ -84,7 +84,7 @@ def tokenize(
                                                "pronunciations) to DUMP/lexicon/ for data.mix.lexicon."),
 ):
     """Normalise text, phonemize with espeak-ng (cached) and build the token tables."""
-    from mtts.text.tokenize import tokenize as run
+    from mtts.data.tokenize import tokenize as run
     if lexicon_words < 0:
         raise MttsError(f"--lexicon-words must be >= 0, got {lexicon_words}")
     _print_json(run(data_dir, dump_dir, normalizer, lexicon_words))
@@ -105,20 +105,11 @@ def train(
     max_utts: int = typer.Option(0, help="Train on the first N utterances only (0: all)."),
 ):
     """Train the MultiTaskModel: shared encoder + task heads, L = sum of lambda_i * L_i."""
-    from mtts.config import load_config
     from mtts.train import train as run
-    cfg = load_config(config)
-    if seed is not None:
-        cfg.train.seed = seed
-    if max_steps is not None:
-        cfg.train.max_steps = max_steps
-    if max_minutes is not None:
-        cfg.train.max_minutes = max_minutes
-    if mtl_method is not None:
-        from mtts.mtl import METHODS
-        if mtl_method not in METHODS:
-            raise MttsError(f"unknown --mtl-method '{mtl_method}' (known: {', '.join(METHODS)})")
-        cfg.mtl.method = mtl_method
+    from mtts.validate import load_config
+    # overrides go into the YAML's mapping, so they are checked as if they were written there
+    cfg = load_config(config, {"train.seed": seed, "train.max_steps": max_steps,
+                               "train.max_minutes": max_minutes, "mtl.method": mtl_method})
     _print_json(run(cfg, data_dir, dump_dir, exp_dir, resume, max_utts))
 
 
@@ -146,6 +137,7 @@ def ablate(
     """Single- vs multi-task ablation at equal steps over several seeds: a Markdown report
     with mean +- std per variant, verdicts and plots (dev curves, train-vs-dev gap, weights, s/step)."""
     import shlex
+
     from mtts.ablate import ablate as run
     names = [n.strip() for n in only.split(",") if n.strip()] if only else None
     # the full command line, defaults included, so the report says exactly what made it
@@ -161,7 +153,8 @@ def ablate(
 @app.command("train-vocoder")
 @stage
 def train_vocoder(
-    config: Optional[Path] = typer.Option(None, "--config", "-c", help="Vocoder YAML (see recipes/mini/conf/vocoder.yaml)."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c",
+                                          help="Vocoder YAML (see recipes/mini/conf/vocoder.yaml)."),
     data_dir: Path = typer.Option(Path("data")),
     dump_dir: Path = typer.Option(Path("dump")),
     exp_dir: Path = typer.Option(Path("exp/vocoder"), help="Checkpoints, log and config go here."),
@@ -178,11 +171,8 @@ def train_vocoder(
     """Train the neural vocoder (Vocos-style, iSTFT head) on the corpus's recordings and mels;
     with `discriminators` in the config, adversarial (fine-)tuning."""
     from mtts.vocoder.train import load_vocoder_config, train_vocoder as run
-    cfg = load_vocoder_config(config)
-    for key, value in (("seed", seed), ("max_steps", max_steps), ("max_minutes", max_minutes),
-                       ("init", init), ("gta_model", gta_model)):
-        if value is not None:
-            setattr(cfg, key, value)
+    cfg = load_vocoder_config(config, {"seed": seed, "max_steps": max_steps, "max_minutes": max_minutes,
+                                       "init": init, "gta_model": gta_model})
     _print_json(run(cfg, data_dir, dump_dir, exp_dir, resume, max_utts))
 
 
@@ -261,7 +251,8 @@ def compare(
         console.print(line)
     if out is not None:
         from mtts.io import write_json, write_text
-        write_text(out.with_suffix(".md"), md_table([r["experiment"] for r in rows], [r["metrics"] for r in rows]) + "\n")
+        md = md_table([r["experiment"] for r in rows], [r["metrics"] for r in rows])
+        write_text(out.with_suffix(".md"), md + "\n")
         write_json(out.with_suffix(".json"), rows)
 
 
@@ -290,7 +281,8 @@ def select_best(
 @app.command()
 @stage
 def export(
-    model: Path = typer.Option(..., "--model", "-m", help="Model package (best.safetensors), with its vocoder if packaged."),
+    model: Path = typer.Option(..., "--model", "-m",
+                               help="Model package (best.safetensors), with its vocoder if packaged."),
     onnx: bool = typer.Option(True, "--onnx/--no-onnx", help="Export to ONNX (the only format so far)."),
     out: Path = typer.Option(Path("onnx"), help="Directory for encoder/decoder/vocoder.onnx and meta.json."),
     check_text: str = typer.Option("Printing, in the only sense with which we are at present concerned, "
@@ -372,7 +364,8 @@ if __name__ == "__main__":
 @app.command()
 @stage
 def convert(
-    src: Path = typer.Argument(..., help="A model package or checkpoint written by an older mtts (best.safetensors, step_*.pt)."),
+    src: Path = typer.Argument(..., help="A model package or checkpoint written by an older mtts "
+                                         "(best.pt, step_*.pt)."),
     out: Path = typer.Argument(..., help="Where the converted file goes: a .safetensors model package, or a .pt "
                                          "training checkpoint that --resume reads."),
     trust: bool = typer.Option(False, "--trust", help="Required: reading an old file runs the code it holds, "

@@ -1,13 +1,16 @@
 """Training configuration: plain dataclasses loaded from YAML.
 
 Unknown keys and wrong types are errors that name the key, so a typo never trains the
-wrong model silently. The full config is saved next to every checkpoint.
+wrong model silently. The full config is saved next to every checkpoint. This module
+imports nothing of mtts but mtts.errors: the task, method and precision registries check
+their own sections (mtts.validate runs every check).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import typing
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +18,6 @@ from typing import Any
 import yaml
 
 from mtts.errors import MttsError
-
 
 DATASETS = ("corpus", "lexicon")
 
@@ -111,23 +113,15 @@ def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
     return cls(**kwargs)
 
 
-def config_from_dict(data: dict[str, Any]) -> Config:
-    cfg = _build(Config, data, "")
-    from mtts.tasks import TASKS  # late: tasks import torch modules
-    from mtts.mtl import METHODS
-    for name, opts in cfg.tasks.items():
-        if name not in TASKS:
-            raise MttsError(f"unknown task '{name}' in config (known: {', '.join(TASKS)})")
-        if not isinstance(opts, dict):
-            raise MttsError(f"config key 'tasks.{name}' must be a mapping, got {opts!r}")
-    for need in ("mel", "alignment", "duration"):
-        if need not in cfg.tasks:
-            raise MttsError(f"config must enable the '{need}' task: the acoustic model needs "
-                            "mel, alignment (durations for training) and duration (for synthesis)")
-    for name, opts in cfg.tasks.items():
-        w = opts.get("weight", 1.0)
-        if not isinstance(w, (int, float)) or isinstance(w, bool) or w < 0:
-            raise MttsError(f"config key 'tasks.{name}.weight' must be a number >= 0, got {w!r}")
+def from_dict(data: dict[str, Any], cls: type = Config) -> Any:
+    """A config dataclass from a mapping: unknown keys and wrong types are errors naming the
+    key. Only the structure: what the tasks, methods and precisions accept is checked by
+    their registries (mtts.validate runs them all for the training Config)."""
+    return _build(cls, data, "")
+
+
+def check_data(cfg: Config) -> None:
+    """The data section: known datasets, ratios >= 0, a corpus, a lexicon only with g2p."""
     for name, r in cfg.data.mix.items():
         if name not in DATASETS:
             raise MttsError(f"unknown dataset '{name}' in data.mix (known: {', '.join(DATASETS)})")
@@ -137,11 +131,30 @@ def config_from_dict(data: dict[str, Any]) -> Config:
         raise MttsError("data.mix.corpus must be > 0: the acoustic tasks learn from the corpus")
     if cfg.data.mix.get("lexicon", 0) > 0 and "g2p" not in cfg.tasks:
         raise MttsError("data.mix.lexicon feeds the g2p task only: enable tasks.g2p or drop the lexicon")
-    from mtts.precision import check
-    check(cfg.train.precision, "config key 'train.precision'")
-    if cfg.mtl.method not in METHODS:
-        raise MttsError(f"unknown mtl.method '{cfg.mtl.method}' (known: {', '.join(METHODS)})")
-    return cfg
+
+
+def with_overrides(data: dict[str, Any], overrides: dict[str, Any] | None) -> dict[str, Any]:
+    """A copy of a raw config mapping with dotted keys ("train.seed") set, None values
+    skipped: command-line options go through the same checks as the YAML."""
+    out = dict(data) if isinstance(data, dict) else data
+    for key, value in (overrides or {}).items():
+        if value is None or not isinstance(out, dict):
+            continue
+        *sections, last = key.split(".")
+        node = out
+        for s in sections:
+            child = node.get(s)
+            if child is None:
+                child = {}
+            elif not isinstance(child, dict):
+                break   # not a mapping: validation says so
+            else:
+                child = dict(child)
+            node[s] = child
+            node = child
+        else:
+            node[last] = value
+    return out
 
 
 def read_yaml(path: str | Path, what: str = "config") -> Any:
@@ -155,15 +168,19 @@ def read_yaml(path: str | Path, what: str = "config") -> Any:
         raise MttsError(f"{what} {path} is not valid YAML: {str(e).splitlines()[0]}") from None
 
 
-def load_config(path: str | Path | None, cls: type = Config) -> Any:
-    """A config dataclass from YAML: the training Config (checked in full) or another, such
-    as the vocoder's; errors name the file and the key."""
-    if path is None:
-        return config_from_dict({}) if cls is Config else cls()
-    data = read_yaml(path)
+def load_yaml_config(path: str | Path | None, cls: type, overrides: dict[str, Any] | None = None,
+                     check: Callable[[Any], Any] | None = None) -> Any:
+    """A config dataclass from YAML (defaults when path is None) with `overrides` applied to
+    the raw mapping, then `check(cfg)` when given; errors name the file and the key."""
+    data = with_overrides(read_yaml(path) if path is not None else {}, overrides)
     try:
-        return config_from_dict(data) if cls is Config else _build(cls, data, "")
+        cfg = from_dict(data, cls)
+        if check is not None:
+            check(cfg)
+        return cfg
     except MttsError as e:
+        if path is None:
+            raise
         raise MttsError(f"{path}: {e}") from None
 
 

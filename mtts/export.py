@@ -50,8 +50,8 @@ class _Decoder(nn.Module):
         return self.mel.proj(self.mel.decoder(x, mask))
 
 
-def _export(module: nn.Module, args: tuple, path: Path, names_in: list[str], names_out: list[str],
-            dynamic: dict) -> None:
+def export_module(module: nn.Module, args: tuple, path: Path, names_in: list[str], names_out: list[str],
+                  dynamic: dict) -> None:
     with atomic_path(path) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(module, args, str(tmp), input_names=names_in, output_names=names_out,
@@ -71,16 +71,16 @@ def export_onnx(model_path: Path, out_dir: Path) -> dict:
     # traced with autograd on: in no_grad mode attention takes a fused kernel ONNX lacks
     with torch.enable_grad():
         h, dur = _Front(model)(text, torch.ones(1))
-        _export(_Front(model), (text, torch.ones(1)), out_dir / "encoder.onnx", ["text", "length_scale"],
-                ["h_dec", "durations"], {"text": {1: "N"}, "h_dec": {1: "N"}, "durations": {1: "N"}})
+        export_module(_Front(model), (text, torch.ones(1)), out_dir / "encoder.onnx", ["text", "length_scale"],
+                      ["h_dec", "durations"], {"text": {1: "N"}, "h_dec": {1: "N"}, "durations": {1: "N"}})
         x = torch.randn(1, 50, h.shape[-1])
-        _export(_Decoder(model), (x,), out_dir / "decoder.onnx", ["x"], ["mel"], {"x": {1: "T"}, "mel": {1: "T"}})
+        export_module(_Decoder(model), (x,), out_dir / "decoder.onnx", ["x"], ["mel"], {"x": {1: "T"}, "mel": {1: "T"}})
         written += ["encoder.onnx", "decoder.onnx"]
         if pkg.vocoder is not None:
             from mtts.vocoder.model import build_vocoder
             voc = build_vocoder(pkg.vocoder)[0]
-            _export(voc, (torch.randn(1, 50, params.n_mels),), out_dir / "vocoder.onnx", ["mel"], ["wav"],
-                    {"mel": {1: "T"}, "wav": {1: "L"}})
+            export_module(voc, (torch.randn(1, 50, params.n_mels),), out_dir / "vocoder.onnx", ["mel"], ["wav"],
+                          {"mel": {1: "T"}, "wav": {1: "L"}})
             written.append("vocoder.onnx")
     meta = {"tokens": tokens.symbols, "text": pkg.text, "feature_params": params.to_dict(),
             "stats": pkg.stats, "files": written}
@@ -95,6 +95,7 @@ class OnnxSynthesizer:
         import json
 
         import onnxruntime as ort
+
         from mtts.features.audio import FeatureParams
         from mtts.text.phonemize import Phonemizer
         from mtts.text.tokens import TokenTable
@@ -123,7 +124,8 @@ class OnnxSynthesizer:
         return np.asarray([ids], dtype=np.int64)
 
     def norm_mel(self, ids: np.ndarray, length_scale: float = 1.0) -> np.ndarray:
-        h, dur = self.sessions["encoder"].run(None, {"text": ids, "length_scale": np.asarray([length_scale], np.float32)})
+        scale = np.asarray([length_scale], np.float32)
+        h, dur = self.sessions["encoder"].run(None, {"text": ids, "length_scale": scale})
         x = np.repeat(h[0], dur[0], axis=0)[None]          # the length regulator
         return self.sessions["decoder"].run(None, {"x": x.astype(np.float32)})[0]
 

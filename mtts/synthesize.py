@@ -20,7 +20,7 @@ import torch
 from mtts import checkpoint
 from mtts.data.dataset import Stats
 from mtts.errors import MttsError
-from mtts.features.audio import FeatureParams, griffin_lim
+from mtts.features.audio import griffin_lim
 from mtts.io import atomic_path
 from mtts.text.normalize import get_normalizer
 from mtts.text.phonemize import Phonemizer

@@ -18,17 +18,18 @@ import torch
 from mtts import checkpoint
 from mtts.config import Config, dump_config
 from mtts.console import console
-from mtts.data.dataset import Stats, TTSDataset, collate, frame_batches
+from mtts.data.dataset import Stats, TTSDataset, collate
 from mtts.data.lexicon import LexiconDataset, collate_text
 from mtts.data.mixing import BatchMixer, Source
+from mtts.data.tokenize import text_config
 from mtts.errors import MttsError
+from mtts.evaluate.tasks import evaluate_loss
 from mtts.features.audio import FeatureParams
 from mtts.io import read_json, rng_state, seed_everything, set_rng_state, write_text
 from mtts.model import MultiTaskModel
 from mtts.mtl import METHODS
 from mtts.precision import autocast
 from mtts.run import Run
-from mtts.text.tokenize import text_config
 from mtts.text.tokens import TokenTable
 
 
@@ -63,24 +64,6 @@ def gradient_stats(model: MultiTaskModel, losses: dict[str, torch.Tensor], share
         for b in names[i + 1:]:
             out[f"cos_{a}_{b}"] = float(torch.nn.functional.cosine_similarity(grads[a], grads[b], dim=0))
     return out
-
-
-@torch.no_grad()
-def evaluate_loss(model: MultiTaskModel, data, batch_frames: int, collate_fn=collate,
-                  length_key: str = "feats_lens") -> dict[str, float]:
-    """Length-weighted averages of every task's loss and metrics on a dataset."""
-    model.eval()
-    sums: dict[str, float] = {}
-    total = 0
-    for idx in frame_batches(data.lengths, batch_frames, 0, 0, shuffle=False):
-        batch = collate_fn([data[i] for i in idx])
-        out = model(batch)
-        n = int(batch[length_key].sum())
-        for k, v in model.metrics(out, batch).items():
-            sums[k] = sums.get(k, 0.0) + v * n
-        total += n
-    model.train()
-    return {k: v / total for k, v in sums.items()}
 
 
 def rss_mb() -> float:

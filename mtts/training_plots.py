@@ -25,7 +25,7 @@ def read_log(path: Path) -> list[dict]:
 
 
 def plot_training(exp_dir: Path) -> list[Path]:
-    from mtts.evaluate.plots import _save, plt
+    from mtts.evaluate.plots import plt, save_figure
     rows = read_log(exp_dir / "metrics.jsonl")
     train = [r for r in rows if r["split"] == "train"]
     dev = [r for r in rows if r["split"] == "dev"]
@@ -40,7 +40,7 @@ def plot_training(exp_dir: Path) -> list[Path]:
         ax.set_ylabel(t)
         ax.legend(loc="upper right")
     axes[-1, 0].set_xlabel("step")
-    _save(fig, exp_dir / "plots" / "losses.png")
+    save_figure(fig, exp_dir / "plots" / "losses.png")
     written.append(exp_dir / "plots" / "losses.png")
     weights = sorted({k[7:] for r in train for k in r if k.startswith("weight_")})
     if weights:
@@ -64,6 +64,6 @@ def plot_training(exp_dir: Path) -> list[Path]:
             twin.plot(*zip(*rss), color="tab:red")
             twin.set_ylabel("RSS MB", color="tab:red")
         ax[3].set_xlabel("step")
-        _save(fig, exp_dir / "plots" / "weights.png")
+        save_figure(fig, exp_dir / "plots" / "weights.png")
         written.append(exp_dir / "plots" / "weights.png")
     return written

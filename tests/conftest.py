@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from mtts.config import config_from_dict
+from mtts.validate import config_from_dict
 
 torch.set_num_threads(1)  # tests are small; leave the other core free
 REPO = Path(__file__).resolve().parents[1]

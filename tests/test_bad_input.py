@@ -173,7 +173,8 @@ def prepare(root: Path, tmp_path: Path, *extra):
     (lambda r: sf.write(r / "wavs" / "U2.wav", np.zeros(22050), 22050), ["U2.wav", "silent"]),
     (lambda r: open(r / "metadata.csv", "a").write("U9|only|three|four\n"), ["metadata.csv:7", "4 fields"]),
     (lambda r: open(r / "metadata.csv", "a").write("U1|again|again\n"), ["metadata.csv:7", "duplicate id 'U1'"]),
-    (lambda r: open(r / "metadata.csv", "ab").write("U7|caf\u00e9|caf\u00e9\n".encode("latin-1")), ["metadata.csv:7", "not UTF-8", "iconv"]),
+    (lambda r: open(r / "metadata.csv", "ab").write("U7|caf\u00e9|caf\u00e9\n".encode("latin-1")),
+     ["metadata.csv:7", "not UTF-8", "iconv"]),
     (lambda r: open(r / "metadata.csv", "a").write("U8||\n"), ["metadata.csv:7", "empty text"]),
 ])
 def test_bad_corpus_is_reported_and_nothing_is_written(tmp_path, damage, needles):
@@ -192,7 +193,8 @@ def test_all_problems_are_listed_at_once_and_skip_bad_drops_them(tmp_path):
     assert res.exit_code == 1 and "U1.wav" in res.output and "U3.wav" in res.output and "2 problem(s)" in res.output
     assert "summary: 1 does not exist, 1 too short" in res.output
     ok(prepare(root, tmp_path, "--skip-bad"))
-    ids = [l.split()[0] for s in ("train", "dev", "test") for l in (tmp_path / "data" / s / "wav.scp").read_text().splitlines()]
+    ids = [l.split()[0] for s in ("train", "dev", "test")
+           for l in (tmp_path / "data" / s / "wav.scp").read_text().splitlines()]
     assert sorted(ids) == ["U0", "U2", "U4", "U5", "U6", "U7"]
 
 

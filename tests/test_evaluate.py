@@ -10,11 +10,18 @@ import subprocess
 import numpy as np
 import pytest
 
-from mtts.evaluate.metrics import (acoustic_metrics, asr_errors, asr_intervals, dnsmos, normalize_for_asr,
-                                   paired_difference, transcribe, wer_cer)
+from mtts.evaluate.metrics import (
+    acoustic_metrics,
+    asr_errors,
+    asr_intervals,
+    dnsmos,
+    normalize_for_asr,
+    paired_difference,
+    transcribe,
+    wer_cer,
+)
 from mtts.features.audio import FeatureParams, load_audio
 from mtts.select import rank
-
 
 P = FeatureParams()
 
@@ -91,6 +98,7 @@ def test_paired_difference_tells_a_consistent_gain_from_none():
 def test_compare_gives_asr_differences_on_the_same_sentences(tmp_path):
     pytest.importorskip("jiwer")
     from typer.testing import CliRunner
+
     from mtts.cli import app
     refs = ["the cat sat on the mat", "hello world", "a quick brown fox", "no errors here at all"] * 5
     hyps = {"A": ["the cat sat on a mat", "hello", "a quick brown box jumps", "no errors here at all"] * 5,
@@ -143,7 +151,9 @@ def test_rank_by_weighted_combination_and_direction():
 
 def test_evaluate_a_text_list_without_recordings(tmp_path):
     from typer.testing import CliRunner
+
     from mtts.cli import app
+
     from conftest import make_model_package, requires_espeak  # noqa: F401
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng is not installed")

@@ -28,6 +28,7 @@ CFG = {**TINY, "train": {**TINY["train"], "max_steps": STEPS, "ckpt_every": 2, "
 @pytest.fixture(scope="module")
 def work(espeak_corpus, tmp_path_factory) -> Path:
     from typer.testing import CliRunner
+
     from mtts.cli import app
     w = tmp_path_factory.mktemp("ft")
     r = CliRunner()

@@ -3,8 +3,7 @@ utterance, or raises the project's own error; the normaliser never crashes."""
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from mtts.text.normalize import normalize
 from mtts.text.phonemize import Phonemizer

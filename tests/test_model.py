@@ -1,10 +1,10 @@
 import pytest
 import torch
 
-from mtts.config import config_from_dict
 from mtts.errors import MttsError
 from mtts.model import MultiTaskModel
 from mtts.mtl import METHODS
+from mtts.validate import config_from_dict
 
 from conftest import TINY, random_batch
 

@@ -10,10 +10,10 @@ import pytest
 import torch
 from torch import nn
 
-from mtts.config import config_from_dict
 from mtts.model import MultiTaskModel
 from mtts.mtl import METHODS
 from mtts.train import build_method
+from mtts.validate import config_from_dict
 
 from conftest import TINY, random_batch
 

@@ -85,7 +85,8 @@ def test_train_logs_checkpoints_and_resumes_exactly(prepared, full_exp):
     assert full["text"] == {"normalizer": "builtin", "language": "en-us"}  # synthesis uses the same front end
     assert (full_exp / "config.yaml").is_file()
     lines = [json.loads(l) for l in (full_exp / "metrics.jsonl").read_text().splitlines()]
-    assert {"loss_mel", "loss_alignment", "weight_mel", "frames_per_s", "gradnorm_mel", "cos_alignment_mel"} <= set(lines[0])
+    assert {"loss_mel", "loss_alignment", "weight_mel", "frames_per_s", "gradnorm_mel",
+            "cos_alignment_mel"} <= set(lines[0])
     assert "gradnorm_duration" not in lines[0]  # the duration head reads a detached encoding
     train_lines = [l for l in lines if l["split"] == "train"]
     assert all(l["rss_mb"] > 50 and 0 < l["s_per_step"] < 60 for l in train_lines)  # memory and speed logged
@@ -133,9 +134,10 @@ def test_evaluate_select_and_synthesize_from_the_model_file_alone(prepared, full
     sel = json.loads((exp / "selection.json").read_text())
     assert sel["averaged"] == 2 and len(sel["ranking"]) == 2
     # the package works without the recipe: copy it alone somewhere else
-    model = tmp_path / "voice.pt"
+    model = tmp_path / "voice.safetensors"
     shutil.copy(exp / "best.safetensors", model)
-    mtts("synthesize", "-m", model, "-t", "Dr. Smith paid $3.50 on the 3rd.", "--out", tmp_path / "a.wav", "--n-iter", 4)
+    mtts("synthesize", "-m", model, "-t", "Dr. Smith paid $3.50 on the 3rd.", "--out", tmp_path / "a.wav",
+         "--n-iter", 4)
     y, sr = sf.read(tmp_path / "a.wav")
     assert sr == 22050 and len(y) > 0.1 * sr and abs(y).max() > 0.01
     # the postfilter (off by default) only ever widens each mel bin's variation over the sentence
@@ -285,7 +287,8 @@ def test_export_to_onnx_matches_torch(prepared, full_exp, full_package, tmp_path
     text = mtts("export", "-m", best, "--out", tmp_path / "onnx")
     rec = json.loads(text[text.index("{"):])
     assert rec["files"] == ["encoder.onnx", "decoder.onnx", "vocoder.onnx"]
-    assert json.loads((tmp_path / "onnx" / "meta.json").read_text())["tokens"] == checkpoint.Package.load(best).tokens.symbols
+    meta = json.loads((tmp_path / "onnx" / "meta.json").read_text())
+    assert meta["tokens"] == checkpoint.Package.load(best).tokens.symbols
     assert rec["check"]["mel_max_abs_diff"] < 1e-3 and rec["check"]["wav_max_abs_diff"] < 1e-3
     assert rec["check"]["rtf_torch"] > 0 and rec["check"]["rtf_onnx"] > 0
     # the exported graphs take other lengths than the ones they were traced with

@@ -13,7 +13,8 @@ from mtts.synthesize import POSTFILTER, check_postfilter, gv_postfilter
 
 def smooth_mel(T: int = 200, n_mels: int = 4, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    return (rng.normal(0.0, 1.0, (n_mels,)) + rng.normal(0.0, 1.0, (T, n_mels)) * [0.5, 0.8, 2.0, 0.1]).astype(np.float32)
+    mel = rng.normal(0.0, 1.0, (n_mels,)) + rng.normal(0.0, 1.0, (T, n_mels)) * [0.5, 0.8, 2.0, 0.1]
+    return mel.astype(np.float32)
 
 
 def test_full_strength_restores_the_target_variance_and_keeps_the_mean():
@@ -55,6 +56,7 @@ def test_prepare_statistics_hold_the_within_utterance_variance(tmp_path):
 
 def test_strength_out_of_range_is_a_one_line_error(tmp_path):
     from typer.testing import CliRunner
+
     from mtts.cli import POSTFILTER_DEFAULT, app
     assert POSTFILTER_DEFAULT == POSTFILTER
     check_postfilter(0.0), check_postfilter(1.0)

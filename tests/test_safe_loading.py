@@ -119,8 +119,9 @@ def test_every_command_that_loads_a_model_refuses_a_crafted_file(work, tmp_path)
 
 
 def test_convert_needs_trust_and_then_writes_files_that_load_safely(tmp_path):
-    import numpy as np
     import random
+
+    import numpy as np
     old = make_model_package(tmp_path / "old.pt")
     ck = torch.load(old, weights_only=True)
     # an old training checkpoint: NumPy's RNG state made it need a full unpickle
@@ -161,7 +162,9 @@ def test_package_round_trip_and_a_foreign_safetensors_file(tmp_path):
 
 def test_rng_states_round_trip_through_a_safe_file(tmp_path):
     import random
+
     import numpy as np
+
     from mtts.io import rng_state, set_rng_state, torch_load, torch_save
     torch_save({"rng": rng_state()}, tmp_path / "r.pt")
     want = (random.random(), float(np.random.rand()), float(torch.rand(())))

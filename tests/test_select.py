@@ -3,12 +3,12 @@ import json
 import pytest
 import torch
 
-from mtts.errors import MttsError
-from mtts.select import average_states, rank, select_best
-from mtts.config import config_from_dict
-from mtts.model import MultiTaskModel
-from mtts.text.tokens import TokenTable
 from mtts import checkpoint
+from mtts.errors import MttsError
+from mtts.model import MultiTaskModel
+from mtts.select import average_states, rank, select_best
+from mtts.text.tokens import TokenTable
+from mtts.validate import config_from_dict
 
 from conftest import TINY
 

@@ -63,6 +63,7 @@ def test_unknown_normalizer_is_an_error():
 
 def test_nemo_normalizer_or_a_clear_error():
     import importlib.util
+
     from mtts.text.normalize import get_normalizer
     norm = get_normalizer("nemo")
     if importlib.util.find_spec("nemo_text_processing") is None:

@@ -138,6 +138,7 @@ def test_instantaneous_frequency_phase_keeps_a_steady_sinusoid_coherent_across_f
                                          ("dim: [", "not valid YAML")])
 def test_bad_vocoder_configs_are_one_line_errors(tmp_path, text, match):
     from typer.testing import CliRunner
+
     from mtts.cli import app
     (tmp_path / "v.yaml").write_text(text)
     res = CliRunner().invoke(app, ["train-vocoder", "-c", str(tmp_path / "v.yaml"), "--exp-dir", str(tmp_path / "e")])
@@ -146,8 +147,7 @@ def test_bad_vocoder_configs_are_one_line_errors(tmp_path, text, match):
 
 
 def test_discriminators_shapes_and_hinge_losses():
-    from mtts.vocoder.discriminators import (Discriminators, discriminator_loss, feature_matching_loss,
-                                             generator_loss)
+    from mtts.vocoder.discriminators import Discriminators, discriminator_loss, feature_matching_loss, generator_loss
     torch.manual_seed(0)
     disc = Discriminators(["mpd", "mrd"], channels=4)
     assert len(disc.subs) == 5 + 3
@@ -190,6 +190,7 @@ def test_adversarial_step_trains_the_discriminator_to_tell_real_from_generated()
 
 def test_unknown_discriminator_in_a_vocoder_config_is_a_one_line_error(tmp_path):
     from typer.testing import CliRunner
+
     from mtts.cli import app
     (tmp_path / "v.yaml").write_text("discriminators: mpd,msd\n")
     res = CliRunner().invoke(app, ["train-vocoder", "-c", str(tmp_path / "v.yaml"), "--exp-dir", str(tmp_path / "e")])
@@ -199,12 +200,12 @@ def test_unknown_discriminator_in_a_vocoder_config_is_a_one_line_error(tmp_path)
 def test_instantaneous_frequency_vocoder_exports_to_onnx(tmp_path):
     pytest.importorskip("onnx")
     ort = pytest.importorskip("onnxruntime")
-    from mtts.export import _export
+    from mtts.export import export_module
     p = FeatureParams()
     torch.manual_seed(0)
     voc = Vocoder(replace(SMALL, phase="if"), p.n_mels, p.n_fft, p.hop_length, p.win_length).eval()
-    _export(voc, (torch.randn(1, 20, p.n_mels),), tmp_path / "v.onnx", ["mel"], ["wav"],
-            {"mel": {1: "frames"}, "wav": {1: "samples"}})
+    export_module(voc, (torch.randn(1, 20, p.n_mels),), tmp_path / "v.onnx", ["mel"], ["wav"],
+                  {"mel": {1: "frames"}, "wav": {1: "samples"}})
     mel = torch.randn(1, 57, p.n_mels)                  # another length than the traced one
     got = ort.InferenceSession(str(tmp_path / "v.onnx")).run(None, {"mel": mel.numpy()})[0]
     with torch.no_grad():

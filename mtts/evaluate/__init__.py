@@ -162,6 +162,7 @@ def evaluate_checkpoint(path: Path, split_dir: Path | None, out_dir: Path, group
 def _alignment(model, data, uid: str) -> np.ndarray | None:
     """MAS path (N, T) of one reference utterance, or None when the model has no aligner."""
     import torch
+
     from mtts.data.dataset import collate
     if "alignment" not in model.tasks or uid not in data.ids:
         return None

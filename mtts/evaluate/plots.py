@@ -13,7 +13,7 @@ import numpy as np  # noqa: E402
 from mtts.io import atomic_path  # noqa: E402
 
 
-def _save(fig, path: Path) -> None:
+def save_figure(fig, path: Path) -> None:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=90, bbox_inches="tight")
     plt.close(fig)
@@ -40,7 +40,7 @@ def utterance_plot(path: Path, title: str, ref_mel: np.ndarray, hyp_mel: np.ndar
     ax[k].set_title("F0 (Hz)")
     ax[k].set_xlabel("frame")
     ax[k].legend(loc="upper right")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def curves_plot(path: Path, results: list[dict], keys: list[str]) -> None:
@@ -54,4 +54,4 @@ def curves_plot(path: Path, results: list[dict], keys: list[str]) -> None:
         a.plot([r["step"] for r in rows], [r["metrics"].get(k, np.nan) for r in rows], marker="o")
         a.set_ylabel(k)
     ax[-1, 0].set_xlabel("step")
-    _save(fig, path)
+    save_figure(fig, path)

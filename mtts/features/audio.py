@@ -67,7 +67,7 @@ def check_audio(path: Path, y: np.ndarray, sr: int) -> str | None:
     return None
 
 
-def _mel_basis(p: FeatureParams) -> np.ndarray:
+def mel_basis(p: FeatureParams) -> np.ndarray:
     return librosa.filters.mel(sr=p.sample_rate, n_fft=p.n_fft, n_mels=p.n_mels,
                                fmin=p.fmin, fmax=p.fmax)
 
@@ -77,7 +77,7 @@ def extract(y: np.ndarray, p: FeatureParams) -> dict[str, np.ndarray]:
     with 0 where unvoiced, energy (T,) log frame RMS."""
     spec = np.abs(librosa.stft(y, n_fft=p.n_fft, hop_length=p.hop_length,
                                win_length=p.win_length, center=True))
-    mel = np.log(np.maximum(_mel_basis(p) @ spec, 1e-5)).T
+    mel = np.log(np.maximum(mel_basis(p) @ spec, 1e-5)).T
     # pYIN at half-semitone resolution: ~50x faster than the default, plenty for prosody
     f0, voiced, _ = librosa.pyin(y, fmin=p.f0_min, fmax=p.f0_max, sr=p.sample_rate,
                                  frame_length=p.win_length, hop_length=p.hop_length,

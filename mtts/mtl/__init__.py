@@ -1,5 +1,7 @@
 """Registry of task-weighting methods (`mtl.method` in the config, `--mtl-method`)."""
 
+from mtts.config import Config
+from mtts.errors import MttsError
 from mtts.mtl.base import WeightingMethod
 from mtts.mtl.dwa import DynamicWeightAverage
 from mtts.mtl.famo import FAMO
@@ -23,4 +25,12 @@ METHODS: dict[str, type[WeightingMethod]] = {
     "nashmtl": NashMTLMethod,
 }
 
-__all__ = ["METHODS", "WeightingMethod"]
+
+
+def validate_method(cfg: Config) -> None:
+    """The mtl section: a known method (its options are checked when it is built)."""
+    if cfg.mtl.method not in METHODS:
+        raise MttsError(f"unknown mtl.method '{cfg.mtl.method}' (known: {', '.join(METHODS)})")
+
+
+__all__ = ["METHODS", "WeightingMethod", "validate_method"]

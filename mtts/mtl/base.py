@@ -29,7 +29,8 @@ class WeightingMethod(nn.Module):
         `shared` is the encoder output every sharing task reads."""
         raise NotImplementedError
 
-    def weighted_sum(self, losses: dict[str, torch.Tensor], weights: dict[str, float | torch.Tensor]) -> dict[str, float]:
+    def weighted_sum(self, losses: dict[str, torch.Tensor],
+                     weights: dict[str, float | torch.Tensor]) -> dict[str, float]:
         total = sum(weights[k] * v for k, v in losses.items())
         total.backward()
         return {k: float(weights[k]) for k in losses}

@@ -1,6 +1,8 @@
 """Task registry. Order matters: tasks run in this order over the shared context
 (alignment yields durations, pitch/energy add embeddings, mel decodes)."""
 
+from mtts.config import Config
+from mtts.errors import MttsError
 from mtts.tasks.alignment import AlignmentTask
 from mtts.tasks.base import Task
 from mtts.tasks.duration import DurationTask
@@ -19,4 +21,24 @@ TASKS: dict[str, type[Task]] = {
     "recognition": RecognitionTask,  # after mel: reads its decoder states
 }
 
-__all__ = ["TASKS", "Task"]
+REQUIRED = ("mel", "alignment", "duration")
+
+
+def validate_tasks(cfg: Config) -> None:
+    """The tasks section: known names, options as mappings, the required tasks, weights >= 0."""
+    for name, opts in cfg.tasks.items():
+        if name not in TASKS:
+            raise MttsError(f"unknown task '{name}' in config (known: {', '.join(TASKS)})")
+        if not isinstance(opts, dict):
+            raise MttsError(f"config key 'tasks.{name}' must be a mapping, got {opts!r}")
+    for need in REQUIRED:
+        if need not in cfg.tasks:
+            raise MttsError(f"config must enable the '{need}' task: the acoustic model needs "
+                            "mel, alignment (durations for training) and duration (for synthesis)")
+    for name, opts in cfg.tasks.items():
+        w = opts.get("weight", 1.0)
+        if not isinstance(w, (int, float)) or isinstance(w, bool) or w < 0:
+            raise MttsError(f"config key 'tasks.{name}.weight' must be a number >= 0, got {w!r}")
+
+
+__all__ = ["REQUIRED", "TASKS", "Task", "validate_tasks"]

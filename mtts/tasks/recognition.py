@@ -29,7 +29,8 @@ class RecognitionTask(Task):
         self.source = source
         d = model.d_model
         # from the predicted mel a small conv stack first sees some context
-        self.front = (nn.Sequential(nn.Conv1d(n_mels, d, 5, padding=2), nn.ReLU(), nn.Conv1d(d, d, 5, padding=2), nn.ReLU())
+        self.front = (nn.Sequential(nn.Conv1d(n_mels, d, 5, padding=2), nn.ReLU(),
+                                    nn.Conv1d(d, d, 5, padding=2), nn.ReLU())
                       if source == "mel" else None)
         self.proj = nn.Linear(d, n_tokens)
 

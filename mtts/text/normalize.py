@@ -23,7 +23,8 @@ MEASURES = {
     "km": "kilometers", "m": "meters", "cm": "centimeters", "mm": "millimeters", "kg": "kilograms",
     "g": "grams", "mg": "milligrams", "lb": "pounds", "lbs": "pounds", "oz": "ounces",
     "ft": "feet", "mi": "miles", "mph": "miles per hour", "km/h": "kilometers per hour",
-    "ml": "milliliters", "sec": "seconds", "min": "minutes", "hr": "hours", "hrs": "hours", "kb": "kilobytes", "mb": "megabytes", "gb": "gigabytes",
+    "ml": "milliliters", "sec": "seconds", "min": "minutes", "hr": "hours", "hrs": "hours",
+    "kb": "kilobytes", "mb": "megabytes", "gb": "gigabytes",
 }
 CURRENCIES = {"$": ("dollar", "dollars", "cent", "cents"), "£": ("pound", "pounds", "penny", "pence"),
               "€": ("euro", "euros", "cent", "cents")}
@@ -99,7 +100,8 @@ _RE_DATE = re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})\b")
 _RE_TIME = re.compile(r"\b(\d{1,2}):(\d{2})\s?([AaPp]\.?[Mm]\.?)?")
 _RE_DECADE = re.compile(r"\b(\d{2,4})'?s\b")
 _RE_ORDINAL = re.compile(r"\b(\d+)(st|nd|rd|th)\b", re.I)
-_RE_MEASURE = re.compile(r"\b(\d+(?:\.\d+)?)\s?(" + "|".join(sorted(map(re.escape, MEASURES), key=len, reverse=True)) + r")\b")
+_RE_MEASURE = re.compile(r"\b(\d+(?:\.\d+)?)\s?("
+                         + "|".join(sorted(map(re.escape, MEASURES), key=len, reverse=True)) + r")\b")
 _RE_PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s?%")
 _RE_NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
 _RE_ABBR = re.compile(r"\b(" + "|".join(ABBREVIATIONS) + r")\.", re.I)

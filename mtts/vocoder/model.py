@@ -17,7 +17,6 @@ from torch import nn
 
 from mtts.precision import full_precision
 
-
 PHASE_MODES = ("direct", "if")
 
 

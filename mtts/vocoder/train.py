@@ -26,39 +26,48 @@ import torch.nn.functional as F
 import yaml
 
 from mtts import checkpoint
-from mtts.config import load_config
+from mtts.config import load_yaml_config
 from mtts.console import console, progress
-from mtts.data.dataset import Stats, normalisation
 from mtts.data.datadir import read_table
+from mtts.data.dataset import Stats, normalisation
 from mtts.errors import MttsError
-from mtts.features.audio import FeatureParams, _mel_basis, load_audio
+from mtts.features.audio import FeatureParams, load_audio, mel_basis
 from mtts.io import nested_tuples, read_json, seed_everything, write_text
-from mtts.precision import autocast
-from mtts.precision import check as check_precision
+from mtts.precision import autocast, check as check_precision
 from mtts.run import Run
-from mtts.vocoder.discriminators import (DISCRIMINATORS, Discriminators, discriminator_loss,
-                                         feature_matching_loss, generator_loss)
+from mtts.vocoder.discriminators import (
+    DISCRIMINATORS,
+    Discriminators,
+    discriminator_loss,
+    feature_matching_loss,
+    generator_loss,
+)
 from mtts.vocoder.model import PHASE_MODES, Vocoder, VocoderConfig, load_checkpoint, load_vocoder_checkpoint
 
 RESOLUTIONS = ((512, 128, 512), (1024, 256, 1024), (2048, 512, 2048))
 
 
-def load_vocoder_config(path: Path | None) -> VocoderConfig:
-    cfg = load_config(path, VocoderConfig)
+def check_vocoder_config(cfg: VocoderConfig) -> None:
     if cfg.phase not in PHASE_MODES:
-        raise MttsError(f"{path}: 'phase' must be one of {', '.join(PHASE_MODES)}, got '{cfg.phase}'")
-    check_precision(cfg.precision, f"{path}: 'precision'")
+        raise MttsError(f"'phase' must be one of {', '.join(PHASE_MODES)}, got '{cfg.phase}'")
+    check_precision(cfg.precision, "'precision'")
     if not cfg.disc_lr_scale > 0:
-        raise MttsError(f"{path}: 'disc_lr_scale' must be > 0, got {cfg.disc_lr_scale}")
+        raise MttsError(f"'disc_lr_scale' must be > 0, got {cfg.disc_lr_scale}")
     if not cfg.phase_weight >= 0:
-        raise MttsError(f"{path}: 'phase_weight' must be >= 0, got {cfg.phase_weight}")
+        raise MttsError(f"'phase_weight' must be >= 0, got {cfg.phase_weight}")
     if not cfg.mel_weight > 0:
-        raise MttsError(f"{path}: 'mel_weight' must be > 0, got {cfg.mel_weight}")
+        raise MttsError(f"'mel_weight' must be > 0, got {cfg.mel_weight}")
     for name in disc_names(cfg):
         if name not in DISCRIMINATORS:
-            raise MttsError(f"{path}: unknown discriminator '{name}' in 'discriminators' "
+            raise MttsError(f"unknown discriminator '{name}' in 'discriminators' "
                             f"(known: {', '.join(DISCRIMINATORS)})")
-    return cfg
+
+
+def load_vocoder_config(path: Path | None, overrides: dict | None = None) -> VocoderConfig:
+    """The vocoder config from YAML (defaults when path is None) with command-line
+    `overrides` ({"seed": 3}, None values skipped) set before it is checked; errors name
+    the file and the key."""
+    return load_yaml_config(path, VocoderConfig, overrides, check_vocoder_config)
 
 
 def disc_names(cfg: VocoderConfig) -> list[str]:
@@ -73,7 +82,7 @@ class SpectralLoss(torch.nn.Module):
         super().__init__()
         self.p, self.mel_weight = p, mel_weight
         self.main = (p.n_fft, p.hop_length, p.win_length)   # the features' STFT: log-mel and phase
-        self.register_buffer("mel_basis", torch.from_numpy(_mel_basis(p)).float())
+        self.register_buffer("mel_basis", torch.from_numpy(mel_basis(p)).float())
         for n_fft, _, win in RESOLUTIONS:
             self.register_buffer(f"win{n_fft}", torch.hann_window(win))
         self.register_buffer("win_main", torch.hann_window(p.win_length))

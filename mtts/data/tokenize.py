@@ -20,7 +20,8 @@ from mtts.text.tokens import BASE_CHARS, BASE_SYMBOLS, TokenTable
 SETS = ("train", "dev", "test")
 
 
-def text_to_phones(texts: list[str], phonemizer: Phonemizer, normalizer: str = "builtin") -> tuple[list[str], list[str]]:
+def text_to_phones(texts: list[str], phonemizer: Phonemizer,
+                   normalizer: str = "builtin") -> tuple[list[str], list[str]]:
     norm_fn = get_normalizer(normalizer)
     norm = [norm_fn(t) for t in texts]
     return norm, phonemizer(norm)
