@@ -22,10 +22,11 @@ from mtts import checkpoint
 from mtts.errors import MttsError
 from mtts.io import atomic_path, write_json
 from mtts.synthesize import POSTFILTER, gv_postfilter
+from mtts.tasks.base import Context
 
 
 class _Front(nn.Module):
-    """Text to the decoder's input at phoneme rate: encoder, duration, pitch, energy."""
+    """Text to the decoder's input at phoneme rate: the model's `infer_text`."""
 
     def __init__(self, model):
         super().__init__()
@@ -33,21 +34,21 @@ class _Front(nn.Module):
 
     def forward(self, text: torch.Tensor, length_scale: torch.Tensor):
         lens = (text >= 0).sum(1)   # one utterance, no padding: every position is valid
-        ctx = self.model.context(text, lens)
-        for name, task in self.model.tasks.items():
-            if name != "mel":
-                task.infer(ctx, length_scale=length_scale)
-        return ctx["h_dec"], ctx["durations"]
+        ctx, _ = self.model.infer_text(text, lens, length_scale=length_scale)
+        return ctx.h_dec, ctx.durations
 
 
 class _Decoder(nn.Module):
+    """Expanded decoder input to the mel: the model's `infer_frames`."""
+
     def __init__(self, model):
         super().__init__()
-        self.mel = model.tasks["mel"]
+        self.model = model
 
     def forward(self, x: torch.Tensor):
-        mask = torch.ones(x.shape[:2], dtype=torch.bool)
-        return self.mel.proj(self.mel.decoder(x, mask))
+        ctx = Context(frames=x, frames_mask=torch.ones(x.shape[:2], dtype=torch.bool))
+        self.model.infer_frames(ctx)
+        return ctx.mel_pred
 
 
 def export_module(module: nn.Module, args: tuple, path: Path, names_in: list[str], names_out: list[str],

@@ -1,10 +1,15 @@
 """MultiTaskModel: a shared text encoder feeding task heads.
 
 forward(batch) returns per-task losses (never summed here: a weighting method combines
-them), predictions and the shared encoder output. infer(text) synthesises a mel.
+them), predictions and the shared encoder output. infer(text) synthesises a mel. Both run
+one pipeline over a `Context`: encode -> align (durations) -> variance -> length regulator
+-> decode -> auxiliary heads; each stage runs the enabled tasks of the `TASKS` table that
+belong to it, in the table's order.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import torch
 from torch import nn
@@ -13,6 +18,7 @@ from mtts.config import Config, ModelConfig
 from mtts.errors import MttsError
 from mtts.layers import Transformer, lengths_to_mask
 from mtts.tasks import TASKS
+from mtts.tasks.base import STAGES, Context, Dims, expand
 
 
 class SharedEncoder(nn.Module):
@@ -31,55 +37,104 @@ class SharedEncoder(nn.Module):
         embed = self.char_embed if chars else self.embed
         return self.transformer(embed(text), mask)                      # (B, N, D)
 
+    def shared_parameters(self) -> list[nn.Parameter]:
+        """The parameters of the phoneme encoding: all but the character embedding."""
+        return [p for n, p in self.named_parameters() if p.requires_grad and not n.startswith("char_embed")]
+
 
 class MultiTaskModel(nn.Module):
     def __init__(self, cfg: Config, n_tokens: int, n_mels: int, pitch_stats: tuple[float, float] = (0.0, 1.0),
                  n_chars: int = 0):
         super().__init__()
-        if "g2p" in cfg.tasks and n_chars < 3:
-            raise MttsError("the g2p task needs a character table: run `mtts tokenize` again")
-        self.encoder = SharedEncoder(n_tokens, cfg.model, n_chars if "g2p" in cfg.tasks else 0)
+        dims = Dims(n_tokens, n_mels, pitch_stats[0], pitch_stats[1], n_chars)
+        reads_chars = any("h_chars" in cls.reads for name, cls in TASKS.items() if name in cfg.tasks)
+        self.encoder = SharedEncoder(n_tokens, cfg.model, n_chars if reads_chars else 0)
         self.tasks = nn.ModuleDict()
         for name, cls in TASKS.items():  # registry order is execution order
-            if name not in cfg.tasks:
-                continue
-            opts = {k: v for k, v in cfg.tasks[name].items() if k != "weight"}
-            if name in ("g2p", "recognition"):
-                opts.setdefault("n_tokens", n_tokens)
-            if name == "pitch":
-                opts.setdefault("mean", pitch_stats[0])
-                opts.setdefault("std", pitch_stats[1])
-            self.tasks[name] = cls(cfg.model, n_mels, **opts)
+            if name in cfg.tasks:
+                self.tasks[name] = cls(cfg.model, dims, **{k: v for k, v in cfg.tasks[name].items() if k != "weight"})
+        check_flow(self.tasks, chars=self.encoder.char_embed is not None)
 
-    def context(self, text: torch.Tensor, text_lens: torch.Tensor) -> dict:
+    # the model's own steps: encoders and the length regulator
+
+    def encode_text(self, text: torch.Tensor, text_lens: torch.Tensor) -> Context:
+        """Phoneme ids (B, N) -> h, the representation the tasks share; h_dec starts as h."""
         mask = lengths_to_mask(text_lens, text.shape[1])
         h = self.encoder(text, mask)
-        return {"h": h, "h_dec": h, "text_mask": mask, "encode_chars": self.encode_chars}
+        return Context(text_mask=mask, h=h, h_dec=h)
 
-    def encode_chars(self, chars: torch.Tensor, chars_lens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mask = lengths_to_mask(chars_lens, chars.shape[1])
-        return self.encoder(chars, mask, chars=True), mask
+    def encode_chars(self, ctx: Context, chars: torch.Tensor, chars_lens: torch.Tensor) -> Context:
+        """Character ids (B, C) through the same encoder (own embedding) -> h_chars."""
+        ctx.chars_mask = lengths_to_mask(chars_lens, chars.shape[1])
+        ctx.h_chars = self.encoder(chars, ctx.chars_mask, chars=True)
+        return ctx
+
+    @staticmethod
+    def regulate(ctx: Context, max_frames: int | None = None) -> Context:
+        """Length regulator: each phoneme's h_dec repeated by its duration -> frames."""
+        ctx.frames, ctx.frames_mask = expand(ctx.h_dec, ctx.durations, max_frames)
+        return ctx
+
+    def run_stage(self, stage: str, ctx: Context, batch: dict) -> dict[str, dict]:
+        """Teacher-forced predictions of a stage's tasks whose batch fields are present."""
+        return {name: task(ctx, batch) for name, task in self.tasks.items()
+                if task.stage == stage and all(k in batch for k in task.needs)}
+
+    def infer_stage(self, stage: str, ctx: Context, **controls) -> dict[str, dict]:
+        return {name: task.infer(ctx, **controls) for name, task in self.tasks.items() if task.stage == stage}
+
+    # the pipeline
+
+    def forward(self, batch: dict) -> dict:
+        """Per-task losses (never summed: a weighting method combines them), predictions,
+        the context and the shared encoder output."""
+        if "feats" in batch:
+            ctx = self.encode_text(batch["text"], batch["text_lens"])
+            ctx.feats_mask = lengths_to_mask(batch["feats_lens"], batch["feats"].shape[1])
+        else:  # a text-only batch (e.g. lexicon words for G2P): no phoneme encoding to share
+            ctx = Context()
+        preds = self.run_stage("align", ctx, batch)       # alignment: MAS durations; duration: their predictor
+        preds |= self.run_stage("variance", ctx, batch)   # pitch, energy: embeddings added to h_dec
+        if ctx.durations is not None:
+            self.regulate(ctx, batch["feats"].shape[1])    # h_dec -> frames, as many as the targets
+        preds |= self.run_stage("decode", ctx, batch)     # mel: decoder states and mel frames
+        if "chars" in batch and self.encoder.char_embed is not None:
+            self.encode_chars(ctx, batch["chars"], batch["chars_lens"])
+        preds |= self.run_stage("auxiliary", ctx, batch)  # g2p on characters, recognition on the decoder
+        losses = {name: self.tasks[name].loss(pred, batch, ctx) for name, pred in preds.items()}
+        return {"losses": losses, "preds": preds, "ctx": ctx, "shared": ctx.h}
+
+    def infer_text(self, text: torch.Tensor, text_lens: torch.Tensor, **controls) -> tuple[Context, dict]:
+        """Synthesis at phoneme rate: encode, predict durations and prosody (h_dec, durations)."""
+        ctx = self.encode_text(text, text_lens)
+        preds = self.infer_stage("align", ctx, **controls)      # duration: predicted durations
+        preds |= self.infer_stage("variance", ctx, **controls)  # pitch, energy: predicted, embedded in h_dec
+        return ctx, preds
+
+    def infer_frames(self, ctx: Context, **controls) -> dict:
+        """Synthesis at frame rate, from ctx.frames: the decoder and what reads it."""
+        preds = self.infer_stage("decode", ctx, **controls)     # mel
+        preds |= self.infer_stage("auxiliary", ctx, **controls)  # (none of today's heads acts at synthesis)
+        return preds
+
+    @torch.no_grad()
+    def infer(self, text: torch.Tensor, text_lens: torch.Tensor | None = None, **controls) -> dict:
+        """text (B, N) -> {"mel": (B, T, M) normalised, "mask", "durations", "preds"}."""
+        if text_lens is None:
+            text_lens = torch.full((text.shape[0],), text.shape[1], dtype=torch.long)
+        ctx, preds = self.infer_text(text, text_lens, **controls)   # encode -> durations -> variance
+        self.regulate(ctx)                                          # h_dec -> frames
+        preds |= self.infer_frames(ctx, **controls)                 # decode -> auxiliary heads
+        return {"mel": ctx.mel_pred, "mask": ctx.frames_mask, "durations": ctx.durations, "preds": preds}
 
     @torch.no_grad()
     def phonemes_from_chars(self, chars: torch.Tensor) -> list[list[int]]:
         """G2P at synthesis: character ids (B, C) -> phoneme ids per utterance."""
+        g2p = next((t for t in self.tasks.values() if "h_chars" in t.reads), None)
+        if g2p is None:
+            raise MttsError("this model has no task that reads characters (g2p)")
         lens = torch.full((chars.shape[0],), chars.shape[1], dtype=torch.long)
-        return self.tasks["g2p"].decode({"encode_chars": self.encode_chars}, chars, lens)
-
-    def forward(self, batch: dict) -> dict:
-        if "feats" in batch:
-            ctx = self.context(batch["text"], batch["text_lens"])
-            ctx["feats_mask"] = lengths_to_mask(batch["feats_lens"], batch["feats"].shape[1])
-        else:  # a text-only batch (e.g. lexicon words for G2P): no phoneme encoding to share
-            ctx = {"h": None, "encode_chars": self.encode_chars}
-        preds, losses = {}, {}
-        for name, task in self.tasks.items():
-            if not all(k in batch for k in task.needs):
-                continue  # a batch without this task's fields contributes no loss to it
-            preds[name] = task(ctx, batch)
-        for name, pred in preds.items():
-            losses[name] = self.tasks[name].loss(pred, batch, ctx)
-        return {"losses": losses, "preds": preds, "ctx": ctx, "shared": ctx["h"]}
+        return g2p.decode(self.encode_chars(Context(), chars, lens), lens)
 
     @torch.no_grad()
     def metrics(self, out: dict, batch: dict) -> dict[str, float]:
@@ -88,14 +143,45 @@ class MultiTaskModel(nn.Module):
             m.update(self.tasks[name].metrics(pred, batch, out["ctx"]))
         return m
 
-    @torch.no_grad()
-    def infer(self, text: torch.Tensor, text_lens: torch.Tensor | None = None, **controls) -> dict:
-        """text (B, N) -> {"mel": (B, T, M) normalised, "mask", "durations"}."""
-        if text_lens is None:
-            text_lens = torch.full((text.shape[0],), text.shape[1], dtype=torch.long)
-        ctx = self.context(text, text_lens)
-        out = {}
-        for name, task in self.tasks.items():
-            out.update(task.infer(ctx, **controls))
-        out["durations"] = ctx["durations"]
-        return out
+    # what weighting methods see
+
+    def shared_parameters(self) -> list[nn.Parameter]:
+        """The parameters behind the shared output h (the encoder, less its character embedding)."""
+        return self.encoder.shared_parameters()
+
+    def encoder_tasks(self) -> list[str]:
+        """The tasks whose losses reach the shared output h (a detached head's do not)."""
+        return [name for name, task in self.tasks.items() if task.shares_encoder]
+
+
+def check_flow(tasks: nn.ModuleDict, chars: bool) -> None:
+    """Every context field a task reads is written before it, in training and at synthesis,
+    by the model's steps (as in forward and infer) or an earlier task; stages follow the
+    registry order."""
+    for name, task in tasks.items():
+        if task.stage not in STAGES:
+            raise MttsError(f"task '{name}' has an unknown stage {task.stage!r} (known: {', '.join(STAGES)})")
+    order = [STAGES.index(t.stage) for t in tasks.values()]
+    if order != sorted(order):
+        raise MttsError(f"tasks {', '.join(tasks)} are not in stage order ({' -> '.join(STAGES)})")
+    fields = {f.name for f in dataclasses.fields(Context)}
+    for name, task in tasks.items():
+        unknown = [f for f in (*task.reads, *task.writes, *task.infer_reads, *task.infer_writes) if f not in fields]
+        if unknown:
+            raise MttsError(f"task '{name}' declares unknown context field(s) {', '.join(unknown)}")
+    for mode in ("training", "synthesis"):
+        written = {"text_mask", "h", "h_dec"} | ({"feats_mask"} if mode == "training" else set())
+        for stage in STAGES:
+            if stage == "decode" and "durations" in written:
+                written |= {"frames", "frames_mask"}                 # the length regulator
+            if stage == "auxiliary" and chars and mode == "training":
+                written |= {"h_chars", "chars_mask"}
+            for name, task in tasks.items():
+                if task.stage != stage:
+                    continue
+                reads, writes = (task.reads, task.writes) if mode == "training" else (task.infer_reads, task.infer_writes)
+                missing = [f for f in reads if f not in written]
+                if missing:
+                    raise MttsError(f"task '{name}' reads {', '.join(missing)} in {mode}, which no step "
+                                    "before it writes: enable the task that provides it")
+                written |= set(writes)

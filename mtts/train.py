@@ -57,7 +57,8 @@ def lr_lambda(cfg: Config):
 def gradient_stats(model: MultiTaskModel, losses: dict[str, torch.Tensor], shared: torch.Tensor) -> dict[str, float]:
     """Per-task gradient norms at the shared encoder output and their pairwise cosines:
     how strongly, and in which agreement, the tasks pull the shared representation."""
-    names = [k for k in losses if model.tasks[k].shares_encoder]
+    encoder_tasks = set(model.encoder_tasks())
+    names = [k for k in losses if k in encoder_tasks]
     grads = {k: torch.autograd.grad(losses[k], shared, retain_graph=True)[0].flatten() for k in names}
     out = {f"gradnorm_{k}": float(g.norm()) for k, g in grads.items()}
     for i, a in enumerate(names):

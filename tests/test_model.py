@@ -17,7 +17,7 @@ def test_forward_backward_and_infer_shapes(tiny_cfg):
     assert set(out["losses"]) == {"alignment", "duration", "pitch", "energy", "mel"}
     assert out["shared"].shape == (3, 12, 32)
     assert out["preds"]["mel"]["mel"].shape == (3, 60, 80)
-    assert out["ctx"]["durations"].sum(1).tolist() == [60, 45, 30]
+    assert out["ctx"].durations.sum(1).tolist() == [60, 45, 30]
     assert all(torch.isfinite(v) for v in out["losses"].values())
     sum(out["losses"].values()).backward()
     assert model.encoder.embed.weight.grad.abs().sum() > 0
@@ -69,7 +69,7 @@ def test_bf16_autocast_trains_like_fp32_and_aligns_in_fp32(tiny_cfg):
                 out = model(batch)
             if step == 0:
                 assert out["preds"]["alignment"]["scores"].dtype == torch.float32
-                durations[precision] = out["ctx"]["durations"]
+                durations[precision] = out["ctx"].durations
                 first = {k: v.item() for k, v in out["losses"].items()}
             opt.zero_grad()
             method.backward(out["losses"], out["shared"])
@@ -174,3 +174,96 @@ def test_attention_equals_multihead_attention_with_the_same_weights():
     h = block.ln1(x)
     ref = block.attn(h, h, h, key_padding_mask=~mask, need_weights=False)[0]
     assert torch.allclose(block._attend(h, mask)[mask], ref[mask], atol=1e-6)
+
+
+ALL_TASKS = {"alignment": {}, "duration": {}, "pitch": {}, "energy": {}, "mel": {}, "g2p": {}, "recognition": {}}
+
+
+def test_model_refuses_a_task_reading_what_nothing_before_it_writes(monkeypatch):
+    """The flow is checked at build: a task may read only context fields the model's
+    steps or an earlier task write, in training and at synthesis."""
+    import mtts.model
+    from mtts.tasks import TASKS
+    from mtts.tasks.base import Task
+
+    class Probe(Task):
+        name, stage = "probe", "align"
+        reads = ("h", "mel_pred")          # the mel decoder runs in a later stage
+
+        def forward(self, ctx, batch):
+            return {}
+
+    table = dict(TASKS)
+    table = {"alignment": table["alignment"], "probe": Probe} | {k: table[k] for k in TASKS if k != "alignment"}
+    monkeypatch.setattr(mtts.model, "TASKS", table)
+    cfg = config_from_dict(TINY)
+    cfg.tasks["probe"] = {}
+    with pytest.raises(MttsError, match="task 'probe' reads mel_pred in training"):
+        MultiTaskModel(cfg, 20, 80)
+    Probe.reads, Probe.infer_reads = ("h", "durations"), ("durations",)   # durations: written by alignment
+    with pytest.raises(MttsError, match="task 'probe' reads durations in synthesis"):
+        MultiTaskModel(cfg, 20, 80)    # ... but at synthesis the duration predictor's come after it
+    Probe.infer_reads = ("h",)
+    MultiTaskModel(cfg, 20, 80)
+    Probe.reads = ("h", "f0")
+    with pytest.raises(MttsError, match="unknown context field"):
+        MultiTaskModel(cfg, 20, 80)
+    # the stages follow the table: a table out of stage order is refused
+    monkeypatch.setattr(mtts.model, "TASKS", {"mel": TASKS["mel"], "alignment": TASKS["alignment"],
+                                              "duration": TASKS["duration"]})
+    with pytest.raises(MttsError, match="stage order"):
+        MultiTaskModel(config_from_dict(TINY), 20, 80)
+
+
+@pytest.mark.parametrize("source", ["decoder", "mel"])
+def test_tasks_touch_only_the_context_fields_they_declare(monkeypatch, source):
+    """Each task's forward, loss, metrics and infer read and write exactly its declared
+    fields: what the build-time check trusts."""
+    import dataclasses
+
+    import mtts.model
+    from mtts.tasks.base import Context
+    fields = {f.name for f in dataclasses.fields(Context)}
+    current, log = [None], []
+
+    class Recording(Context):
+        def __getattribute__(self, k):
+            if k in fields and current[0]:
+                log.append((current[0], "r", k))
+            return object.__getattribute__(self, k)
+
+        def __setattr__(self, k, v):
+            if k in fields and current[0]:
+                log.append((current[0], "w", k))
+            object.__setattr__(self, k, v)
+
+    monkeypatch.setattr(mtts.model, "Context", Recording)
+    torch.manual_seed(0)
+    cfg = config_from_dict({**TINY, "tasks": {**ALL_TASKS, "recognition": {"source": source}}})
+    model = MultiTaskModel(cfg, 20, 80, (200.0, 30.0), n_chars=12)
+    def as_task(name, fn):
+        def wrapped(*a, **k):
+            current[0] = name
+            try:
+                return fn(*a, **k)
+            finally:
+                current[0] = None
+        return wrapped
+
+    for name, task in model.tasks.items():
+        for method in ("forward", "loss", "metrics", "infer"):
+            setattr(task, method, as_task(name, getattr(task, method)))
+    batch = random_batch()
+    batch["chars"] = (batch["text"] % 10 + 2) * (batch["text"] > 0)
+    batch["chars_lens"] = batch["text_lens"].clone()
+    out = model(batch)
+    model.metrics(out, batch)
+    training = list(log)
+    log.clear()
+    model.eval()
+    model.infer(batch["text"][:1, :12])
+    assert set(out["losses"]) == set(ALL_TASKS)
+    for name, task in model.tasks.items():
+        for got, reads, writes in ((training, task.reads, task.writes), (log, task.infer_reads, task.infer_writes)):
+            assert {k for n, op, k in got if n == name and op == "r"} == set(reads), name
+            assert {k for n, op, k in got if n == name and op == "w"} == set(writes), name

@@ -84,17 +84,20 @@ def test_dwa_favours_the_task_whose_loss_falls_slower():
 
 
 class TwoHeads(nn.Module):
-    """A shared linear layer and two fixed heads whose gradients conflict."""
+    """A shared linear layer and two fixed heads whose gradients conflict. Not a
+    MultiTaskModel: a method sees only encoder_tasks() and shared_parameters()."""
 
     def __init__(self):
         super().__init__()
-        self.encoder = nn.Linear(2, 2, bias=False)
+        self.trunk = nn.Linear(2, 2, bias=False)
         with torch.no_grad():
-            self.encoder.weight.copy_(torch.eye(2))
+            self.trunk.weight.copy_(torch.eye(2))
 
-        class T:
-            shares_encoder = True
-        self.tasks = {"a": T(), "b": T()}
+    def encoder_tasks(self) -> list[str]:
+        return ["a", "b"]
+
+    def shared_parameters(self) -> list[nn.Parameter]:
+        return list(self.trunk.parameters())
 
 
 def grads_for(name: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -102,12 +105,12 @@ def grads_for(name: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     method = METHODS[name]({"a": 1.0, "b": 1.0})
     method.bind(model)
     x = torch.tensor([[1.0, 0.0]])
-    h = model.encoder(x)
+    h = model.trunk(x)
     ga, gb = torch.tensor([1.0, 0.0]), torch.tensor([-1.0, 1.0])  # cos < 0: conflicting
     losses = {"a": (h[0] * ga).sum(), "b": (h[0] * gb).sum()}
     method.backward(losses, h)
     # gradients w.r.t. the encoder weight are outer(g, x); read them back on x's column
-    return model.encoder.weight.grad[:, 0], ga, gb
+    return model.trunk.weight.grad[:, 0], ga, gb
 
 
 def test_pcgrad_removes_the_conflicting_component():
@@ -153,3 +156,43 @@ def test_method_handles_a_text_only_batch_between_corpus_batches(name):
             assert model.encoder.char_embed.weight.grad is not None
             assert model.tasks["mel"].proj.weight.grad is None   # no acoustic loss this step
         opt.step()
+
+
+@pytest.mark.parametrize("name", ["gradnorm", "pcgrad", "mgda"])
+def test_method_leaves_out_a_task_that_does_not_reach_the_encoder(name):
+    """Whatever the tasks are called, a loss outside model.encoder_tasks() is backpropagated
+    apart with its static weight and does not enter the gradient methods' aggregation."""
+    warnings.simplefilter("ignore")
+
+    class Model(TwoHeads):
+        def __init__(self):
+            super().__init__()
+            self.head = nn.Linear(2, 1)
+
+        def encoder_tasks(self) -> list[str]:
+            return ["a", "b"]      # "side" reads the trunk's output detached
+
+    model = Model()
+    method = METHODS[name]({"a": 1.0, "b": 1.0, "side": 2.0})
+    method.bind(model)
+    x = torch.tensor([[1.0, 0.0]])
+    h = model.trunk(x)
+    losses = {"a": (h[0] * torch.tensor([1.0, 0.0])).sum(), "b": (h[0] * torch.tensor([-1.0, 1.0])).sum(),
+              "side": model.head(h.detach()).sum()}
+    w = method.backward(losses, h)
+    assert set(w) == {"a", "b", "side"} and w["side"] == 2.0
+    assert torch.allclose(model.head.weight.grad, 2.0 * h.detach())
+    assert model.trunk.weight.grad.abs().sum() > 0
+
+
+def test_model_tells_methods_which_tasks_reach_the_encoder():
+    cfg = config_from_dict({**TINY, "tasks": {"alignment": {}, "duration": {}, "pitch": {}, "energy": {},
+                                              "mel": {}, "g2p": {}, "recognition": {}}})
+    model = MultiTaskModel(cfg, 20, 80, n_chars=12)
+    # duration reads h detached, g2p reaches the encoder through the character pass only
+    assert model.encoder_tasks() == ["alignment", "pitch", "energy", "mel", "recognition"]
+    shared = {id(p) for p in model.shared_parameters()}
+    assert id(model.encoder.embed.weight) in shared and id(model.encoder.char_embed.weight) not in shared
+    assert shared == {id(p) for n, p in model.encoder.named_parameters() if not n.startswith("char_embed")}
+    cfg = config_from_dict({**TINY, "tasks": {"alignment": {}, "duration": {"detach": False}, "mel": {}}})
+    assert MultiTaskModel(cfg, 20, 80).encoder_tasks() == ["alignment", "duration", "mel"]

@@ -2,6 +2,8 @@
 
 A method owns `backward` because gradient-based methods are not a weighted sum. Learnt
 weights and loss histories live in the module's state_dict, so they are checkpointed.
+Of the model a method sees only what `bind` takes: `model.encoder_tasks()` and
+`model.shared_parameters()`.
 """
 
 from __future__ import annotations
@@ -18,9 +20,17 @@ class WeightingMethod(nn.Module):
     def __init__(self, weights: dict[str, float]):
         super().__init__()
         self.static = dict(weights)   # λ_i from the config
+        self.encoder_tasks: set[str] | None = None    # None (unbound): every task reaches `shared`
+        self.shared_params: list[torch.Tensor] = []
 
     def bind(self, model: nn.Module) -> None:
-        """Called once with the model; gradient methods take the shared parameters here."""
+        """Called once with the model: the tasks whose losses reach the shared encoder output
+        and the parameters behind it (gradient methods act on those)."""
+        self.encoder_tasks = set(model.encoder_tasks())
+        self.shared_params = list(model.shared_parameters())
+
+    def reaches_encoder(self, task: str) -> bool:
+        return self.encoder_tasks is None or task in self.encoder_tasks
 
     def backward(self, losses: dict[str, torch.Tensor], shared: torch.Tensor) -> dict[str, float]:
         """Backpropagate the combined loss; return the weight used for each task.

@@ -22,17 +22,13 @@ class GradNorm(WeightingMethod):
         self.w = nn.ParameterDict({k: nn.Parameter(torch.ones(())) for k in weights})
         self.register_buffer("initial", torch.zeros(len(weights)))
         self.names = list(weights)
-        self.private: set[str] = set()
-
-    def bind(self, model: nn.Module) -> None:
-        self.private = {n for n, t in model.tasks.items() if not t.shares_encoder}
 
     def backward(self, losses: dict[str, torch.Tensor], shared: torch.Tensor) -> dict[str, float]:
         with torch.no_grad():  # keep Σ w = number of tasks (the paper's renormalisation)
             total_w = sum(self.w[k] for k in self.names)
             for k in self.names:
                 self.w[k].mul_(len(self.names) / total_w)
-        tasks = [k for k in losses if k not in self.private]
+        tasks = [k for k in losses if self.reaches_encoder(k)]
         for k in tasks:
             i = self.names.index(k)
             if self.initial[i] == 0:

@@ -7,7 +7,6 @@ with its static weight: its Jacobian row would be zero and stall MGDA-like metho
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from mtts.mtl.base import WeightingMethod
 
@@ -30,20 +29,12 @@ class JacobianMethod(WeightingMethod):
     def __init__(self, weights: dict[str, float], **opts):
         super().__init__(weights)
         self.opts = opts
-        self.shared_params: list[torch.Tensor] = []
-        self.private: set[str] = set()
         self._agg = {}
-
-    def bind(self, model: nn.Module) -> None:
-        # the character embedding feeds only the g2p pass, never the phoneme encoding h
-        self.shared_params = [p for n, p in model.encoder.named_parameters()
-                              if p.requires_grad and not n.startswith("char_embed")]
-        self.private = {n for n, t in model.tasks.items() if not t.shares_encoder}
 
     def backward(self, losses: dict[str, torch.Tensor], shared: torch.Tensor) -> dict[str, float]:
         from torchjd.autojac import jac_to_grad, mtl_backward
-        private = [k for k in losses if k in self.private]
-        tasks = [k for k in losses if k not in self.private]
+        private = [k for k in losses if not self.reaches_encoder(k)]
+        tasks = [k for k in losses if self.reaches_encoder(k)]
         if private:
             sum(self.static[k] * losses[k] for k in private).backward(retain_graph=bool(tasks))
         weights = {k: self.static[k] for k in private}

@@ -17,7 +17,7 @@ from torch import nn
 
 from mtts.config import ModelConfig
 from mtts.precision import full_precision
-from mtts.tasks.base import Task, masked_mean
+from mtts.tasks.base import Context, Dims, Task, masked_mean
 
 
 def beta_binomial_log_prior(text_lens: torch.Tensor, feats_lens: torch.Tensor, N: int, T: int,
@@ -54,19 +54,22 @@ def forward_sum_loss(log_attn: torch.Tensor, text_lens: torch.Tensor, feats_lens
 
 class AlignmentTask(Task):
     name = "alignment"
+    stage = "align"
     needs = ("feats",)
+    reads = ("h", "text_mask", "feats_mask")
+    writes = ("durations",)
 
-    def __init__(self, model: ModelConfig, n_mels: int, prior_scaling: float = 1.0,
+    def __init__(self, model: ModelConfig, dims: Dims, prior_scaling: float = 1.0,
                  mle_weight: float = 1.0, temperature: float = 0.1):
-        super().__init__(model, n_mels)
+        super().__init__(model, dims)
         self.temperature = temperature  # scales the log-likelihood against the prior
-        self.proj = nn.Linear(model.d_model, n_mels)
+        self.proj = nn.Linear(model.d_model, dims.n_mels)
         self.prior_scaling = prior_scaling
         self.mle_weight = mle_weight
 
-    def forward(self, ctx: dict, batch: dict) -> dict[str, torch.Tensor]:
-        h, text_mask = ctx["h"], ctx["text_mask"]
-        y, feats_mask = batch["feats"], ctx["feats_mask"]
+    def forward(self, ctx: Context, batch: dict) -> dict[str, torch.Tensor]:
+        h, text_mask = ctx.h, ctx.text_mask
+        y, feats_mask = batch["feats"], ctx.feats_mask
         # float32 even under bf16 autocast: the likelihood is a difference of large sums, and
         # bf16 rounding of it would move the alignment MAS finds
         with full_precision(h.device.type):
@@ -81,16 +84,16 @@ class AlignmentTask(Task):
         with torch.no_grad():
             path = maximum_path(scores.detach().float().contiguous(), pair.contiguous())
         durations = path.sum(-1).long()                                  # (B, N)
-        ctx["durations"] = durations
+        ctx.durations = durations
         return {"mu": mu, "scores": scores, "path": path, "durations": durations}
 
-    def loss(self, pred: dict, batch: dict, ctx: dict) -> torch.Tensor:
+    def loss(self, pred: dict, batch: dict, ctx: Context) -> torch.Tensor:
         fs = forward_sum_loss(pred["scores"], batch["text_lens"], batch["feats_lens"])
         mu_frames = pred["path"].transpose(1, 2).to(pred["mu"]) @ pred["mu"]   # (B, T, M)
-        mle = 0.5 * masked_mean((batch["feats"] - mu_frames) ** 2, ctx["feats_mask"])
+        mle = 0.5 * masked_mean((batch["feats"] - mu_frames) ** 2, ctx.feats_mask)
         return fs + self.mle_weight * mle
 
     @torch.no_grad()
-    def metrics(self, pred: dict, batch: dict, ctx: dict) -> dict[str, float]:
+    def metrics(self, pred: dict, batch: dict, ctx: Context) -> dict[str, float]:
         fs = forward_sum_loss(pred["scores"], batch["text_lens"], batch["feats_lens"])
         return {"forward_sum": float(fs)}

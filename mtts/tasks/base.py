@@ -1,12 +1,15 @@
 """The task interface: each task owns its head, loss and metrics.
 
-Tasks run in registry order over a shared context `ctx`: the encoder's output `h`
-(B, N, D) and `text_mask` (B, N); a task may add to it (alignment writes `durations`,
-pitch and energy add their embeddings to `h_dec`, which the mel decoder reads).
+The model runs the tasks stage by stage (`STAGES`; within a stage in the order of the
+`TASKS` table) over one `Context`. Each task declares the context fields it reads and
+writes, in training (`reads`, `writes`) and at synthesis (`infer_reads`, `infer_writes`);
+the model checks at build that every field a task reads is written before it (by the
+model's own steps or an earlier task).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
@@ -14,30 +17,65 @@ from torch import nn
 
 from mtts.config import ModelConfig
 
+# the pipeline, in order: durations at phoneme rate, prosody added to the decoder input,
+# frames decoded, then heads that only read what the others produced
+STAGES = ("align", "variance", "decode", "auxiliary")
+
+
+@dataclass
+class Context:
+    """What the model and its tasks pass on within one forward pass; None until written."""
+    text_mask: torch.Tensor | None = None    # (B, N) valid phonemes            (model: encode)
+    h: torch.Tensor | None = None            # (B, N, D) encoder output, shared (model: encode)
+    h_dec: torch.Tensor | None = None        # (B, N, D) decoder input: h + prosody embeddings
+    feats_mask: torch.Tensor | None = None   # (B, T) valid target frames       (model, training)
+    durations: torch.Tensor | None = None    # (B, N) frames per phoneme: MAS in training, predicted at synthesis
+    frames: torch.Tensor | None = None       # (B, T, D) h_dec repeated by durations (model: length regulator)
+    frames_mask: torch.Tensor | None = None  # (B, T)
+    dec_states: torch.Tensor | None = None   # (B, T, D) mel decoder hidden states
+    mel_pred: torch.Tensor | None = None     # (B, T, M) predicted normalised log-mel
+    h_chars: torch.Tensor | None = None      # (B, C, D) encoder output on characters (model)
+    chars_mask: torch.Tensor | None = None   # (B, C)
+
+
+@dataclass(frozen=True)
+class Dims:
+    """What a model is built for besides its config, given to every task."""
+    n_tokens: int                 # phoneme vocabulary (CTC targets)
+    n_mels: int
+    pitch_mean: float = 0.0       # train-set voiced F0 statistics (Hz)
+    pitch_std: float = 1.0
+    n_chars: int = 0              # character vocabulary (0: none)
+
 
 class Task(nn.Module):
     name: ClassVar[str]
-    needs: ClassVar[tuple[str, ...]] = ()   # batch keys the loss reads
+    stage: ClassVar[str]
+    needs: ClassVar[tuple[str, ...]] = ()          # batch keys the task reads
+    reads: tuple[str, ...] = ()                    # Context fields read in training (forward, loss, metrics)
+    writes: tuple[str, ...] = ()                   # Context fields written in training
+    infer_reads: tuple[str, ...] = ()              # the same at synthesis (infer)
+    infer_writes: tuple[str, ...] = ()
     shares_encoder: bool = True              # False when the loss never reaches the encoder
 
-    def __init__(self, model: ModelConfig, n_mels: int, **opts):
+    def __init__(self, model: ModelConfig, dims: Dims, **opts):
         super().__init__()
         if opts:
             raise TypeError(f"unknown option(s) for task '{self.name}': {', '.join(opts)}")
 
-    def forward(self, ctx: dict, batch: dict) -> dict[str, torch.Tensor]:
+    def forward(self, ctx: Context, batch: dict) -> dict[str, torch.Tensor]:
         """Teacher-forced predictions for training and evaluation."""
         raise NotImplementedError
 
-    def infer(self, ctx: dict, **controls) -> dict[str, torch.Tensor]:
+    def infer(self, ctx: Context, **controls) -> dict[str, torch.Tensor]:
         """Predictions from text alone (synthesis); tasks without one return {}."""
         return {}
 
-    def loss(self, pred: dict, batch: dict, ctx: dict) -> torch.Tensor:
+    def loss(self, pred: dict, batch: dict, ctx: Context) -> torch.Tensor:
         raise NotImplementedError
 
     @torch.no_grad()
-    def metrics(self, pred: dict, batch: dict, ctx: dict) -> dict[str, float]:
+    def metrics(self, pred: dict, batch: dict, ctx: Context) -> dict[str, float]:
         return {}
 
 

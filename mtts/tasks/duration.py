@@ -11,40 +11,44 @@ import torch.nn.functional as F
 
 from mtts.config import ModelConfig
 from mtts.layers import ConvPredictor
-from mtts.tasks.base import Task, masked_mean
+from mtts.tasks.base import Context, Dims, Task, masked_mean
 
 
 class DurationTask(Task):
     name = "duration"
+    stage = "align"
     needs = ("feats",)  # targets come from the alignment of the mel frames
+    reads = ("h", "text_mask", "durations")
+    infer_reads = ("h", "text_mask")
+    infer_writes = ("durations",)
 
-    def __init__(self, model: ModelConfig, n_mels: int, hidden: int = 256, detach: bool = True):
-        super().__init__(model, n_mels)
+    def __init__(self, model: ModelConfig, dims: Dims, hidden: int = 256, detach: bool = True):
+        super().__init__(model, dims)
         self.predictor = ConvPredictor(model.d_model, hidden)
         self.detach = detach
         self.shares_encoder = not detach  # gradient methods leave a detached task out of the Jacobian
 
-    def _predict(self, ctx: dict) -> torch.Tensor:
-        h = ctx["h"].detach() if self.detach else ctx["h"]
-        return self.predictor(h, ctx["text_mask"])             # (B, N) log(1 + frames)
+    def _predict(self, ctx: Context) -> torch.Tensor:
+        h = ctx.h.detach() if self.detach else ctx.h
+        return self.predictor(h, ctx.text_mask)             # (B, N) log(1 + frames)
 
-    def forward(self, ctx: dict, batch: dict) -> dict[str, torch.Tensor]:
+    def forward(self, ctx: Context, batch: dict) -> dict[str, torch.Tensor]:
         return {"log_dur": self._predict(ctx)}
 
-    def infer(self, ctx: dict, length_scale: float = 1.0, **_) -> dict[str, torch.Tensor]:
+    def infer(self, ctx: Context, length_scale: float = 1.0, **_) -> dict[str, torch.Tensor]:
         log_dur = self._predict(ctx)
         dur = torch.clamp(torch.round((torch.exp(log_dur) - 1) * length_scale), min=0).long()
-        dur = dur.masked_fill(~ctx["text_mask"], 0)
+        dur = dur.masked_fill(~ctx.text_mask, 0)
         dur[:, 0] = dur[:, 0].clamp(min=1)  # never an empty utterance
-        ctx["durations"] = dur
+        ctx.durations = dur
         return {"log_dur": log_dur, "durations": dur}
 
-    def loss(self, pred: dict, batch: dict, ctx: dict) -> torch.Tensor:
-        target = torch.log1p(ctx["durations"].float())
-        return masked_mean(F.mse_loss(pred["log_dur"], target, reduction="none"), ctx["text_mask"])
+    def loss(self, pred: dict, batch: dict, ctx: Context) -> torch.Tensor:
+        target = torch.log1p(ctx.durations.float())
+        return masked_mean(F.mse_loss(pred["log_dur"], target, reduction="none"), ctx.text_mask)
 
     @torch.no_grad()
-    def metrics(self, pred: dict, batch: dict, ctx: dict) -> dict[str, float]:
+    def metrics(self, pred: dict, batch: dict, ctx: Context) -> dict[str, float]:
         frames = torch.clamp(torch.round(torch.exp(pred["log_dur"]) - 1), min=0)
-        err = (frames - ctx["durations"].float()).abs()
-        return {"duration_mae_frames": float(masked_mean(err, ctx["text_mask"]))}
+        err = (frames - ctx.durations.float()).abs()
+        return {"duration_mae_frames": float(masked_mean(err, ctx.text_mask))}

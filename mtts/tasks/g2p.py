@@ -13,7 +13,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from mtts.config import ModelConfig
-from mtts.tasks.base import Task
+from mtts.errors import MttsError
+from mtts.tasks.base import Context, Dims, Task
 
 
 def edit_distance(a: list[int], b: list[int]) -> int:
@@ -28,29 +29,31 @@ def edit_distance(a: list[int], b: list[int]) -> int:
 
 class G2PTask(Task):
     name = "g2p"
+    stage = "auxiliary"
     needs = ("chars",)
+    reads = ("h_chars",)   # the model encodes the batch's characters when a task reads them
     # its loss reaches the encoder through the character pass, not through the phoneme
     # encoding `h` that gradient methods aggregate over; they backpropagate it apart
     shares_encoder = False
 
-    def __init__(self, model: ModelConfig, n_mels: int, n_tokens: int = 0, upsample: int = 3):
-        super().__init__(model, n_mels)
-        if n_tokens < 3:
-            raise TypeError("g2p needs the phoneme vocabulary size (n_tokens)")
-        self.upsample, self.n_tokens = upsample, n_tokens
-        self.proj = nn.Linear(model.d_model, upsample * n_tokens)
+    def __init__(self, model: ModelConfig, dims: Dims, upsample: int = 3):
+        super().__init__(model, dims)
+        if dims.n_chars < 3:
+            raise MttsError("the g2p task needs a character table: run `mtts tokenize` again")
+        self.upsample, self.n_tokens = upsample, dims.n_tokens
+        self.proj = nn.Linear(model.d_model, upsample * dims.n_tokens)
 
-    def _log_probs(self, ctx: dict, chars: torch.Tensor, chars_lens: torch.Tensor):
-        h, _ = ctx["encode_chars"](chars, chars_lens)                       # (B, C, D)
+    def _log_probs(self, ctx: Context, chars_lens: torch.Tensor):
+        h = ctx.h_chars                                                     # (B, C, D)
         B, C, _ = h.shape
         logits = self.proj(h).view(B, C * self.upsample, self.n_tokens)     # (B, C*up, V)
         return F.log_softmax(logits, dim=-1), chars_lens * self.upsample
 
-    def forward(self, ctx: dict, batch: dict) -> dict[str, torch.Tensor]:
-        log_probs, lens = self._log_probs(ctx, batch["chars"], batch["chars_lens"])
+    def forward(self, ctx: Context, batch: dict) -> dict[str, torch.Tensor]:
+        log_probs, lens = self._log_probs(ctx, batch["chars_lens"])
         return {"log_probs": log_probs, "lens": lens}
 
-    def loss(self, pred: dict, batch: dict, ctx: dict) -> torch.Tensor:
+    def loss(self, pred: dict, batch: dict, ctx: Context) -> torch.Tensor:
         loss = F.ctc_loss(pred["log_probs"].transpose(0, 1), batch["text"], pred["lens"], batch["text_lens"],
                           blank=0, reduction="none", zero_infinity=True)
         return (loss / batch["text_lens"].clamp(min=1)).mean()
@@ -65,8 +68,9 @@ class G2PTask(Task):
         return out
 
     @torch.no_grad()
-    def decode(self, ctx: dict, chars: torch.Tensor, chars_lens: torch.Tensor) -> list[list[int]]:
-        return self.greedy(*self._log_probs(ctx, chars, chars_lens))
+    def decode(self, ctx: Context, chars_lens: torch.Tensor) -> list[list[int]]:
+        """Phoneme ids per utterance from the characters encoded in ctx (G2P at synthesis)."""
+        return self.greedy(*self._log_probs(ctx, chars_lens))
 
     @staticmethod
     def phoneme_error_rate(pred: dict, batch: dict) -> float:
@@ -76,5 +80,5 @@ class G2PTask(Task):
         return errors / max(1, int(batch["text_lens"].sum()))
 
     @torch.no_grad()
-    def metrics(self, pred: dict, batch: dict, ctx: dict) -> dict[str, float]:
+    def metrics(self, pred: dict, batch: dict, ctx: Context) -> dict[str, float]:
         return {"g2p_per": self.phoneme_error_rate(pred, batch)}

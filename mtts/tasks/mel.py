@@ -1,5 +1,5 @@
-"""Mel task, the acoustic model: expand phoneme vectors by their durations and decode
-mel frames with a transformer. Loss: L1 on normalised log-mel."""
+"""Mel task, the acoustic model: decode mel frames with a transformer from the phoneme
+vectors the model has expanded by their durations. Loss: L1 on normalised log-mel."""
 
 from __future__ import annotations
 
@@ -8,36 +8,41 @@ from torch import nn
 
 from mtts.config import ModelConfig
 from mtts.layers import Transformer
-from mtts.tasks.base import Task, expand, masked_mean
+from mtts.tasks.base import Context, Dims, Task, masked_mean
 
 
 class MelTask(Task):
     name = "mel"
+    stage = "decode"
     needs = ("feats",)
+    reads = ("frames", "frames_mask", "feats_mask")
+    writes = ("dec_states", "mel_pred")
+    infer_reads = ("frames", "frames_mask")
+    infer_writes = ("dec_states", "mel_pred")
 
-    def __init__(self, model: ModelConfig, n_mels: int):
-        super().__init__(model, n_mels)
+    def __init__(self, model: ModelConfig, dims: Dims):
+        super().__init__(model, dims)
         self.decoder = Transformer(model.d_model, model.decoder_layers, model.n_heads,
                                    model.ff_mult, model.ff_kernel, model.dropout)
-        self.proj = nn.Linear(model.d_model, n_mels)
+        self.proj = nn.Linear(model.d_model, dims.n_mels)
 
-    def _decode(self, ctx: dict, max_frames: int | None) -> dict[str, torch.Tensor]:
-        x, mask = expand(ctx["h_dec"], ctx["durations"], max_frames)   # (B, T, D)
+    def _decode(self, ctx: Context) -> dict[str, torch.Tensor]:
+        x, mask = ctx.frames, ctx.frames_mask                            # (B, T, D)
         states = self.decoder(x, mask)
         mel = self.proj(states).masked_fill(~mask[..., None], 0.0)       # (B, T, M)
-        ctx["dec_states"], ctx["mel_pred"] = states, mel                 # for the recognition task
+        ctx.dec_states, ctx.mel_pred = states, mel                       # for the recognition task
         return {"mel": mel, "mask": mask}
 
-    def forward(self, ctx: dict, batch: dict) -> dict[str, torch.Tensor]:
-        return self._decode(ctx, batch["feats"].shape[1])
+    def forward(self, ctx: Context, batch: dict) -> dict[str, torch.Tensor]:
+        return self._decode(ctx)
 
-    def infer(self, ctx: dict, **_) -> dict[str, torch.Tensor]:
-        return self._decode(ctx, None)
+    def infer(self, ctx: Context, **_) -> dict[str, torch.Tensor]:
+        return self._decode(ctx)
 
-    def loss(self, pred: dict, batch: dict, ctx: dict) -> torch.Tensor:
-        return masked_mean((pred["mel"] - batch["feats"]).abs(), ctx["feats_mask"])
+    def loss(self, pred: dict, batch: dict, ctx: Context) -> torch.Tensor:
+        return masked_mean((pred["mel"] - batch["feats"]).abs(), ctx.feats_mask)
 
     @torch.no_grad()
-    def metrics(self, pred: dict, batch: dict, ctx: dict) -> dict[str, float]:
-        l2 = masked_mean((pred["mel"] - batch["feats"]) ** 2, ctx["feats_mask"])
+    def metrics(self, pred: dict, batch: dict, ctx: Context) -> dict[str, float]:
+        l2 = masked_mean((pred["mel"] - batch["feats"]) ** 2, ctx.feats_mask)
         return {"mel_l1": float(self.loss(pred, batch, ctx)), "mel_l2": float(l2)}

@@ -12,21 +12,22 @@ import torch.nn.functional as F
 from torch import nn
 
 from mtts.config import ModelConfig
-from mtts.tasks.base import Task
+from mtts.tasks.base import Context, Dims, Task
 from mtts.tasks.g2p import G2PTask
 
 
 class RecognitionTask(Task):
     name = "recognition"
+    stage = "auxiliary"
     needs = ("feats",)   # runs on the frames the mel task decodes for this batch
 
-    def __init__(self, model: ModelConfig, n_mels: int, n_tokens: int = 0, source: str = "decoder"):
-        super().__init__(model, n_mels)
-        if n_tokens < 3:
-            raise TypeError("recognition needs the phoneme vocabulary size (n_tokens)")
+    def __init__(self, model: ModelConfig, dims: Dims, source: str = "decoder"):
+        super().__init__(model, dims)
         if source not in ("decoder", "mel"):
             raise TypeError(f"recognition source must be 'decoder' or 'mel', got {source!r}")
         self.source = source
+        self.reads = ("mel_pred",) if source == "mel" else ("dec_states",)
+        n_mels, n_tokens = dims.n_mels, dims.n_tokens
         d = model.d_model
         # from the predicted mel a small conv stack first sees some context
         self.front = (nn.Sequential(nn.Conv1d(n_mels, d, 5, padding=2), nn.ReLU(),
@@ -34,19 +35,19 @@ class RecognitionTask(Task):
                       if source == "mel" else None)
         self.proj = nn.Linear(d, n_tokens)
 
-    def forward(self, ctx: dict, batch: dict) -> dict[str, torch.Tensor]:
+    def forward(self, ctx: Context, batch: dict) -> dict[str, torch.Tensor]:
         if self.source == "mel":
-            x = self.front(ctx["mel_pred"].transpose(1, 2)).transpose(1, 2)
+            x = self.front(ctx.mel_pred.transpose(1, 2)).transpose(1, 2)
         else:
-            x = ctx["dec_states"]
+            x = ctx.dec_states
         log_probs = F.log_softmax(self.proj(x), dim=-1)               # (B, T, V)
         return {"log_probs": log_probs, "lens": batch["feats_lens"]}
 
-    def loss(self, pred: dict, batch: dict, ctx: dict) -> torch.Tensor:
+    def loss(self, pred: dict, batch: dict, ctx: Context) -> torch.Tensor:
         loss = F.ctc_loss(pred["log_probs"].transpose(0, 1), batch["text"], pred["lens"], batch["text_lens"],
                           blank=0, reduction="none", zero_infinity=True)
         return (loss / batch["text_lens"].clamp(min=1)).mean()
 
     @torch.no_grad()
-    def metrics(self, pred: dict, batch: dict, ctx: dict) -> dict[str, float]:
+    def metrics(self, pred: dict, batch: dict, ctx: Context) -> dict[str, float]:
         return {"recognition_per": G2PTask.phoneme_error_rate(pred, batch)}

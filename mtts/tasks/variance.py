@@ -12,37 +12,42 @@ from torch import nn
 
 from mtts.config import ModelConfig
 from mtts.layers import ConvPredictor
-from mtts.tasks.base import Task, masked_mean, phoneme_average
+from mtts.tasks.base import Context, Dims, Task, masked_mean, phoneme_average
 
 
 class VarianceTask(Task):
     key: str = ""
+    stage = "variance"
+    reads = ("h", "text_mask", "durations", "h_dec")
+    writes = ("h_dec",)
+    infer_reads = ("h", "text_mask", "h_dec")
+    infer_writes = ("h_dec",)
 
-    def __init__(self, model: ModelConfig, n_mels: int, hidden: int = 256):
-        super().__init__(model, n_mels)
+    def __init__(self, model: ModelConfig, dims: Dims, hidden: int = 256):
+        super().__init__(model, dims)
         self.predictor = ConvPredictor(model.d_model, hidden)
         self.embed = nn.Conv1d(1, model.d_model, 3, padding=1)
 
-    def target(self, batch: dict, ctx: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    def target(self, batch: dict, ctx: Context) -> tuple[torch.Tensor, torch.Tensor]:
         """Phoneme-level normalised target (B, N) and where it is defined (B, N)."""
         raise NotImplementedError
 
-    def _add(self, ctx: dict, values: torch.Tensor) -> None:
+    def _add(self, ctx: Context, values: torch.Tensor) -> None:
         emb = self.embed(values[:, None, :]).transpose(1, 2)          # (B, N, D)
-        ctx["h_dec"] = ctx["h_dec"] + emb.masked_fill(~ctx["text_mask"][..., None], 0.0)
+        ctx.h_dec = ctx.h_dec + emb.masked_fill(~ctx.text_mask[..., None], 0.0)
 
-    def forward(self, ctx: dict, batch: dict) -> dict[str, torch.Tensor]:
-        pred = self.predictor(ctx["h"], ctx["text_mask"])
+    def forward(self, ctx: Context, batch: dict) -> dict[str, torch.Tensor]:
+        pred = self.predictor(ctx.h, ctx.text_mask)
         target, defined = self.target(batch, ctx)
         self._add(ctx, target)
         return {"pred": pred, "target": target, "defined": defined}
 
-    def infer(self, ctx: dict, **_) -> dict[str, torch.Tensor]:
-        pred = self.predictor(ctx["h"], ctx["text_mask"])
+    def infer(self, ctx: Context, **_) -> dict[str, torch.Tensor]:
+        pred = self.predictor(ctx.h, ctx.text_mask)
         self._add(ctx, pred)
         return {"pred": pred}
 
-    def loss(self, pred: dict, batch: dict, ctx: dict) -> torch.Tensor:
+    def loss(self, pred: dict, batch: dict, ctx: Context) -> torch.Tensor:
         return masked_mean(F.mse_loss(pred["pred"], pred["target"], reduction="none"), pred["defined"])
 
 
@@ -50,22 +55,23 @@ class PitchTask(VarianceTask):
     name = "pitch"
     needs = ("feats", "pitch")
 
-    def __init__(self, model: ModelConfig, n_mels: int, hidden: int = 256,
-                 mean: float = 0.0, std: float = 1.0):
-        super().__init__(model, n_mels, hidden)
-        # train-set F0 stats (Hz), filled in by the model builder and saved in checkpoints
-        self.register_buffer("stats", torch.tensor([mean, std]))
+    def __init__(self, model: ModelConfig, dims: Dims, hidden: int = 256,
+                 mean: float | None = None, std: float | None = None):
+        super().__init__(model, dims, hidden)
+        # train-set F0 stats (Hz), from the model's dims unless the config sets them; saved in checkpoints
+        self.register_buffer("stats", torch.tensor([dims.pitch_mean if mean is None else mean,
+                                                    dims.pitch_std if std is None else std]))
 
-    def target(self, batch: dict, ctx: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    def target(self, batch: dict, ctx: Context) -> tuple[torch.Tensor, torch.Tensor]:
         f0 = batch["pitch"]
         voiced = f0 > 0
-        avg, count = phoneme_average(f0, ctx["durations"], voiced)
-        defined = (count > 0) & ctx["text_mask"]
+        avg, count = phoneme_average(f0, ctx.durations, voiced)
+        defined = (count > 0) & ctx.text_mask
         norm = ((avg - self.stats[0]) / self.stats[1]).masked_fill(~defined, 0.0)
         return norm, defined
 
     @torch.no_grad()
-    def metrics(self, pred: dict, batch: dict, ctx: dict) -> dict[str, float]:
+    def metrics(self, pred: dict, batch: dict, ctx: Context) -> dict[str, float]:
         err = ((pred["pred"] - pred["target"]) * self.stats[1]) ** 2
         return {"f0_rmse_hz": float(masked_mean(err, pred["defined"]).sqrt())}
 
@@ -74,11 +80,11 @@ class EnergyTask(VarianceTask):
     name = "energy"
     needs = ("feats", "energy")
 
-    def target(self, batch: dict, ctx: dict) -> tuple[torch.Tensor, torch.Tensor]:
-        avg, count = phoneme_average(batch["energy"], ctx["durations"])
-        defined = (count > 0) & ctx["text_mask"]
+    def target(self, batch: dict, ctx: Context) -> tuple[torch.Tensor, torch.Tensor]:
+        avg, count = phoneme_average(batch["energy"], ctx.durations)
+        defined = (count > 0) & ctx.text_mask
         return avg.masked_fill(~defined, 0.0), defined
 
     @torch.no_grad()
-    def metrics(self, pred: dict, batch: dict, ctx: dict) -> dict[str, float]:
+    def metrics(self, pred: dict, batch: dict, ctx: Context) -> dict[str, float]:
         return {"energy_mae": float(masked_mean((pred["pred"] - pred["target"]).abs(), pred["defined"]))}
