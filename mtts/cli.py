@@ -196,7 +196,11 @@ def evaluate(
                                                        "of a split: asr, dnsmos and speed only."),
     metrics: str = typer.Option("tasks", help="Comma-separated groups: tasks, acoustic, asr, dnsmos, speed, "
                                               "or all. Only tasks is fast: the others synthesise every sentence."),
-    references: bool = typer.Option(False, help="Also score the recordings and their Griffin-Lim resynthesis."),
+    references: bool = typer.Option(False, help="Also score the recordings and their Griffin-Lim resynthesis; "
+                                                "WER/CER are then also given as multiples of the recordings'."),
+    teacher: Optional[Path] = typer.Option(None, help="The teacher's readings of the same sentences (DIR/wavs/ID.wav "
+                                                      "or DIR/ID.wav): scored by the same judge, and each model's "
+                                                      "WER/CER given as multiples of the teacher's."),
     nj: int = typer.Option(1, help="Parallel scoring jobs."),
     max_utts: int = typer.Option(0, help="Score only the first N utterances (0: all)."),
     vocoder: str = typer.Option("auto", help="auto, griffin-lim or neural; other than auto, results go to "
@@ -222,11 +226,11 @@ def evaluate(
     name = (text_file.stem if text_file else split) + ("" if vocoder == "auto" else f"_{vocoder}")
     name += "" if postfilter == POSTFILTER_DEFAULT else f"_pf{postfilter:g}"
     results = run(list(ckpts), split_dir, exp_dir / "eval" / name, groups, nj, max_utts, references, text_file,
-                  vocoder, postfilter)
+                  vocoder, postfilter, teacher)
     _metric_table(f"evaluate on {name}", [Path(r["checkpoint"]).stem for r in results],
                   [r["metrics"] for r in results])
-    from mtts.evaluate.report import interval_lines
-    for line in interval_lines(results):
+    from mtts.evaluate.report import interval_lines, teacher_lines
+    for line in interval_lines(results) + teacher_lines(results):
         console.print(line)
 
 

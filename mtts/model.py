@@ -179,7 +179,8 @@ def check_flow(tasks: nn.ModuleDict, chars: bool) -> None:
             for name, task in tasks.items():
                 if task.stage != stage:
                     continue
-                reads, writes = (task.reads, task.writes) if mode == "training" else (task.infer_reads, task.infer_writes)
+                reads, writes = ((task.reads, task.writes) if mode == "training"
+                                 else (task.infer_reads, task.infer_writes))
                 missing = [f for f in reads if f not in written]
                 if missing:
                     raise MttsError(f"task '{name}' reads {', '.join(missing)} in {mode}, which no step "

@@ -177,3 +177,50 @@ def test_evaluate_a_text_list_without_recordings(tmp_path):
     res = CliRunner().invoke(app, ["evaluate", str(model), "--exp-dir", str(tmp_path / "exp"),
                                    "--text-file", str(tmp_path / "list.txt"), "--metrics", "speed,magic"])
     assert res.exit_code == 1 and "unknown --metrics 'magic'" in res.output
+
+
+def test_paired_ratio_of_error_rates():
+    pytest.importorskip("jiwer")
+    refs = ["the cat sat on the mat", "hello world", "a quick brown fox", "no errors here at all"] * 25
+    some = ["the cat sat on a mat", "hello world", "a quick brown fox", "no errors here at all"] * 25
+    more = ["the cat sat on a mat", "hello", "a quick brown box jumps", "no errors here at all"] * 25
+    a, b = asr_errors(refs, some), asr_errors(refs, more)
+    r = paired_difference(a, b, ratio=True)["wer"]
+    assert r[0] == pytest.approx(wer_cer(refs, more)["wer"] / wer_cer(refs, some)["wer"])
+    assert 1 < r[1] <= r[0] <= r[2]   # b makes more errors on every resample
+    assert paired_difference(a, a, ratio=True)["cer"] == [1.0, 1.0, 1.0]
+
+
+def test_evaluate_against_the_teacher_on_the_same_sentences(tmp_path):
+    """--teacher scores the teacher's readings by the same judge and gives each model's WER/CER
+    as multiples of the teacher's; a missing reading is named before any synthesis."""
+    pytest.importorskip("pocketsphinx")
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed")
+    from typer.testing import CliRunner
+
+    from mtts.cli import app
+
+    from conftest import make_model_package
+    model = make_model_package(tmp_path / "m.pt")
+    sentences = {"S1": "The birch canoe slid on the smooth planks.", "S2": "Glue the sheet to the dark blue background."}
+    (tmp_path / "list.txt").write_text("".join(f"{k}|{v}\n" for k, v in sentences.items()))
+    (tmp_path / "teacher" / "wavs").mkdir(parents=True)
+    subprocess.run(["espeak-ng", "-w", str(tmp_path / "teacher" / "wavs" / "S1.wav"), sentences["S1"]], check=True)
+    args = ["evaluate", str(model), "--exp-dir", str(tmp_path / "exp"), "--text-file", str(tmp_path / "list.txt"),
+            "--metrics", "asr", "--teacher", str(tmp_path / "teacher")]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 1 and "no teacher recording for S2" in res.output
+    assert not (tmp_path / "exp" / "eval" / "list").exists()   # refused before synthesising anything
+    subprocess.run(["espeak-ng", "-w", str(tmp_path / "teacher" / "wavs" / "S2.wav"), sentences["S2"]], check=True)
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    out_dir = tmp_path / "exp" / "eval" / "list"
+    teacher = json.loads((out_dir / "teacher.json").read_text())
+    result = json.loads((out_dir / "m.json").read_text())
+    assert set(teacher["asr"]["transcripts"]) == {"S1", "S2"}
+    ratio = result["vs_teacher"]["ratio"]["wer"][0]
+    assert result["vs_teacher"]["teacher"]["wer"] == teacher["metrics"]["wer"]
+    if teacher["metrics"]["wer"] > 0:   # an untrained model mumbles: far more errors than espeak
+        assert ratio == pytest.approx(result["metrics"]["wer"] / teacher["metrics"]["wer"])
+    assert "the teacher's" in res.output and "the teacher's" in (out_dir / "report.md").read_text()

@@ -173,9 +173,10 @@ def _alignment(model, data, uid: str) -> np.ndarray | None:
 
 
 def evaluate_references(split_dir: Path, out_dir: Path, groups: tuple[str, ...], nj: int, max_utts: int,
-                        params: FeatureParams) -> dict[str, dict]:
+                        params: FeatureParams) -> tuple[dict[str, dict], dict[str, dict]]:
     """Score the recordings themselves and their Griffin-Lim resynthesis from true mels:
-    the bounds a model trained on them can reach with this vocoder."""
+    the bounds a model trained on them can reach with this vocoder. Returns the metrics and,
+    with asr, the transcripts of each."""
     from mtts.synthesize import write_wav
     items = load_items(split_dir, None, max_utts)
     feats = read_table(split_dir / "feats.scp")
@@ -190,22 +191,73 @@ def evaluate_references(split_dir: Path, out_dir: Path, groups: tuple[str, ...],
     for name, wav in audio.items():
         out[name], asr[name] = score_wavs([(u, wav[u], r, t) for u, t, r in items], wav_groups, params, nj, name)
     write_json(out_dir / "references.json", {**out, "asr": asr} if any(asr.values()) else out)
-    return out
+    return out, asr
+
+
+def teacher_wavs(teacher: Path, ids: list[str]) -> dict[str, str]:
+    """Utterance id -> the teacher's reading of it: TEACHER/wavs/ID.wav (LJSpeech layout) or TEACHER/ID.wav."""
+    base = teacher / "wavs" if (teacher / "wavs").is_dir() else teacher
+    if not base.is_dir():
+        raise MttsError(f"--teacher {teacher} is not a directory of ID.wav files")
+    missing = [u for u in ids if not (base / f"{u}.wav").is_file()]
+    if missing:
+        raise MttsError(f"{base}: no teacher recording for {', '.join(missing[:5])}"
+                        + (f" and {len(missing) - 5} more" if len(missing) > 5 else ""))
+    return {u: str(base / f"{u}.wav") for u in ids}
+
+
+def score_teacher(teacher: Path, items: list, groups: tuple[str, ...], params: FeatureParams, nj: int,
+                  out_dir: Path) -> dict:
+    """The teacher's readings of the same sentences, scored by the same judge -> teacher.json."""
+    wavs = teacher_wavs(teacher, [u for u, _, _ in items])
+    wav_groups = tuple(g for g in groups if g in ("asr", "dnsmos"))
+    metrics, asr = score_wavs([(u, wavs[u], None, t) for u, t, _ in items], wav_groups, params, nj, "teacher")
+    result = {"teacher": str(teacher), "utterances": len(items), "metrics": metrics, **({"asr": asr} if asr else {})}
+    write_json(out_dir / "teacher.json", result)
+    return result
+
+
+def against_teacher(result: dict, teacher: dict) -> dict:
+    """A model's WER/CER as multiples of the teacher's on the same sentences, each
+    [ratio, low, high] with a 95 % paired bootstrap interval, and the teacher's own figures."""
+    from mtts.evaluate.metrics import asr_errors, paired_difference
+    mine, theirs = result.get("asr", {}).get("transcripts"), teacher.get("asr", {}).get("transcripts")
+    if not mine or not theirs:
+        return {}
+    ids = [u for u in result["ids"] if u in mine and u in theirs]
+
+    def errors(tr: dict):
+        return asr_errors([tr[u]["ref"] for u in ids], [tr[u]["hyp"] for u in ids])
+    return {"ratio": paired_difference(errors(theirs), errors(mine), ratio=True),
+            "teacher": {k: v for k, v in teacher["metrics"].items() if k in ("wer", "cer") or k.startswith("dnsmos")},
+            "utterances": len(ids)}
 
 
 def evaluate(checkpoints: list[Path], split_dir: Path | None, out_dir: Path, groups: tuple[str, ...] = DEFAULT_GROUPS,
              nj: int = 1, max_utts: int = 0, references: bool = False, text_file: Path | None = None,
-             vocoder: str = "auto", postfilter: float | None = None) -> list[dict]:
+             vocoder: str = "auto", postfilter: float | None = None, teacher: Path | None = None) -> list[dict]:
+    """Score every checkpoint; with `references` (a split) or `teacher` (readings of the same
+    sentences by the voice the corpus came from) also those, and the models against them."""
+    from mtts import checkpoint
     from mtts.evaluate.plots import curves_plot
     from mtts.evaluate.report import write_report
+    if teacher is not None:   # fail before hours of synthesis when a reading is missing
+        teacher_wavs(teacher, [u for u, _, _ in load_items(split_dir, text_file, max_utts)])
     results = [evaluate_checkpoint(c, split_dir, out_dir, groups, nj, max_utts, text_file, vocoder, postfilter)
                for c in checkpoints]
-    write_json(out_dir / "summary.json", results)
-    refs = None
+    refs, reference = None, None
+    params = checkpoint.Package.load(checkpoints[0]).feature_params
     if references and split_dir is not None:
-        from mtts import checkpoint
-        params = checkpoint.Package.load(checkpoints[0]).feature_params
-        refs = evaluate_references(split_dir, out_dir, groups, nj, max_utts, params)
+        refs, ref_asr = evaluate_references(split_dir, out_dir, groups, nj, max_utts, params)
+        reference = {"metrics": refs["reference"], "asr": ref_asr["reference"]}   # the recordings: the teacher's
+    if teacher is not None:
+        reference = score_teacher(teacher, load_items(split_dir, text_file, max_utts), groups, params, nj, out_dir)
+    if reference is not None:
+        for r in results:
+            if vs := against_teacher(r, reference):
+                r["vs_teacher"] = vs
+                write_json(out_dir / f"{Path(r['checkpoint']).stem}.json", r)
+    write_json(out_dir / "summary.json", results)
     keys = [k for k in results[0]["metrics"] if not k.startswith("loss_")]
     curves_plot(out_dir / "curves.png", results, keys)
     write_report(out_dir / "report.md", results, refs, out_dir)

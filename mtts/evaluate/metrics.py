@@ -128,17 +128,20 @@ def asr_intervals(errors: np.ndarray, n_resamples: int = 2000, seed: int = 0) ->
 
 
 def paired_difference(a: np.ndarray, b: np.ndarray, n_resamples: int = 2000,
-                      seed: int = 0) -> dict[str, list[float]]:
+                      seed: int = 0, ratio: bool = False) -> dict[str, list[float]]:
     """WER and CER of b minus a on the same sentences (asr_errors rows in the same order):
     [difference, low, high] with the 95 % paired bootstrap interval, both systems resampled
     with the same sentences (Bisani & Ney, 2004). An interval that holds 0 means the two are
-    not told apart on sentences like these."""
+    not told apart on sentences like these. ratio=True: b's rate over a's instead (how many
+    times a's errors b makes; an interval holding 1 does not tell them apart)."""
     if len(a) != len(b):
         raise ValueError(f"paired_difference needs the same sentences, got {len(a)} and {len(b)}")
     if len(a) < 2:
         return {}
 
     def diff(ae, at, be, bt, axis=-1):
+        if ratio:
+            return _ratio(be, bt, axis) / np.maximum(_ratio(ae, at, axis), 1e-9)
         return _ratio(be, bt, axis) - _ratio(ae, at, axis)
 
     out = {}

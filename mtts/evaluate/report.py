@@ -46,6 +46,20 @@ def interval_lines(results: list[dict]) -> list[str]:
     return lines
 
 
+def teacher_lines(results: list[dict]) -> list[str]:
+    """'name: WER 20.6 % = 2.9× the teacher's 7.2 % (95 % CI 2.3–3.6×), CER ...' where a
+    result was scored against the teacher on the same sentences."""
+    lines = []
+    for r in results:
+        vs = r.get("vs_teacher")
+        if vs and vs.get("ratio"):
+            m, t = r["metrics"], vs["teacher"]
+            lines.append(f"{Path(r['checkpoint']).stem}: " + ", ".join(
+                f"{k.upper()} {100 * m[k]:.1f} % = {q[0]:.2f}× the teacher's {100 * t[k]:.1f} % "
+                f"(95 % CI {q[1]:.2f}–{q[2]:.2f}×)" for k, q in vs["ratio"].items()))
+    return lines
+
+
 def write_report(path: Path, results: list[dict], refs: dict | None, out_dir: Path) -> None:
     names = [Path(r["checkpoint"]).stem for r in results]
     rows = [r["metrics"] for r in results]
@@ -60,6 +74,9 @@ def write_report(path: Path, results: list[dict], refs: dict | None, out_dir: Pa
     if intervals := interval_lines(results):
         parts += ["WER and CER with 95 % bootstrap intervals over the utterances (transcripts in each "
                   "checkpoint's JSON, `asr.transcripts`):", ""] + [f"- {x}" for x in intervals] + [""]
+    if against := teacher_lines(results):
+        parts += ["Against the teacher, the voice the corpus was read by, on the same sentences and by the same "
+                  "judge (95 % paired bootstrap intervals of the ratio):", ""] + [f"- {x}" for x in against] + [""]
     if (out_dir / "curves.png").is_file():
         parts += ["## Metrics per checkpoint", "", "![curves](curves.png)", ""]
     for r in results:

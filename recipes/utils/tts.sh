@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The stages every LJSpeech-like recipe shares, sourced by recipes/<corpus>/run.sh after it
 # has set: db (LJSpeech-layout corpus), stage, stop_stage, nj, train_config, vocoder_config,
-# tag, seed, n_dev, n_test, metric, n_average, synth_text, eval_metrics. Each stage is one
-# or two `mtts` commands.
+# tag, seed, n_dev, n_test, metric, n_average, synth_text, eval_metrics, and optionally
+# heldout_text + heldout_teacher (sentences outside the corpus and the teacher's reading of
+# them). Each stage is one or two `mtts` commands.
 #   1 prepare   data/{train,dev,test}, dump/feats, dump/stats.json
 #   2 tokenize  data/*/phones, dump/tokens.txt, dump/lexicon/ (cmudict words for G2P)
 #   3 train     exp/$tag/{config.yaml,checkpoints/,metrics.jsonl,tb/,plots/}
@@ -12,7 +13,9 @@
 #   5 evaluate  exp/$tag/eval/dev/*.json (per-task metrics of every checkpoint)
 #   6 select    exp/$tag/best.safetensors (with the neural vocoder), exp/$tag/selection.json
 #   7 synth     exp/$tag/synth/test/*.wav, exp/$tag/synth/sample.wav
-#   8 report    exp/$tag/eval/test/{best.json,references.json,report.md} (the best model in full)
+#   8 report    exp/$tag/eval/test/{best.json,references.json,report.md} (the best model in full);
+#               with heldout_text, exp/$tag/eval/<heldout>/{best.json,teacher.json,report.md}: WER/CER as
+#               multiples of the teacher's on the same sentences
 #   9 ablate    exp/ablate/{<variant>/seed<k>/,report.md,plots/}: single- vs multi-task at
 #               equal steps (hours; only when --stop-stage reaches 9)
 
@@ -91,6 +94,12 @@ if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
   ${mtts} evaluate "${exp}/best.safetensors" --exp-dir "${exp}" --data-dir data --split test \
     --metrics "${eval_metrics}" --references --nj "${nj}"
   log "Report: ${exp}/eval/test/report.md"
+  if [ -n "${heldout_text:-}" ]; then
+    log "Stage 8: held-out sentences ${heldout_text} against the teacher's reading of them"
+    ${mtts} evaluate "${exp}/best.safetensors" --exp-dir "${exp}" --text-file "${heldout_text}" \
+      --metrics asr,dnsmos --teacher "${heldout_teacher}" --nj "${nj}"
+    log "Report: ${exp}/eval/$(basename "${heldout_text}" .txt)/report.md"
+  fi
 fi
 
 if [ "${stage}" -le 9 ] && [ "${stop_stage}" -ge 9 ]; then
