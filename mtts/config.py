@@ -61,6 +61,9 @@ class TrainConfig:
     keep_checkpoints: int = 5
     num_threads: int = 0        # torch intra-op threads; 0 = torch's default
     precision: str = "fp32"     # "bf16": bfloat16 autocast in training steps (mtts/precision.py)
+    # free-running intelligibility at every dev evaluation: pocketsphinx WER/CER of the first N
+    # dev sentences synthesised from text alone (Griffin-Lim); 0 = off (mtts/evaluate/listen.py)
+    asr_utts: int = 0
 
 
 @dataclass

@@ -163,8 +163,17 @@ def train(cfg: Config, data_dir: Path, dump_dir: Path, exp_dir: Path, resume: bo
     model.train()
     frames_acc, acc, counts, weights, step_time = 0, {}, {}, {}, 0.0
 
+    listen = None
+    if cfg.train.asr_utts > 0 and dev_set is not None:
+        from mtts.evaluate.listen import FreeRunning
+        from mtts.text.phonemize import Phonemizer
+        listen = FreeRunning(data_dir / "dev", cfg.train.asr_utts, tokens, stats, params, text_cfg["normalizer"],
+                             chars, Phonemizer(cache_path=dump_dir / "phonemize_cache.json"))
+
     def dev_record() -> dict:
         rec = {"split": "dev", "step": run.step, **evaluate_loss(model, dev_set, cfg.train.batch_frames)}
+        if listen is not None:   # what a listener gets: synthesis from text alone
+            rec.update(listen(model))
         if lex_dev is not None:  # held-out words: G2P on its own dataset
             rec.update({f"lexicon_{k}": v for k, v in evaluate_loss(
                 model, lex_dev, cfg.data.lexicon_batch_chars, collate_text, "chars_lens").items()})

@@ -30,8 +30,16 @@ def plot_training(exp_dir: Path) -> list[Path]:
     train = [r for r in rows if r["split"] == "train"]
     dev = [r for r in rows if r["split"] == "dev"]
     tasks = sorted({k[5:] for r in rows for k in r if k.startswith("loss_")})
+    listened = [r for r in dev if "fr_cer" in r]   # free-running WER/CER (train.asr_utts), beside the losses
     written = []
-    fig, axes = plt.subplots(len(tasks), 1, figsize=(8, 2.0 * len(tasks)), squeeze=False, constrained_layout=True)
+    n = len(tasks) + bool(listened)
+    fig, axes = plt.subplots(n, 1, figsize=(8, 2.0 * n), squeeze=False, constrained_layout=True)
+    if listened:
+        ax = axes[-1, 0]
+        for k in ("fr_wer", "fr_cer"):
+            ax.plot([r["step"] for r in listened], [100 * r[k] for r in listened], marker="o", label=k[3:].upper())
+        ax.set_ylabel("free-running %")
+        ax.legend(loc="upper right")
     for ax, t in zip(axes[:, 0], tasks):
         for data, label in ((train, "train"), (dev, "dev")):
             pts = [(r["step"], r[f"loss_{t}"]) for r in data if f"loss_{t}" in r]

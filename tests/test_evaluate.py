@@ -203,7 +203,8 @@ def test_evaluate_against_the_teacher_on_the_same_sentences(tmp_path):
 
     from conftest import make_model_package
     model = make_model_package(tmp_path / "m.pt")
-    sentences = {"S1": "The birch canoe slid on the smooth planks.", "S2": "Glue the sheet to the dark blue background."}
+    sentences = {"S1": "The birch canoe slid on the smooth planks.",
+                 "S2": "Glue the sheet to the dark blue background."}
     (tmp_path / "list.txt").write_text("".join(f"{k}|{v}\n" for k, v in sentences.items()))
     (tmp_path / "teacher" / "wavs").mkdir(parents=True)
     subprocess.run(["espeak-ng", "-w", str(tmp_path / "teacher" / "wavs" / "S1.wav"), sentences["S1"]], check=True)

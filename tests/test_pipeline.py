@@ -299,3 +299,26 @@ def test_export_to_onnx_matches_torch(prepared, full_exp, full_package, tmp_path
         assert len(wav) > 0 and np.isfinite(wav).all() and info["rtf"] > 0
     res = runner.invoke(app, ["export", "-m", str(tmp_path / "nope.pt")])
     assert res.exit_code == 1 and "does not exist" in res.output
+
+
+def test_free_running_intelligibility_is_logged_without_changing_the_run(prepared, full_exp):
+    """train.asr_utts: dev records gain fr_wer/fr_cer from sentences synthesised from text alone;
+    the weights are those of the same run without it; select-best can pick by it."""
+    pytest.importorskip("pocketsphinx")
+    cfg = yaml.safe_load((prepared / "tiny.yaml").read_text())
+    cfg["train"]["asr_utts"] = 2
+    (prepared / "listen.yaml").write_text(yaml.safe_dump(cfg))
+    mtts("train", "-c", prepared / "listen.yaml", "--data-dir", prepared / "data", "--dump-dir", prepared / "dump",
+         "--exp-dir", prepared / "exp_listen")
+    dev = [json.loads(l) for l in (prepared / "exp_listen" / "metrics.jsonl").read_text().splitlines()
+           if '"dev"' in l]
+    assert [r["step"] for r in dev] == [10, 20] and all(0 <= r["fr_cer"] <= 1 and "fr_wer" in r for r in dev)
+    heard = checkpoint.load(prepared / "exp_listen" / "checkpoints" / "step_0000020.pt")["model"]
+    plain = checkpoint.load(full_exp / "checkpoints" / "step_0000020.pt")["model"]
+    assert all(torch.equal(heard[k], plain[k]) for k in plain)
+    mtts("plot", prepared / "exp_listen")
+    mtts("evaluate", "--exp-dir", prepared / "exp_listen", "--data-dir", prepared / "data", "--metrics", "tasks")
+    summary = json.loads((prepared / "exp_listen" / "eval" / "dev" / "summary.json").read_text())
+    assert [r["metrics"]["fr_cer"] for r in summary] == [r["fr_cer"] for r in dev]
+    mtts("select-best", "--exp-dir", prepared / "exp_listen", "--metric", "fr_cer")
+    assert json.loads((prepared / "exp_listen" / "selection.json").read_text())["metric"] == "fr_cer"

@@ -15,6 +15,7 @@ vocoder apart).
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -119,6 +120,7 @@ def evaluate_checkpoint(path: Path, split_dir: Path | None, out_dir: Path, group
     used, asr = None, {}
     if "tasks" in groups and data is not None:
         metrics.update(task_metrics(model, data))
+        metrics.update(logged_free_running(path, pkg.step, split_dir))
     items = load_items(split_dir, text_file, max_utts)
     if any(g in groups for g in ("acoustic", "asr", "dnsmos", "speed")):
         synth = Synthesizer.from_package(pkg, path, model, vocoder,
@@ -157,6 +159,22 @@ def evaluate_checkpoint(path: Path, split_dir: Path | None, out_dir: Path, group
         result["asr"] = asr
     write_json(out_dir / f"{path.stem}.json", result)
     return result
+
+
+def logged_free_running(path: Path, step: int | None, split_dir: Path) -> dict[str, float]:
+    """fr_wer/fr_cer that training measured on this split at this checkpoint's step
+    (train.asr_utts), from EXP/metrics.jsonl beside EXP/checkpoints/: so select-best can pick
+    by what a listener gets."""
+    from mtts.run import step_of
+    log = path.parent.parent / "metrics.jsonl"
+    if split_dir.name != "dev" or step is None or not log.is_file():
+        return {}
+    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+        if step_of(line) == step and '"fr_cer"' in line:
+            rec = json.loads(line)
+            if rec.get("split") == "dev":
+                return {k: rec[k] for k in ("fr_wer", "fr_cer")}
+    return {}
 
 
 def _alignment(model, data, uid: str) -> np.ndarray | None:
