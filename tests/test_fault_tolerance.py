@@ -1,8 +1,10 @@
-"""Training survives SIGKILL at random points and ends bit-identical to an uninterrupted
-run; SIGTERM/SIGINT save a checkpoint and exit cleanly."""
+"""Training (acoustic model and vocoder, one run skeleton) survives SIGKILL at random points
+and ends bit-identical to an uninterrupted run; SIGTERM/SIGINT save a checkpoint and exit
+cleanly; a log line cut by a kill is dropped on resume; a finished run trains nothing more."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -23,6 +25,8 @@ KILLS = int(os.environ.get("MTTS_KILL_POINTS", "10"))
 STEPS = 30
 CFG = {**TINY, "train": {**TINY["train"], "max_steps": STEPS, "ckpt_every": 2, "log_every": 1,
                           "keep_checkpoints": 2, "num_threads": 1}}
+VOC = {"dim": 16, "intermediate": 32, "layers": 1, "batch_size": 2, "max_steps": STEPS, "ckpt_every": 2,
+       "log_every": 1, "keep_checkpoints": 2, "num_threads": 1, "warmup_steps": 2}
 
 
 @pytest.fixture(scope="module")
@@ -36,17 +40,27 @@ def work(espeak_corpus, tmp_path_factory) -> Path:
                           "--dump-dir", str(w / "dump"), "--nj", "1"]).exit_code == 0
     assert r.invoke(app, ["tokenize", "--data-dir", str(w / "data"), "--dump-dir", str(w / "dump")]).exit_code == 0
     (w / "cfg.yaml").write_text(yaml.safe_dump(CFG))
+    (w / "voc.yaml").write_text(yaml.safe_dump(VOC))
     return w
 
 
-def train_cmd(w: Path, exp: str, resume: bool) -> list[str]:
-    cmd = [sys.executable, "-m", "mtts.cli", "train", "-c", str(w / "cfg.yaml"), "--data-dir", str(w / "data"),
+LOOPS = ("train", "train-vocoder")
+
+
+def train_cmd(w: Path, exp: str, resume: bool, loop: str = "train") -> list[str]:
+    cfg = w / ("cfg.yaml" if loop == "train" else "voc.yaml")
+    cmd = [sys.executable, "-m", "mtts.cli", loop, "-c", str(cfg), "--data-dir", str(w / "data"),
            "--dump-dir", str(w / "dump"), "--exp-dir", str(w / exp)]
     return cmd + (["--resume"] if resume else [])
 
 
 def final_state(w: Path, exp: str) -> dict:
-    return checkpoint.load(w / exp / "checkpoints" / f"step_{STEPS:07d}.pt")
+    return load_state(w / exp / "checkpoints" / f"step_{STEPS:07d}.pt")
+
+
+def load_state(path: Path) -> dict:
+    from mtts.io import torch_load
+    return torch_load(path)   # either loop's checkpoint, read as safely as resume reads it
 
 
 def assert_same(a: dict, b: dict) -> None:
@@ -66,32 +80,74 @@ def wait_for_step(log: Path, proc: subprocess.Popen, timeout: float = 120) -> No
 
 
 @pytest.mark.slow
-def test_sigkill_at_random_points_then_resume_equals_uninterrupted_run(work):
-    subprocess.run(train_cmd(work, "ref", False), check=True, capture_output=True)
+@pytest.mark.parametrize("loop", LOOPS)
+def test_sigkill_at_random_points_then_resume_equals_uninterrupted_run(work, loop):
+    ref, killed = f"ref_{loop}", f"killed_{loop}"
+    subprocess.run(train_cmd(work, ref, False, loop), check=True, capture_output=True)
     rng = random.Random(7)
     kills, resume = 0, False
     while kills < KILLS:
-        proc = subprocess.Popen(train_cmd(work, "killed", resume), stdout=subprocess.DEVNULL,
+        proc = subprocess.Popen(train_cmd(work, killed, resume, loop), stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
         resume = True
-        wait_for_step(work / "killed" / "metrics.jsonl", proc)
+        wait_for_step(work / killed / "metrics.jsonl", proc)
         time.sleep(rng.uniform(0.0, 1.5))  # somewhere inside a step, a log write or a save
         if proc.poll() is not None:
             break  # finished before we could kill it
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         kills += 1
-        (work / "killed" / "metrics.jsonl").unlink(missing_ok=True) if kills % 4 == 0 else None
-    subprocess.run(train_cmd(work, "killed", resume), check=True, capture_output=True)
+        (work / killed / "metrics.jsonl").unlink(missing_ok=True) if kills % 4 == 0 else None
+    subprocess.run(train_cmd(work, killed, resume, loop), check=True, capture_output=True)
     assert kills >= min(KILLS, 3), f"only {kills} kills landed"
-    assert_same(final_state(work, "ref"), final_state(work, "killed"))
-    assert not list((work / "killed" / "checkpoints").glob(".*.tmp"))
+    a, b = final_state(work, ref), final_state(work, killed)
+    if loop == "train":
+        assert_same(a, b)
+    else:
+        assert all(torch.equal(v, b["model"][k]) for k, v in a["model"].items()), "vocoder weights differ"
+    assert not list((work / killed / "checkpoints").glob(".*.tmp"))
 
 
+@pytest.mark.parametrize("loop", LOOPS)
+def test_a_log_line_cut_by_a_kill_is_dropped_and_a_finished_run_trains_nothing(work, loop):
+    from typer.testing import CliRunner
+
+    from mtts.cli import app
+    exp = work / f"cut_{loop}"
+    run = CliRunner().invoke(app, train_cmd(work, exp.name, False, loop)[3:] + ["--max-steps", "4"])
+    assert run.exit_code == 0, run.output
+    log = exp / "metrics.jsonl"
+    kept = log.read_text()
+    log.write_text(kept + '{"split": "train", "step": 5, "lo')   # the kill came mid-write
+    (exp / "checkpoints" / "step_0000004.pt").unlink()             # and before the last save
+    run = CliRunner().invoke(app, train_cmd(work, exp.name, True, loop)[3:] + ["--max-steps", "4"])
+    assert run.exit_code == 0, run.output
+    rows = [json.loads(line) for line in log.read_text().splitlines()]   # every line whole again
+    assert max(r["step"] for r in rows) == 4 and [r["step"] for r in rows if r["split"] == "train"] == [1, 2, 3, 4]
+    # resuming a run that has reached max_steps trains nothing and rewrites nothing
+    final = exp / "checkpoints" / "step_0000004.pt"
+    stamp, before = final.stat().st_mtime_ns, log.read_text()
+    run = CliRunner().invoke(app, train_cmd(work, exp.name, True, loop)[3:] + ["--max-steps", "4"])
+    assert run.exit_code == 0 and final.stat().st_mtime_ns == stamp and log.read_text() == before
+    assert '"stopped_by": "max_steps"' in run.output
+
+
+def test_a_clock_stop_is_reported_as_such(work):
+    from typer.testing import CliRunner
+
+    from mtts.cli import app
+    run = CliRunner().invoke(app, train_cmd(work, "clock", False)[3:] + ["--max-minutes", "0.0001"])
+    assert run.exit_code == 0, run.output
+    assert '"stopped_by": "max_minutes"' in run.output and "stopped by the clock" in run.output
+    assert checkpoint.list_checkpoints(work / "clock" / "checkpoints")[-1].name == "step_0000001.pt"
+
+
+@pytest.mark.parametrize("loop", LOOPS)
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_sigterm_and_sigint_save_and_exit_cleanly(work, sig):
-    exp = f"sig{int(sig)}"
-    proc = subprocess.Popen(train_cmd(work, exp, False), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def test_sigterm_and_sigint_save_and_exit_cleanly(work, sig, loop):
+    exp = f"sig{int(sig)}_{loop}"
+    proc = subprocess.Popen(train_cmd(work, exp, False, loop), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
     wait_for_step(work / exp / "metrics.jsonl", proc)
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=120)
@@ -99,5 +155,5 @@ def test_sigterm_and_sigint_save_and_exit_cleanly(work, sig):
     assert "Traceback" not in err
     ckpts = checkpoint.list_checkpoints(work / exp / "checkpoints")
     assert ckpts, "no checkpoint saved on the signal"
-    step = checkpoint.load(ckpts[-1])["step"]
+    step = load_state(ckpts[-1])["step"]
     assert 1 <= step <= STEPS

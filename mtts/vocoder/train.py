@@ -271,8 +271,9 @@ def train_vocoder(cfg: VocoderConfig, data_dir: Path, dump_dir: Path, exp_dir: P
     warm, total = max(1, cfg.warmup_steps), max(1, cfg.max_steps)
 
     def lr_factor(s: int) -> float:
-        return min((s + 1) / warm, 0.5 * (1 + np.cos(np.pi * min(1.0, max(0, s - warm) / max(1, total - warm))))
-                   * 0.95 + 0.05)
+        # a Python float: a NumPy scalar in the scheduler's state would need unpickling code to load
+        return float(min((s + 1) / warm, 0.5 * (1 + np.cos(np.pi * min(1.0, max(0, s - warm) / max(1, total - warm))))
+                         * 0.95 + 0.05))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor)
     disc = Discriminators(disc_names(cfg), cfg.disc_channels) if disc_names(cfg) else None
     # the discriminators follow the generator's learning rate times disc_lr_scale (set every step)
