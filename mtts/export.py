@@ -119,8 +119,8 @@ class OnnxSynthesizer:
     def ids(self, text: str) -> np.ndarray:
         from mtts.text.normalize import get_normalizer
         phones = self.phonemizer([get_normalizer(self.normalizer)(text)])[0]
-        ids = [i for i in self.tokens.encode(phones) if i > 1]
-        if not ids:
+        ids = self.tokens.wrap([i for i in self.tokens.encode(phones) if i >= self.tokens.n_special])
+        if not any(c.isalpha() for c in phones):
             raise MttsError(f"nothing to say in {text[:60]!r}: no pronounceable words")
         return np.asarray([ids], dtype=np.int64)
 

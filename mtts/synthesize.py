@@ -118,11 +118,14 @@ class Synthesizer:
             cids = [i for i in self.chars.encode(text.lower()) if i > 1]
             if not any(c.isalpha() for c in text) or not cids:
                 return []
-            return [i for i in self.model.phonemes_from_chars(torch.tensor([cids]))[0] if i > 1]
-        phones = self.phonemizer([text])[0]
-        if not any(c.isalpha() for c in phones):
-            return []
-        return [i for i in self.tokens.encode(phones) if i > 1]  # drop symbols unseen in training
+            ids = self.model.phonemes_from_chars(torch.tensor([cids]))[0]
+        else:
+            phones = self.phonemizer([text])[0]
+            if not any(c.isalpha() for c in phones):
+                return []
+            ids = self.tokens.encode(phones)
+        # drop symbols unseen in training (and boundaries G2P emitted), then add the boundaries
+        return self.tokens.wrap([i for i in ids if i >= self.tokens.n_special])
 
     def norm_mel(self, text: str, length_scale: float = 1.0, source: str = "phonemes") -> torch.Tensor:
         """One sentence -> normalised log-mel (T, n_mels), as the model outputs it and then

@@ -72,3 +72,16 @@ def test_nemo_normalizer_or_a_clear_error():
         return
     out = norm("Dr. Smith paid $3.50 on Jan. 5, 1990.").lower()
     assert "three dollars" in out and "fifty cents" in out and "nineteen ninety" in out
+
+
+def test_boundary_tokens_wrap_every_utterance(tmp_path):
+    t = TokenTable.build(["ab c"], boundaries=True)
+    assert t.symbols[:4] == ["<pad>", "<unk>", "<bos>", "<eos>"]
+    ids = t.encode_utterance("ab")
+    assert ids[0] == 2 and ids[-1] == 3 and ids[1:-1] == t.encode("ab")
+    assert t.decode(ids) == "ab"
+    t.save(tmp_path / "tokens.txt")
+    assert TokenTable.load(tmp_path / "tokens.txt").boundaries
+    # a table from before boundary tokens reads utterances unwrapped
+    old = TokenTable.build(["ab c"])
+    assert not old.boundaries and old.encode_utterance("ab") == old.encode("ab")

@@ -63,7 +63,7 @@ class TTSDataset(Dataset):
                 mel = stats.norm_mel(torch.from_numpy(z["mel"]))
                 energy = (torch.from_numpy(z["energy"]) - stats.d["energy_mean"]) / stats.d["energy_std"]
                 pitch = torch.from_numpy(z["pitch"])
-            text = torch.tensor(tokens.encode(phones[i]), dtype=torch.long)
+            text = torch.tensor(tokens.encode_utterance(phones[i]), dtype=torch.long)
             item = {"id": i, "text": text, "feats": mel, "pitch": pitch, "energy": energy}
             if chars is not None:
                 item["chars"] = torch.tensor(chars.encode(norm[i].lower()), dtype=torch.long)

@@ -51,7 +51,7 @@ def tokenize(data_dir: Path, dump_dir: Path, normalizer: str = "builtin", lexico
                             f"{', '.join(bad[:5])}; fix or remove those utterances")
         phones_by_set[s] = dict(zip(ids, phones))
         norm_by_set[s] = dict(zip(ids, norm))
-    tokens = TokenTable.build(list(phones_by_set["train"].values()), BASE_SYMBOLS)
+    tokens = TokenTable.build(list(phones_by_set["train"].values()), BASE_SYMBOLS, boundaries=True)
     chars = TokenTable.build([t.lower() for t in norm_by_set["train"].values()], BASE_CHARS)
     for s in sets:
         write_table(data_dir / s / "norm_text", norm_by_set[s])
