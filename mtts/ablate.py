@@ -305,6 +305,9 @@ def ablate(config: Path | None, plan_path: Path, data_dir: Path, dump_dir: Path,
             cfg.train.seed = seed
             resume = any((run_dir / "checkpoints").glob("step_*.pt"))
             summary = train(cfg, data_dir, dump_dir, run_dir, resume=resume)
+            if summary["stopped_by"] != "max_steps":   # interrupted: not a result; a rerun continues it
+                raise MttsError(f"{run_dir} stopped by {summary['stopped_by']} at step {summary['step']} of "
+                                f"{steps}: run the same `mtts ablate` again to continue")
             res = {"variant": name, "seed": seed, "steps_planned": steps, "minutes": summary["minutes"],
                    **summarize_run(run_dir)}
             if asr_utts:

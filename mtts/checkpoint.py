@@ -60,6 +60,7 @@ def prune(ckpt_dir: Path, keep: int) -> None:
 
 
 REQUIRED = ("model", "config", "tokens", "feature_params", "stats")
+STATS = ("mel_mean", "mel_std", "pitch_mean", "pitch_std", "energy_mean", "energy_std")
 
 
 def load(path: Path) -> dict:
@@ -100,6 +101,9 @@ class Package:
     @classmethod
     def from_checkpoint(cls, ck: dict, where: Path | str = "checkpoint") -> "Package":
         """From a training checkpoint's dict (or a package written before safetensors)."""
+        missing = [k for k in STATS if not isinstance((ck.get("stats") or {}).get(k), (int, float, list))]
+        if missing:
+            raise MttsError(f"{where} is not an mtts checkpoint (statistics without {', '.join(missing)})")
         try:
             voc = ck.get("vocoder")
             return cls(config=config_from_dict(ck["config"]), tokens=TokenTable(ck["tokens"]),

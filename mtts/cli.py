@@ -361,8 +361,6 @@ def synthesize(
     console.print(f"wrote {len(items)} wavs to {out}")
 
 
-if __name__ == "__main__":
-    app()
 
 
 @app.command()
@@ -382,3 +380,7 @@ def convert(
         raise MttsError(f"reading {src} would run any code it holds; pass --trust only for files you made "
                         "yourself or trust")
     _print_json(run(src, out))
+
+
+if __name__ == "__main__":
+    app()

@@ -134,6 +134,8 @@ def check_data(cfg: Config) -> None:
         raise MttsError("data.mix.corpus must be > 0: the acoustic tasks learn from the corpus")
     if cfg.data.mix.get("lexicon", 0) > 0 and "g2p" not in cfg.tasks:
         raise MttsError("data.mix.lexicon feeds the g2p task only: enable tasks.g2p or drop the lexicon")
+    if cfg.train.asr_utts < 0:
+        raise MttsError(f"config key 'train.asr_utts' must be >= 0 (0: off), got {cfg.train.asr_utts}")
 
 
 def with_overrides(data: dict[str, Any], overrides: dict[str, Any] | None) -> dict[str, Any]:

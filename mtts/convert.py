@@ -15,7 +15,21 @@ import torch
 
 from mtts import checkpoint
 from mtts.errors import MttsError
-from mtts.io import torch_load_trusted, torch_save
+from mtts.io import atomic_path, torch_load, torch_load_trusted
+
+
+def plain(x):
+    """Tensors and plain values only: NumPy arrays become tensors, NumPy scalars Python numbers
+    (older checkpoints held NumPy's RNG state and, in the vocoder's scheduler, NumPy floats)."""
+    if isinstance(x, dict):
+        return {k: plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return type(x)(plain(v) for v in x)
+    if isinstance(x, np.ndarray):
+        return torch.from_numpy(x.astype(np.int64) if x.dtype.kind in "ui" else x.copy())
+    if isinstance(x, np.generic):
+        return x.item()
+    return x
 
 
 def safe_rng(rng: dict) -> dict:
@@ -23,8 +37,8 @@ def safe_rng(rng: dict) -> dict:
     out = dict(rng)
     if isinstance(rng.get("numpy"), tuple):
         kind, keys, pos, has_gauss, gauss = rng["numpy"]
-        out["numpy"] = {"kind": kind, "keys": torch.from_numpy(np.asarray(keys).astype(np.int64)), "pos": int(pos),
-                        "has_gauss": int(has_gauss), "gauss": float(gauss)}
+        out["numpy"] = {"kind": str(kind), "keys": torch.from_numpy(np.asarray(keys).astype(np.int64)),
+                        "pos": int(pos), "has_gauss": int(has_gauss), "gauss": float(gauss)}
     return out
 
 
@@ -38,7 +52,7 @@ def convert(src: Path, out: Path) -> dict:
         if ck.get("kind") == "vocoder":
             raise MttsError(f"{src} is a vocoder checkpoint: convert it to a .pt checkpoint, "
                             "then package it with `mtts select-best --vocoder`")
-        pkg = checkpoint.Package.from_checkpoint(ck, src)
+        pkg = checkpoint.Package.from_checkpoint(plain(ck), src)
         pkg.build_model(src)   # proves the weights fit before anything is written
         pkg.save(out)
         return {"out": str(out), "kind": "model package", "step": pkg.step}
@@ -46,5 +60,8 @@ def convert(src: Path, out: Path) -> dict:
         raise MttsError(f"{out}: the converted file must end in .safetensors (model package) or .pt (checkpoint)")
     if "rng" in ck:
         ck = {**ck, "rng": safe_rng(ck["rng"])}
-    torch_save(ck, out)
+    ck = plain(ck)
+    with atomic_path(out) as tmp:   # in place only once it loads the safe way
+        torch.save(ck, tmp)
+        torch_load(tmp)
     return {"out": str(out), "kind": "checkpoint", "step": ck.get("step")}

@@ -93,8 +93,7 @@ def torch_load(path: str | os.PathLike) -> Any:
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
         raise MttsError(f"{path} holds Python objects that would run code when loaded; nothing was run. "
-                        f"An mtts file from before safe loading that you trust can be converted: "
-                        f"mtts convert {path} OUT --trust") from None
+                        f"Only if you wrote it yourself with an older mtts: mtts convert {path} OUT --trust") from None
     except Exception as e:  # truncated or foreign files raise many different types
         raise MttsError(f"checkpoint {path} is unreadable ({type(e).__name__}); "
                         "it may be truncated: pick another checkpoint") from None

@@ -20,8 +20,6 @@ from mtts.console import console
 from mtts.errors import MttsError
 from mtts.io import write_text
 
-STOPS = ("max_steps", "max_minutes", "signal")
-
 
 def step_of(line: str) -> int | None:
     """Step of a metrics.jsonl line; None for a line cut short by a killed process."""
@@ -100,8 +98,9 @@ class Run:
         with open(self.log_path, "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
 
-    def path(self, step: int | None = None) -> Path:
-        return self.ckpt_dir / f"step_{self.step if step is None else step:07d}.pt"
+    def path(self) -> Path:
+        """The checkpoint of the current step."""
+        return self.ckpt_dir / f"step_{self.step:07d}.pt"
 
     def save(self, state: dict) -> Path:
         path = self.path()
@@ -115,7 +114,8 @@ class Run:
         if self.stopped_by == "max_minutes":
             console.print(f"[yellow]stopped by the clock (max_minutes {self.budget_s / 60:g}) at step "
                           f"{self.step} of {self.max_steps}:[/] a result that depends on this machine's speed; "
-                          "max_steps is the budget that reproduces")
+                          "max_steps is the budget that reproduces. To go on: --resume with a larger --max-minutes "
+                          "(the clock counts the time already trained)")
         elif self.stopped_by == "signal":
             console.print(f"stopped by a signal at step {self.step}; --resume continues")
         return {"step": self.step, "minutes": round(self.elapsed / 60, 2), "stopped_by": self.stopped_by,

@@ -126,6 +126,12 @@ def train(cfg: Config, data_dir: Path, dump_dir: Path, exp_dir: Path, resume: bo
     opt = torch.optim.Adam(params_all, lr=cfg.train.lr, betas=(0.9, 0.98), eps=1e-9)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg))
 
+    listen = None   # built before anything is written: it fails when pocketsphinx is missing
+    if cfg.train.asr_utts > 0 and dev_set is not None:
+        from mtts.evaluate.listen import FreeRunning
+        from mtts.text.phonemize import Phonemizer
+        listen = FreeRunning(data_dir / "dev", cfg.train.asr_utts, tokens, stats, params, text_cfg["normalizer"],
+                             chars, Phonemizer(cache_path=dump_dir / "phonemize_cache.json"))
     run = Run(exp_dir, cfg.train.max_steps, cfg.train.max_minutes, cfg.train.keep_checkpoints)
     ck = run.resume(resume, checkpoint.load)
     if ck is not None:
@@ -163,16 +169,9 @@ def train(cfg: Config, data_dir: Path, dump_dir: Path, exp_dir: Path, resume: bo
     model.train()
     frames_acc, acc, counts, weights, step_time = 0, {}, {}, {}, 0.0
 
-    listen = None
-    if cfg.train.asr_utts > 0 and dev_set is not None:
-        from mtts.evaluate.listen import FreeRunning
-        from mtts.text.phonemize import Phonemizer
-        listen = FreeRunning(data_dir / "dev", cfg.train.asr_utts, tokens, stats, params, text_cfg["normalizer"],
-                             chars, Phonemizer(cache_path=dump_dir / "phonemize_cache.json"))
-
     def dev_record() -> dict:
         rec = {"split": "dev", "step": run.step, **evaluate_loss(model, dev_set, cfg.train.batch_frames)}
-        if listen is not None:   # what a listener gets: synthesis from text alone
+        if listen is not None and run.stopped_by != "signal":   # what a listener gets (not while asked to stop)
             rec.update(listen(model))
         if lex_dev is not None:  # held-out words: G2P on its own dataset
             rec.update({f"lexicon_{k}": v for k, v in evaluate_loss(

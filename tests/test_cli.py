@@ -39,7 +39,7 @@ def test_bad_config_names_file_and_key(tmp_path):
 
 
 def test_truncated_checkpoint_is_a_clear_error(tmp_path):
-    bad = tmp_path / "best.safetensors"
+    bad = tmp_path / "step_0000010.pt"
     bad.write_bytes(b"PK\x03\x04 truncated")
     res = runner.invoke(app, ["synthesize", "-m", str(bad), "-t", "hello"])
     assert res.exit_code == 1 and "unreadable" in res.output and "Traceback" not in res.output

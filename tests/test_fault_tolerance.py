@@ -105,6 +105,9 @@ def test_sigkill_at_random_points_then_resume_equals_uninterrupted_run(work, loo
         assert_same(a, b)
     else:
         assert all(torch.equal(v, b["model"][k]) for k, v in a["model"].items()), "vocoder weights differ"
+        for sa, sb in zip(a["optimizer"]["state"].values(), b["optimizer"]["state"].values()):
+            assert all(torch.equal(sa[n], sb[n]) for n in ("exp_avg", "exp_avg_sq", "step"))
+        assert a["rng"] == b["rng"] and a["scheduler"] == b["scheduler"]
     assert not list((work / killed / "checkpoints").glob(".*.tmp"))
 
 
@@ -117,19 +120,19 @@ def test_a_log_line_cut_by_a_kill_is_dropped_and_a_finished_run_trains_nothing(w
     run = CliRunner().invoke(app, train_cmd(work, exp.name, False, loop)[3:] + ["--max-steps", "4"])
     assert run.exit_code == 0, run.output
     log = exp / "metrics.jsonl"
-    kept = log.read_text()
-    log.write_text(kept + '{"split": "train", "step": 5, "lo')   # the kill came mid-write
-    (exp / "checkpoints" / "step_0000004.pt").unlink()             # and before the last save
-    run = CliRunner().invoke(app, train_cmd(work, exp.name, True, loop)[3:] + ["--max-steps", "4"])
+    log.write_text(log.read_text() + '{"split": "train", "step": 3, "lo')   # a kill mid-write
+    run = CliRunner().invoke(app, train_cmd(work, exp.name, True, loop)[3:] + ["--max-steps", "6"])
     assert run.exit_code == 0, run.output
     rows = [json.loads(line) for line in log.read_text().splitlines()]   # every line whole again
-    assert max(r["step"] for r in rows) == 4 and [r["step"] for r in rows if r["split"] == "train"] == [1, 2, 3, 4]
-    # resuming a run that has reached max_steps trains nothing and rewrites nothing
-    final = exp / "checkpoints" / "step_0000004.pt"
+    assert [r["step"] for r in rows if r["split"] == "train"] == [1, 2, 3, 4, 5, 6]
+    # resuming a run that has reached max_steps trains nothing and saves nothing
+    final = exp / "checkpoints" / "step_0000006.pt"
     stamp, before = final.stat().st_mtime_ns, log.read_text()
-    run = CliRunner().invoke(app, train_cmd(work, exp.name, True, loop)[3:] + ["--max-steps", "4"])
+    run = CliRunner().invoke(app, train_cmd(work, exp.name, True, loop)[3:] + ["--max-steps", "6"])
     assert run.exit_code == 0 and final.stat().st_mtime_ns == stamp and log.read_text() == before
     assert '"stopped_by": "max_steps"' in run.output
+    assert [p.name for p in checkpoint.list_checkpoints(exp / "checkpoints")] == ["step_0000004.pt",
+                                                                                 "step_0000006.pt"]
 
 
 def test_a_clock_stop_is_reported_as_such(work):

@@ -204,7 +204,7 @@ def test_neural_vocoder_trains_ships_in_the_package_and_speaks(prepared, full_ex
                                                        "log_every": 2, "ckpt_every": 4}))
     mtts("train-vocoder", "-c", tmp_path / "voc.yaml", "--data-dir", prepared / "data", "--dump-dir",
          prepared / "dump", "--exp-dir", tmp_path / "voc", "--max-steps", 4)
-    ck = torch.load(tmp_path / "voc" / "checkpoints" / "step_0000004.pt", weights_only=False)
+    ck = torch.load(tmp_path / "voc" / "checkpoints" / "step_0000004.pt", weights_only=True)
     assert ck["kind"] == "vocoder" and ck["step"] == 4
     lines = [json.loads(l) for l in (tmp_path / "voc" / "metrics.jsonl").read_text().splitlines()]
     assert [l["step"] for l in lines if l["split"] == "train"] == [2, 4] and lines[-1]["split"] == "dev"
@@ -219,7 +219,7 @@ def test_neural_vocoder_trains_ships_in_the_package_and_speaks(prepared, full_ex
            prepared / "dump", "--exp-dir", tmp_path / "gan"]
     mtts(*gan, "--max-steps", 2)
     mtts(*gan, "--max-steps", 4, "--resume")
-    g4 = torch.load(tmp_path / "gan" / "checkpoints" / "step_0000004.pt", weights_only=False)
+    g4 = torch.load(tmp_path / "gan" / "checkpoints" / "step_0000004.pt", weights_only=True)
     assert {"disc", "disc_optimizer"} <= set(g4) and g4["step"] == 4
     # the last discriminator update ran at 3x step 3's warm-up rate (lr 1e-3 * 4 / 200)
     assert g4["disc_optimizer"]["param_groups"][0]["lr"] == pytest.approx(3 * 1e-3 * 4 / 200)

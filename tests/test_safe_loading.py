@@ -102,7 +102,7 @@ def test_every_command_that_loads_a_model_refuses_a_crafted_file(work, tmp_path)
     refused(runner.invoke(app, ["train-vocoder", "-c", str(work / "voc.yaml"), "--data-dir", w["data"],
                                 "--dump-dir", w["dump"], "--exp-dir", str(voc.parents[1]), "--resume",
                                 "--max-utts", "2"]), marker, "step_0000010.pt")
-    # a vocoder fine-tuning's init and teacher-forcing model
+    # a vocoder fine-tuning's init
     (tmp_path / "ft.yaml").write_text(yaml.safe_dump({"dim": 16, "intermediate": 32, "layers": 1, "batch_size": 2,
                                                       "init": str(evil)}))
     refused(runner.invoke(app, ["train-vocoder", "-c", str(tmp_path / "ft.yaml"), "--data-dir", w["data"],
@@ -142,6 +142,21 @@ def test_convert_needs_trust_and_then_writes_files_that_load_safely(tmp_path):
     res = runner.invoke(app, ["synthesize", "-m", str(tmp_path / "new.safetensors"), "-t", "hi",
                               "--out", str(tmp_path / "o.wav"), "--n-iter", "2"])
     assert res.exit_code == 0, res.output
+
+
+def test_convert_an_old_vocoder_checkpoint(tmp_path):
+    """Older vocoder checkpoints also held NumPy floats (the scheduler's learning rates)."""
+    import numpy as np
+    voc = {"kind": "vocoder", "model": {"w": torch.ones(2)}, "step": 3, "elapsed": 1.0,
+           "scheduler": {"_last_lr": [np.float64(1e-4)], "base_lrs": [0.001]},
+           "optimizer": {"state": {}, "param_groups": [{"lr": np.float64(1e-4), "params": [0]}]},
+           "rng": {"python": (3, tuple(range(625)), None), "torch": torch.get_rng_state()},
+           "config": {}, "feature_params": {}, "stats": {}}
+    torch.save(voc, tmp_path / "old.pt")
+    res = runner.invoke(app, ["convert", str(tmp_path / "old.pt"), str(tmp_path / "new.pt"), "--trust"])
+    assert res.exit_code == 0, res.output
+    new = torch.load(tmp_path / "new.pt", weights_only=True)
+    assert new["scheduler"]["_last_lr"] == [1e-4] and type(new["optimizer"]["param_groups"][0]["lr"]) is float
 
 
 def test_package_round_trip_and_a_foreign_safetensors_file(tmp_path):

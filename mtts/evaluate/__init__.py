@@ -167,7 +167,7 @@ def logged_free_running(path: Path, step: int | None, split_dir: Path) -> dict[s
     by what a listener gets."""
     from mtts.run import step_of
     log = path.parent.parent / "metrics.jsonl"
-    if split_dir.name != "dev" or step is None or not log.is_file():
+    if path.parent.name != "checkpoints" or split_dir.name != "dev" or step is None or not log.is_file():
         return {}
     for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
         if step_of(line) == step and '"fr_cer"' in line:
@@ -260,11 +260,13 @@ def evaluate(checkpoints: list[Path], split_dir: Path | None, out_dir: Path, gro
     from mtts.evaluate.plots import curves_plot
     from mtts.evaluate.report import write_report
     if teacher is not None:   # fail before hours of synthesis when a reading is missing
+        if not any(g in groups for g in ("asr", "dnsmos")):
+            raise MttsError("--teacher is scored with the asr and dnsmos groups: add one to --metrics")
         teacher_wavs(teacher, [u for u, _, _ in load_items(split_dir, text_file, max_utts)])
     results = [evaluate_checkpoint(c, split_dir, out_dir, groups, nj, max_utts, text_file, vocoder, postfilter)
                for c in checkpoints]
     refs, reference = None, None
-    params = checkpoint.Package.load(checkpoints[0]).feature_params
+    params = checkpoint.Package.load(checkpoints[0]).feature_params if references or teacher else None
     if references and split_dir is not None:
         refs, ref_asr = evaluate_references(split_dir, out_dir, groups, nj, max_utts, params)
         reference = {"metrics": refs["reference"], "asr": ref_asr["reference"]}   # the recordings: the teacher's

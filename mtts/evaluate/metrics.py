@@ -133,19 +133,23 @@ def paired_difference(a: np.ndarray, b: np.ndarray, n_resamples: int = 2000,
     [difference, low, high] with the 95 % paired bootstrap interval, both systems resampled
     with the same sentences (Bisani & Ney, 2004). An interval that holds 0 means the two are
     not told apart on sentences like these. ratio=True: b's rate over a's instead (how many
-    times a's errors b makes; an interval holding 1 does not tell them apart)."""
+    times a's errors b makes; an interval holding 1 does not tell them apart); left out where
+    a made no errors."""
     if len(a) != len(b):
         raise ValueError(f"paired_difference needs the same sentences, got {len(a)} and {len(b)}")
     if len(a) < 2:
         return {}
 
     def diff(ae, at, be, bt, axis=-1):
-        if ratio:
-            return _ratio(be, bt, axis) / np.maximum(_ratio(ae, at, axis), 1e-9)
+        if ratio:   # resamples that drew none of a's errors give inf; the percentiles stay finite
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return _ratio(be, bt, axis) / _ratio(ae, at, axis)
         return _ratio(be, bt, axis) - _ratio(ae, at, axis)
 
     out = {}
     for name, e, t in (("wer", 0, 1), ("cer", 2, 3)):
+        if ratio and not a[:, e].any():
+            continue   # no multiple of zero errors: a made none on these sentences
         cols = (a[:, e], a[:, t], b[:, e], b[:, t])
         out[name] = [float(diff(*cols)), *_interval(cols, diff, n_resamples, seed)]
     return out

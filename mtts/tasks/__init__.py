@@ -1,6 +1,8 @@
 """Task registry. Order matters: tasks run in this order over the shared context
 (alignment yields durations, pitch/energy add embeddings, mel decodes)."""
 
+import inspect
+
 from mtts.config import Config
 from mtts.errors import MttsError
 from mtts.tasks.alignment import AlignmentTask
@@ -39,6 +41,10 @@ def validate_tasks(cfg: Config) -> None:
         w = opts.get("weight", 1.0)
         if not isinstance(w, (int, float)) or isinstance(w, bool) or w < 0:
             raise MttsError(f"config key 'tasks.{name}.weight' must be a number >= 0, got {w!r}")
+        known = [p for p in inspect.signature(TASKS[name].__init__).parameters if p not in ("self", "model", "dims")]
+        bad = [k for k in opts if k != "weight" and k not in known]
+        if bad:
+            raise MttsError(f"unknown config key 'tasks.{name}.{bad[0]}' (known: {', '.join(['weight', *known])})")
 
 
 __all__ = ["REQUIRED", "TASKS", "Task", "validate_tasks"]

@@ -174,10 +174,14 @@ class Vocoder(nn.Module):
 
 def build_vocoder(pkg) -> tuple[Vocoder, VocoderConfig]:
     """From a `checkpoint.VocoderPackage` (inside a model package, or read from a vocoder run)."""
-    cfg = VocoderConfig(**pkg.config)
-    p = pkg.feature_params
-    voc = Vocoder(cfg, p["n_mels"], p["n_fft"], p["hop_length"], p["win_length"])
-    voc.load_state_dict(pkg.weights)
+    from mtts.errors import MttsError
+    try:
+        cfg = VocoderConfig(**pkg.config)
+        p = pkg.feature_params
+        voc = Vocoder(cfg, p["n_mels"], p["n_fft"], p["hop_length"], p["win_length"])
+        voc.load_state_dict(pkg.weights)
+    except (TypeError, KeyError, RuntimeError) as e:
+        raise MttsError(f"the vocoder's weights or config do not fit ({str(e).splitlines()[0][:120]})") from None
     voc.eval()
     return voc, cfg
 
