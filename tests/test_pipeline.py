@@ -322,3 +322,18 @@ def test_free_running_intelligibility_is_logged_without_changing_the_run(prepare
     assert [r["metrics"]["fr_cer"] for r in summary] == [r["fr_cer"] for r in dev]
     mtts("select-best", "--exp-dir", prepared / "exp_listen", "--metric", "fr_cer")
     assert json.loads((prepared / "exp_listen" / "selection.json").read_text())["metric"] == "fr_cer"
+
+
+def test_every_utterance_is_read_between_boundary_tokens(prepared, full_package):
+    """tokenize writes <bos>/<eos>; training data and synthesis both wrap each utterance in them."""
+    from mtts.data.dataset import Stats, TTSDataset
+    from mtts.synthesize import Synthesizer
+    from mtts.text.tokens import TokenTable
+    tokens = TokenTable.load(prepared / "dump" / "tokens.txt")
+    assert tokens.boundaries and tokens.symbols[2:4] == ["<bos>", "<eos>"]
+    stats = Stats(json.loads((prepared / "dump" / "stats.json").read_text()))
+    data = TTSDataset(prepared / "data" / "train", tokens, stats)
+    assert all(it["text"][0] == 2 and it["text"][-1] == 3 and (it["text"][1:-1] > 3).all() for it in data.items)
+    synth = Synthesizer.load(full_package)
+    ids = synth.phoneme_ids("hello there")
+    assert ids[0] == 2 and ids[-1] == 3 and min(ids[1:-1]) > 3
