@@ -290,3 +290,18 @@ def test_prepare_killed_midway_reruns_to_the_same_result(tmp_path):
         a, b = np.load(npz), np.load(killed / "dump" / "feats" / npz.name)
         assert all(np.array_equal(a[k], b[k]) for k in ("mel", "pitch", "energy"))
     no_temp_files(killed)
+
+
+def test_outputs_get_the_mode_of_a_plain_write(tmp_path):
+    """Atomic writes go through a temp file that mkstemp makes 0600; the renamed file must be
+    readable as any file the user writes (here umask 022 -> 0644)."""
+    import os
+    import stat
+
+    from mtts.io import write_text
+    old = os.umask(0o022)
+    try:
+        write_text(tmp_path / "out.txt", "x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "out.txt").stat().st_mode) == 0o644
