@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -66,3 +67,8 @@ def test_mini_recipe_fast(tmp_path):
     root = run_recipe(tmp_path, "mini", "--fast", "true")
     assert len(list((root / "downloads" / "slt_24" / "wavs").glob("*.wav"))) == 24
     check_outputs(root, "tiny")
+    # the teacher read held-out sentences too, and stage 8 scored the model against it on them
+    assert len(list((root / "downloads" / "slt_heldout" / "wavs").glob("*.wav"))) == 2
+    if importlib.util.find_spec("pocketsphinx"):
+        heldout = json.loads((root / "exp" / "tiny" / "eval" / "heldout" / "best.json").read_text())
+        assert heldout["utterances"] == 2 and heldout["vs_teacher"]["teacher"]["wer"] >= 0

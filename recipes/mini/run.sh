@@ -28,12 +28,13 @@ eval_metrics=all        # stage 8: tasks,acoustic,asr,dnsmos,speed
 synth_text="The quick brown fox jumps over the lazy dog, and nobody saw it happen."
 heldout_text=local/heldout.txt          # stage 8 also scores these sentences, which never enter training,
 heldout_teacher=downloads/slt_heldout   # against the teacher's (Festival slt) reading of them
+heldout_n=100                           # how many of them
 
 . utils/parse_options.sh
 
 if [ "${fast}" = true ]; then
   n_utts=24; train_config=conf/tiny.yaml; vocoder_config=conf/vocoder_tiny.yaml; n_dev=2; n_test=2; eval_metrics=tasks,acoustic,speed
-  heldout_text=
+  heldout_n=2
 fi
 tag=${tag:-$(basename "${train_config}" .yaml)}
 db=downloads/slt_${n_utts}
@@ -43,7 +44,7 @@ if [ "${stage}" -le 0 ] && [ "${stop_stage}" -ge 0 ]; then
   local/make_corpus.sh local/sentences.txt "${db}" "${n_utts}" "${nj}"
   if [ -n "${heldout_text}" ]; then
     log "Stage 0: the teacher reads the held-out sentences too (${heldout_teacher}), to compare on the same text"
-    local/make_corpus.sh "${heldout_text}" "${heldout_teacher}" "$(wc -l < "${heldout_text}")" "${nj}"
+    local/make_corpus.sh "${heldout_text}" "${heldout_teacher}" "${heldout_n}" "${nj}"
   fi
 fi
 

@@ -3,7 +3,7 @@
 # has set: db (LJSpeech-layout corpus), stage, stop_stage, nj, train_config, vocoder_config,
 # tag, seed, n_dev, n_test, metric, n_average, synth_text, eval_metrics, and optionally
 # heldout_text + heldout_teacher (sentences outside the corpus and the teacher's reading of
-# them). Each stage is one or two `mtts` commands.
+# them; heldout_n of them). Each stage is one or two `mtts` commands.
 #   1 prepare   data/{train,dev,test}, dump/feats, dump/stats.json
 #   2 tokenize  data/*/phones, dump/tokens.txt, dump/lexicon/ (cmudict words for G2P)
 #   3 train     exp/$tag/{config.yaml,checkpoints/,metrics.jsonl,tb/,plots/}
@@ -97,7 +97,7 @@ if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
   if [ -n "${heldout_text:-}" ]; then
     log "Stage 8: held-out sentences ${heldout_text} against the teacher's reading of them"
     ${mtts} evaluate "${exp}/best.safetensors" --exp-dir "${exp}" --text-file "${heldout_text}" \
-      --metrics asr,dnsmos --teacher "${heldout_teacher}" --nj "${nj}"
+      --metrics asr,dnsmos --teacher "${heldout_teacher}" --max-utts "${heldout_n:-0}" --nj "${nj}"
     log "Report: ${exp}/eval/$(basename "${heldout_text}" .txt)/report.md"
   fi
 fi
