@@ -83,8 +83,9 @@ def variant_configs(base: Config, plan: Plan, steps: int) -> dict[str, Config]:
     for name, over in plan.variants.items():
         d = merge(merge(base.to_dict(), plan.base), over)
         log_every = max(1, steps // 20)
+        # no listening at every checkpoint (train.asr_utts): --asr-utts scores each run once, at its end
         d["train"].update(max_steps=steps, max_minutes=0.0, log_every=log_every,
-                          ckpt_every=log_every * 4, keep_checkpoints=1)
+                          ckpt_every=log_every * 4, keep_checkpoints=1, asr_utts=0)
         try:
             out[name] = config_from_dict(d)
         except MttsError as e:

@@ -119,10 +119,10 @@ class OnnxSynthesizer:
     def ids(self, text: str) -> np.ndarray:
         from mtts.text.normalize import get_normalizer
         phones = self.phonemizer([get_normalizer(self.normalizer)(text)])[0]
-        ids = self.tokens.wrap([i for i in self.tokens.encode(phones) if i >= self.tokens.n_special])
-        if not any(c.isalpha() for c in phones):
+        ids = [i for i in self.tokens.encode(phones) if i >= self.tokens.n_special]
+        if not ids or not any(c.isalpha() for c in phones):
             raise MttsError(f"nothing to say in {text[:60]!r}: no pronounceable words")
-        return np.asarray([ids], dtype=np.int64)
+        return np.asarray([self.tokens.wrap(ids)], dtype=np.int64)
 
     def norm_mel(self, ids: np.ndarray, length_scale: float = 1.0) -> np.ndarray:
         scale = np.asarray([length_scale], np.float32)

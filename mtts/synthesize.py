@@ -125,7 +125,8 @@ class Synthesizer:
                 return []
             ids = self.tokens.encode(phones)
         # drop symbols unseen in training (and boundaries G2P emitted), then add the boundaries
-        return self.tokens.wrap([i for i in ids if i >= self.tokens.n_special])
+        ids = [i for i in ids if i >= self.tokens.n_special]
+        return self.tokens.wrap(ids) if ids else []
 
     def norm_mel(self, text: str, length_scale: float = 1.0, source: str = "phonemes") -> torch.Tensor:
         """One sentence -> normalised log-mel (T, n_mels), as the model outputs it and then

@@ -189,6 +189,12 @@ def test_paired_ratio_of_error_rates():
     assert r[0] == pytest.approx(wer_cer(refs, more)["wer"] / wer_cer(refs, some)["wer"])
     assert 1 < r[1] <= r[0] <= r[2]   # b makes more errors on every resample
     assert paired_difference(a, a, ratio=True)["cer"] == [1.0, 1.0, 1.0]
+    # a system with errors in one sentence of twenty: the ratio has no upper bound, and no NaN
+    rare = asr_errors(["a b c d"] * 20, ["a b c x"] + ["a b c d"] * 19)
+    often = asr_errors(["a b c d"] * 20, ["a b c x", "a x c d"] + ["a b c d"] * 18)
+    r = paired_difference(rare, often, ratio=True)["wer"]
+    assert r[0] == pytest.approx(2.0) and r[1] is not None and not np.isnan(r[1]) and r[2] in (None, r[2])
+    assert paired_difference(asr_errors(refs, refs), b, ratio=True) == {}   # a made no errors
 
 
 def test_evaluate_against_the_teacher_on_the_same_sentences(tmp_path):
@@ -220,8 +226,10 @@ def test_evaluate_against_the_teacher_on_the_same_sentences(tmp_path):
     teacher = json.loads((out_dir / "teacher.json").read_text())
     result = json.loads((out_dir / "m.json").read_text())
     assert set(teacher["asr"]["transcripts"]) == {"S1", "S2"}
-    ratio = result["vs_teacher"]["ratio"]["wer"][0]
     assert result["vs_teacher"]["teacher"]["wer"] == teacher["metrics"]["wer"]
     if teacher["metrics"]["wer"] > 0:   # an untrained model mumbles: far more errors than espeak
+        ratio = result["vs_teacher"]["ratio"]["wer"][0]
         assert ratio == pytest.approx(result["metrics"]["wer"] / teacher["metrics"]["wer"])
+    else:   # no multiple of zero errors
+        assert "wer" not in result["vs_teacher"]["ratio"]
     assert "the teacher's" in res.output and "the teacher's" in (out_dir / "report.md").read_text()

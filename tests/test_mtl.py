@@ -145,7 +145,8 @@ def test_method_handles_a_text_only_batch_between_corpus_batches(name):
     corpus = random_batch()
     corpus["chars"] = (corpus["text"] % 10 + 2) * (corpus["text"] > 0)
     corpus["chars_lens"] = corpus["text_lens"].clone()
-    lexicon = {k: corpus[k] for k in ("chars", "chars_lens", "text", "text_lens")}
+    corpus["phones"], corpus["phones_lens"] = corpus["text"], corpus["text_lens"]   # the G2P targets
+    lexicon = {k: corpus[k] for k in ("chars", "chars_lens", "text", "text_lens", "phones", "phones_lens")}
     for batch in (corpus, lexicon, corpus, lexicon, corpus):
         out = model(batch)
         opt.zero_grad(set_to_none=True)

@@ -290,6 +290,9 @@ def test_export_to_onnx_matches_torch(prepared, full_exp, full_package, tmp_path
     meta = json.loads((tmp_path / "onnx" / "meta.json").read_text())
     assert meta["tokens"] == checkpoint.Package.load(best).tokens.symbols
     assert rec["check"]["mel_max_abs_diff"] < 1e-3 and rec["check"]["wav_max_abs_diff"] < 1e-3
+    from mtts.export import OnnxSynthesizer
+    ids = OnnxSynthesizer(tmp_path / "onnx").ids("Hello there.")[0]
+    assert ids[0] == 2 and ids[-1] == 3 and min(ids[1:-1]) > 3   # between the boundary tokens, as trained
     assert rec["check"]["rtf_torch"] > 0 and rec["check"]["rtf_onnx"] > 0
     # the exported graphs take other lengths than the ones they were traced with
     from mtts.export import OnnxSynthesizer
@@ -322,6 +325,22 @@ def test_free_running_intelligibility_is_logged_without_changing_the_run(prepare
     assert [r["metrics"]["fr_cer"] for r in summary] == [r["fr_cer"] for r in dev]
     mtts("select-best", "--exp-dir", prepared / "exp_listen", "--metric", "fr_cer")
     assert json.loads((prepared / "exp_listen" / "selection.json").read_text())["metric"] == "fr_cer"
+    # listening (Griffin-Lim draws NumPy random phases) leaves the RNGs and the model's mode as it found them
+    import random
+
+    import numpy as np
+
+    from mtts.data.dataset import Stats
+    from mtts.evaluate.listen import FreeRunning
+    from mtts.text.phonemize import Phonemizer
+    pkg = checkpoint.Package.load(prepared / "exp_listen" / "checkpoints" / "step_0000020.pt")
+    model = pkg.build_model().train()
+    listen = FreeRunning(prepared / "data" / "dev", 1, pkg.tokens, Stats(pkg.stats), pkg.feature_params,
+                         pkg.text["normalizer"], pkg.chars, Phonemizer())
+    before = (random.getstate(), np.random.get_state()[1].copy(), torch.get_rng_state())
+    assert 0 <= listen(model)["fr_cer"] and model.training
+    assert random.getstate() == before[0] and (np.random.get_state()[1] == before[1]).all()
+    assert torch.equal(torch.get_rng_state(), before[2])
 
 
 def test_every_utterance_is_read_between_boundary_tokens(prepared, full_package):

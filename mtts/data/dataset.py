@@ -1,8 +1,10 @@
 """Training data: utterances in memory, padding collate, batches filled by frame count.
 
-Batch keys: `ids`, `text` (B, N) phoneme ids, `text_lens` (B,), `feats` (B, T, n_mels)
+Batch keys: `ids`, `text` (B, N) phoneme ids between <bos> and <eos> when the table has
+them, `text_lens` (B,), `feats` (B, T, n_mels)
 normalised log-mel, `feats_lens` (B,), `pitch` (B, T) Hz with 0 = unvoiced,
-`energy` (B, T) normalised.
+`energy` (B, T) normalised; with a character table also `chars`, `chars_lens` and the G2P
+targets `phones`, `phones_lens` (the phoneme ids without boundary tokens).
 """
 
 from __future__ import annotations
@@ -65,8 +67,9 @@ class TTSDataset(Dataset):
                 pitch = torch.from_numpy(z["pitch"])
             text = torch.tensor(tokens.encode_utterance(phones[i]), dtype=torch.long)
             item = {"id": i, "text": text, "feats": mel, "pitch": pitch, "energy": energy}
-            if chars is not None:
+            if chars is not None:   # for G2P: characters, and the phonemes without the boundary tokens
                 item["chars"] = torch.tensor(chars.encode(norm[i].lower()), dtype=torch.long)
+                item["phones"] = text[1:-1] if tokens.boundaries else text
             self.items.append(item)
         self.lengths = [it["feats"].shape[0] for it in self.items]
 
@@ -94,6 +97,8 @@ def collate(items: list[dict]) -> dict:
     if "chars" in items[0]:
         batch["chars"] = pad([it["chars"] for it in items])
         batch["chars_lens"] = torch.tensor([len(it["chars"]) for it in items])
+        batch["phones"] = pad([it["phones"] for it in items])
+        batch["phones_lens"] = torch.tensor([len(it["phones"]) for it in items])
     return batch
 
 

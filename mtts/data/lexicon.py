@@ -71,6 +71,8 @@ class LexiconDataset(Dataset):
 
 
 def collate_text(items: list[dict]) -> dict:
+    """A batch of words: `phones` (the G2P targets) are their phoneme ids, as `text`."""
+    text, lens = pad([it["text"] for it in items]), torch.tensor([len(it["text"]) for it in items])
     return {"ids": [it["id"] for it in items],
             "chars": pad([it["chars"] for it in items]), "chars_lens": torch.tensor([len(it["chars"]) for it in items]),
-            "text": pad([it["text"] for it in items]), "text_lens": torch.tensor([len(it["text"]) for it in items])}
+            "text": text, "text_lens": lens, "phones": text, "phones_lens": lens}

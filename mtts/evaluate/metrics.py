@@ -141,9 +141,10 @@ def paired_difference(a: np.ndarray, b: np.ndarray, n_resamples: int = 2000,
         return {}
 
     def diff(ae, at, be, bt, axis=-1):
-        if ratio:   # resamples that drew none of a's errors give inf; the percentiles stay finite
+        if ratio:   # a resample where a made no errors: inf if b made some, 1 if neither did
+            num, den = _ratio(be, bt, axis), _ratio(ae, at, axis)
             with np.errstate(divide="ignore", invalid="ignore"):
-                return _ratio(be, bt, axis) / _ratio(ae, at, axis)
+                return np.where(den > 0, num / den, np.where(num > 0, np.inf, 1.0))
         return _ratio(be, bt, axis) - _ratio(ae, at, axis)
 
     out = {}
@@ -151,7 +152,9 @@ def paired_difference(a: np.ndarray, b: np.ndarray, n_resamples: int = 2000,
         if ratio and not a[:, e].any():
             continue   # no multiple of zero errors: a made none on these sentences
         cols = (a[:, e], a[:, t], b[:, e], b[:, t])
-        out[name] = [float(diff(*cols)), *_interval(cols, diff, n_resamples, seed)]
+        lo, hi = _interval(cols, diff, n_resamples, seed)
+        # an end at infinity (a made errors in too few sentences to bound the ratio): None
+        out[name] = [float(diff(*cols)), *(x if np.isfinite(x) else None for x in (lo, hi))]
     return out
 
 

@@ -46,6 +46,10 @@ def interval_lines(results: list[dict]) -> list[str]:
     return lines
 
 
+def _end(x: float | None) -> str:
+    return "unbounded" if x is None else f"{x:.2f}"
+
+
 def teacher_lines(results: list[dict]) -> list[str]:
     """'name: WER 20.6 % = 2.9× the teacher's 7.2 % (95 % CI 2.3–3.6×), CER ...' where a
     result was scored against the teacher on the same sentences."""
@@ -56,7 +60,7 @@ def teacher_lines(results: list[dict]) -> list[str]:
             m, t = r["metrics"], vs["teacher"]
             lines.append(f"{Path(r['checkpoint']).stem}: " + ", ".join(
                 f"{k.upper()} {100 * m[k]:.1f} % = {q[0]:.2f}× the teacher's {100 * t[k]:.1f} % "
-                f"(95 % CI {q[1]:.2f}–{q[2]:.2f}×)" for k, q in vs["ratio"].items()))
+                f"(95 % CI {_end(q[1])}–{_end(q[2])}×)" for k, q in vs["ratio"].items()))
     return lines
 
 

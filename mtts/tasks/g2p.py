@@ -30,7 +30,7 @@ def edit_distance(a: list[int], b: list[int]) -> int:
 class G2PTask(Task):
     name = "g2p"
     stage = "auxiliary"
-    needs = ("chars",)
+    needs = ("chars", "phones")   # phones: the phoneme ids to predict, without boundary tokens
     reads = ("h_chars",)   # the model encodes the batch's characters when a task reads them
     # its loss reaches the encoder through the character pass, not through the phoneme
     # encoding `h` that gradient methods aggregate over; they backpropagate it apart
@@ -54,9 +54,9 @@ class G2PTask(Task):
         return {"log_probs": log_probs, "lens": lens}
 
     def loss(self, pred: dict, batch: dict, ctx: Context) -> torch.Tensor:
-        loss = F.ctc_loss(pred["log_probs"].transpose(0, 1), batch["text"], pred["lens"], batch["text_lens"],
+        loss = F.ctc_loss(pred["log_probs"].transpose(0, 1), batch["phones"], pred["lens"], batch["phones_lens"],
                           blank=0, reduction="none", zero_infinity=True)
-        return (loss / batch["text_lens"].clamp(min=1)).mean()
+        return (loss / batch["phones_lens"].clamp(min=1)).mean()
 
     @staticmethod
     def greedy(log_probs: torch.Tensor, lens: torch.Tensor) -> list[list[int]]:
@@ -73,12 +73,12 @@ class G2PTask(Task):
         return self.greedy(*self._log_probs(ctx, chars_lens))
 
     @staticmethod
-    def phoneme_error_rate(pred: dict, batch: dict) -> float:
-        """Greedy CTC decoding of `pred` scored against the batch's phoneme ids."""
+    def phoneme_error_rate(pred: dict, targets: torch.Tensor, lens: torch.Tensor) -> float:
+        """Greedy CTC decoding of `pred` scored against padded target ids (B, L) of lengths (B,)."""
         hyps = G2PTask.greedy(pred["log_probs"], pred["lens"])
-        errors = sum(edit_distance(h, t[:n].tolist()) for h, t, n in zip(hyps, batch["text"], batch["text_lens"]))
-        return errors / max(1, int(batch["text_lens"].sum()))
+        errors = sum(edit_distance(h, t[:n].tolist()) for h, t, n in zip(hyps, targets, lens))
+        return errors / max(1, int(lens.sum()))
 
     @torch.no_grad()
     def metrics(self, pred: dict, batch: dict, ctx: Context) -> dict[str, float]:
-        return {"g2p_per": self.phoneme_error_rate(pred, batch)}
+        return {"g2p_per": self.phoneme_error_rate(pred, batch["phones"], batch["phones_lens"])}

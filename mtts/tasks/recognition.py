@@ -50,4 +50,4 @@ class RecognitionTask(Task):
 
     @torch.no_grad()
     def metrics(self, pred: dict, batch: dict, ctx: Context) -> dict[str, float]:
-        return {"recognition_per": G2PTask.phoneme_error_rate(pred, batch)}
+        return {"recognition_per": G2PTask.phoneme_error_rate(pred, batch["text"], batch["text_lens"])}
