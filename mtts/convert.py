@@ -15,7 +15,7 @@ import torch
 
 from mtts import checkpoint
 from mtts.errors import MttsError
-from mtts.io import atomic_path, torch_load, torch_load_trusted
+from mtts.io import atomic_path, numpy_state, torch_load, torch_load_trusted
 
 
 def plain(x):
@@ -30,16 +30,6 @@ def plain(x):
     if isinstance(x, np.generic):
         return x.item()
     return x
-
-
-def safe_rng(rng: dict) -> dict:
-    """An old checkpoint's RNG states with the NumPy one as a tensor and plain values."""
-    out = dict(rng)
-    if isinstance(rng.get("numpy"), tuple):
-        kind, keys, pos, has_gauss, gauss = rng["numpy"]
-        out["numpy"] = {"kind": str(kind), "keys": torch.from_numpy(np.asarray(keys).astype(np.int64)),
-                        "pos": int(pos), "has_gauss": int(has_gauss), "gauss": float(gauss)}
-    return out
 
 
 def convert(src: Path, out: Path) -> dict:
@@ -58,8 +48,8 @@ def convert(src: Path, out: Path) -> dict:
         return {"out": str(out), "kind": "model package", "step": pkg.step}
     if out.suffix != ".pt":
         raise MttsError(f"{out}: the converted file must end in .safetensors (model package) or .pt (checkpoint)")
-    if "rng" in ck:
-        ck = {**ck, "rng": safe_rng(ck["rng"])}
+    if isinstance(ck.get("rng", {}).get("numpy"), tuple):   # NumPy's state as today's checkpoints hold it
+        ck = {**ck, "rng": {**ck["rng"], "numpy": numpy_state(ck["rng"]["numpy"])}}
     ck = plain(ck)
     with atomic_path(out) as tmp:   # in place only once it loads the safe way
         torch.save(ck, tmp)

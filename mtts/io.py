@@ -119,10 +119,14 @@ def torch_load_trusted(path: str | os.PathLike) -> Any:
 
 def rng_state() -> dict:
     """Python, NumPy and torch RNG states as tensors and plain values (safe to load)."""
-    kind, keys, pos, has_gauss, gauss = np.random.get_state()
-    return {"torch": torch.get_rng_state(), "python": random.getstate(),
-            "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
-                      "has_gauss": int(has_gauss), "gauss": float(gauss)}}
+    return {"torch": torch.get_rng_state(), "python": random.getstate(), "numpy": numpy_state(np.random.get_state())}
+
+
+def numpy_state(state: tuple) -> dict:
+    """NumPy's legacy RNG state tuple as a tensor and plain values."""
+    kind, keys, pos, has_gauss, gauss = state
+    return {"kind": str(kind), "keys": torch.from_numpy(np.asarray(keys).astype(np.int64)), "pos": int(pos),
+            "has_gauss": int(has_gauss), "gauss": float(gauss)}
 
 
 def set_rng_state(state: dict) -> None:

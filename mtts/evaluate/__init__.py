@@ -259,10 +259,11 @@ def evaluate(checkpoints: list[Path], split_dir: Path | None, out_dir: Path, gro
     from mtts import checkpoint
     from mtts.evaluate.plots import curves_plot
     from mtts.evaluate.report import write_report
+    items = load_items(split_dir, text_file, max_utts)
     if teacher is not None:   # fail before hours of synthesis when a reading is missing
         if not any(g in groups for g in ("asr", "dnsmos")):
             raise MttsError("--teacher is scored with the asr and dnsmos groups: add one to --metrics")
-        teacher_wavs(teacher, [u for u, _, _ in load_items(split_dir, text_file, max_utts)])
+        teacher_wavs(teacher, [u for u, _, _ in items])
     results = [evaluate_checkpoint(c, split_dir, out_dir, groups, nj, max_utts, text_file, vocoder, postfilter)
                for c in checkpoints]
     refs, reference = None, None
@@ -271,7 +272,7 @@ def evaluate(checkpoints: list[Path], split_dir: Path | None, out_dir: Path, gro
         refs, ref_asr = evaluate_references(split_dir, out_dir, groups, nj, max_utts, params)
         reference = {"metrics": refs["reference"], "asr": ref_asr["reference"]}   # the recordings: the teacher's
     if teacher is not None:
-        reference = score_teacher(teacher, load_items(split_dir, text_file, max_utts), groups, params, nj, out_dir)
+        reference = score_teacher(teacher, items, groups, params, nj, out_dir)
     if reference is not None:
         for r in results:
             if vs := against_teacher(r, reference):
