@@ -269,3 +269,19 @@ def test_tasks_touch_only_the_context_fields_they_declare(monkeypatch, source):
         for got, reads, writes in ((training, task.reads, task.writes), (log, task.infer_reads, task.infer_writes)):
             assert {k for n, op, k in got if n == name and op == "r"} == set(reads), name
             assert {k for n, op, k in got if n == name and op == "w"} == set(writes), name
+
+
+def test_pitch_predictor_learns_what_the_decoder_is_fed_on_unvoiced_phonemes(tiny_cfg):
+    """Phonemes without a voiced frame are fed 0 in training; the predictor is trained
+    towards 0 there too, so synthesis feeds the decoder what training did."""
+    torch.manual_seed(0)
+    model = MultiTaskModel(tiny_cfg, 20, 80, (200.0, 30.0))
+    batch = random_batch()
+    batch["pitch"][:, :30] = 0.0                     # the first frames unvoiced in every utterance
+    out = model(batch)
+    pred, ctx = out["preds"]["pitch"], out["ctx"]
+    unvoiced = ~pred["defined"] & ctx.text_mask
+    assert unvoiced.any() and (pred["target"][unvoiced] == 0).all()
+    grad = torch.autograd.grad(out["losses"]["pitch"], pred["pred"])[0]
+    assert (grad[unvoiced] != 0).all()               # the loss reaches the unvoiced phonemes
+    assert (grad[~ctx.text_mask] == 0).all()         # but never the padding

@@ -1,7 +1,9 @@
 """Pitch and energy tasks: phoneme-level prosody predicted from the encoder (FastPitch).
 
-Targets are frame values averaged over each phoneme's aligned frames. An embedding of
-the target (training) or prediction (synthesis) is added to the decoder input `h_dec`.
+Targets are frame values averaged over each phoneme's aligned frames (F0 over the voiced
+ones; 0, the mean, for a phoneme with none). An embedding of the target (training) or the
+prediction (synthesis) is added to the decoder input `h_dec`, and the predictor learns
+every value the decoder is fed, so the two agree.
 """
 
 from __future__ import annotations
@@ -48,7 +50,11 @@ class VarianceTask(Task):
         return {"pred": pred}
 
     def loss(self, pred: dict, batch: dict, ctx: Context) -> torch.Tensor:
-        return masked_mean(F.mse_loss(pred["pred"], pred["target"], reduction="none"), pred["defined"])
+        return masked_mean(F.mse_loss(pred["pred"], pred["target"], reduction="none"), self.trained(pred, ctx))
+
+    def trained(self, pred: dict, ctx: Context) -> torch.Tensor:
+        """Where the predictor learns: where the decoder is fed the target in training."""
+        return pred["defined"]
 
 
 class PitchTask(VarianceTask):
@@ -69,6 +75,12 @@ class PitchTask(VarianceTask):
         defined = (count > 0) & ctx.text_mask
         norm = ((avg - self.stats[0]) / self.stats[1]).masked_fill(~defined, 0.0)
         return norm, defined
+
+    def trained(self, pred: dict, ctx: Context) -> torch.Tensor:
+        # A phoneme with no voiced frame is fed 0 (the mean) in training, so the predictor
+        # learns 0 there too (as FastPitch does): at synthesis the decoder then gets what it
+        # was trained on, not an untrained prediction. The F0 metric stays on voiced phonemes.
+        return ctx.text_mask
 
     @torch.no_grad()
     def metrics(self, pred: dict, batch: dict, ctx: Context) -> dict[str, float]:
