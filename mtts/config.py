@@ -41,8 +41,9 @@ class MTLConfig:
 
 @dataclass
 class DataConfig:
-    # dataset -> share of training steps that draw a batch from it; `lexicon` (cmudict words,
-    # `mtts tokenize --lexicon-words N`) feeds the g2p task only
+    # dataset -> ratio; batches of a dataset other than the corpus come on top of the corpus
+    # steps, mix[name] / mix["corpus"] of them per step (train.max_steps counts corpus steps).
+    # `lexicon` (cmudict words, `mtts tokenize --lexicon-words N`) feeds the g2p task only
     mix: dict[str, float] = field(default_factory=lambda: {"corpus": 1.0})
     lexicon_batch_chars: int = 4000   # padded characters per lexicon batch
 

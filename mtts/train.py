@@ -20,7 +20,7 @@ from mtts.config import Config, dump_config
 from mtts.console import console
 from mtts.data.dataset import Stats, TTSDataset, collate
 from mtts.data.lexicon import LexiconDataset, collate_text
-from mtts.data.mixing import BatchMixer, Source
+from mtts.data.mixing import CORPUS, BatchMixer, Source
 from mtts.data.tokenize import text_config
 from mtts.errors import MttsError
 from mtts.evaluate.tasks import evaluate_loss
@@ -110,7 +110,7 @@ def train(cfg: Config, data_dir: Path, dump_dir: Path, exp_dir: Path, resume: bo
     chars = TokenTable.load(dump_dir / "chars.txt") if "g2p" in cfg.tasks else None
     train_set = TTSDataset(data_dir / "train", tokens, stats, max_utts, chars)
     dev_set = TTSDataset(data_dir / "dev", tokens, stats, 0, chars) if (data_dir / "dev" / "phones").is_file() else None
-    sources = {"corpus": Source(train_set, cfg.train.batch_frames, collate)}
+    sources = {CORPUS: Source(train_set, cfg.train.batch_frames, collate)}
     lex_dev = None
     if cfg.data.mix.get("lexicon", 0) > 0:
         sources["lexicon"] = Source(LexiconDataset(dump_dir / "lexicon" / "train.tsv", tokens, chars),
@@ -151,8 +151,8 @@ def train(cfg: Config, data_dir: Path, dump_dir: Path, exp_dir: Path, resume: bo
     def save_ckpt() -> Path:
         return run.save({
             "model": model.state_dict(), "method": method.state_dict(), "optimizer": opt.state_dict(),
-            "scheduler": sched.state_dict(), "epoch": mixer.cursors["corpus"][0],
-            "batch_in_epoch": mixer.cursors["corpus"][1], "cursors": mixer.state_dict(), "rng": rng_state(),
+            "scheduler": sched.state_dict(), "epoch": mixer.cursors[CORPUS][0],
+            "batch_in_epoch": mixer.cursors[CORPUS][1], "cursors": mixer.state_dict(), "rng": rng_state(),
             "config": cfg.to_dict(), "tokens": tokens.symbols, "feature_params": params.to_dict(),
             "text": text_cfg, "chars": chars.symbols if chars else None,
             "stats": stats_d})
@@ -167,7 +167,9 @@ def train(cfg: Config, data_dir: Path, dump_dir: Path, exp_dir: Path, resume: bo
     console.print(f"model: {n_params / 1e6:.2f} M parameters; tasks: {', '.join(model.tasks)}; "
                   f"method: {cfg.mtl.method}; {len(train_set)} train utterances")
     model.train()
-    frames_acc, acc, counts, weights, step_time = 0, {}, {}, {}, 0.0
+    # since the last log line: corpus frames and time (frames/s), every batch's time per step (s/step),
+    # loss sums and counts per task, extra batches per dataset
+    frames_acc, acc, counts, weights, extra, step_time, corpus_time = 0, {}, {}, {}, {}, 0.0, 0.0
 
     def dev_record() -> dict:
         rec = {"split": "dev", "step": run.step, **evaluate_loss(model, dev_set, cfg.train.batch_frames)}
@@ -179,40 +181,51 @@ def train(cfg: Config, data_dir: Path, dump_dir: Path, exp_dir: Path, resume: bo
         return rec
 
     with run:
-        while not run.done():
+        batches: list = []   # what is left of this step's batches: the extra ones first, the corpus batch last
+        while batches or not run.done():   # a started step is finished, so no checkpoint falls inside one
             t_step = time.time()
-            source, batch = mixer.next(run.step)
+            if not batches:
+                batches = mixer.step(run.step)
+            source, batch = batches.pop(0)
             with autocast(cfg.train.precision):
                 out = model(batch)
             opt.zero_grad(set_to_none=True)
             gstats = (gradient_stats(model, out["losses"], out["shared"])
-                      if (run.step + 1) % cfg.train.log_every == 0 and out["shared"] is not None else {})
+                      if source == CORPUS and (run.step + 1) % cfg.train.log_every == 0
+                      and out["shared"] is not None else {})
             weights.update(method.backward(out["losses"], out["shared"]))
             gnorm = torch.nn.utils.clip_grad_norm_(params_all, cfg.train.grad_clip)
             if not torch.isfinite(gnorm):
                 raise MttsError(f"non-finite gradient at step {run.step}; lower train.lr")
             opt.step()
-            sched.step()
-            run.advance()
-            step_time += time.time() - t_step   # training alone: no dev evaluation, no saving
-            if source == "corpus":
-                frames_acc += int(batch["feats_lens"].sum())
-            for k, v in out["losses"].items():  # a task's mean over the steps that trained it
+            for k, v in out["losses"].items():  # a task's mean over the batches that trained it
                 acc[k] = acc.get(k, 0.0) + v.item()
                 counts[k] = counts.get(k, 0) + 1
+            dt = time.time() - t_step   # training alone: no dev evaluation, no saving
+            step_time += dt
+            if source != CORPUS:
+                # an extra batch is an optimiser step of its own (a method sees one dataset per
+                # backward); the schedule, the budget and the cadence follow corpus steps
+                extra[source] = extra.get(source, 0) + 1
+                continue
+            sched.step()
+            run.advance()
+            frames_acc += int(batch["feats_lens"].sum())
+            corpus_time += dt
             if run.step % cfg.train.log_every == 0:
                 means = {k: v / counts[k] for k, v in acc.items()}
-                epoch = mixer.cursors["corpus"][0]
+                epoch = mixer.cursors[CORPUS][0]
                 log({"split": "train", "step": run.step, "epoch": epoch,
                      **{f"loss_{k}": v for k, v in means.items()},
                      **{f"weight_{k}": v for k, v in weights.items()}, **gstats,
+                     **{f"batches_{k}": v for k, v in extra.items()},
                      "lr": sched.get_last_lr()[0], "grad_norm": float(gnorm),
-                     "frames_per_s": frames_acc / max(step_time, 1e-9), "s_per_step": step_time / cfg.train.log_every,
+                     "frames_per_s": frames_acc / max(corpus_time, 1e-9), "s_per_step": step_time / cfg.train.log_every,
                      "rss_mb": rss_mb(), "elapsed_s": run.elapsed})
                 console.print(f"step {run.step:6d} ep {epoch:3d} "
                               + " ".join(f"{k}={v:.3f}" for k, v in means.items())
-                              + f" | {frames_acc / max(step_time, 1e-9):,.0f} fr/s {run.elapsed / 60:.1f} min")
-                frames_acc, acc, counts, step_time = 0, {}, {}, 0.0
+                              + f" | {frames_acc / max(corpus_time, 1e-9):,.0f} fr/s {run.elapsed / 60:.1f} min")
+                frames_acc, acc, counts, extra, step_time, corpus_time = 0, {}, {}, {}, 0.0, 0.0
             if run.step % TRIM_EVERY == 0:   # after the log line, so rss_mb shows the untrimmed heap
                 trim_heap()
             if run.due(cfg.train.ckpt_every):
@@ -224,4 +237,4 @@ def train(cfg: Config, data_dir: Path, dump_dir: Path, exp_dir: Path, resume: bo
                 log(dev_record())
             save_ckpt()
     tb.close()
-    return {**run.summary(), "epoch": mixer.cursors["corpus"][0]}
+    return {**run.summary(), "epoch": mixer.cursors[CORPUS][0]}

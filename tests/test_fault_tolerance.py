@@ -161,3 +161,72 @@ def test_sigterm_and_sigint_save_and_exit_cleanly(work, sig, loop):
     assert ckpts, "no checkpoint saved on the signal"
     step = load_state(ckpts[-1])["step"]
     assert 1 <= step <= STEPS
+
+
+MIX = {**CFG, "tasks": {"alignment": {}, "duration": {}, "mel": {}, "g2p": {}},
+       "data": {"mix": {"corpus": 0.8, "lexicon": 0.2}, "lexicon_batch_chars": 400},
+       "train": {**CFG["train"], "max_steps": 8, "keep_checkpoints": 0}}
+
+
+def test_a_lexicon_mix_comes_on_top_of_the_corpus_steps_and_resumes_exactly(work, monkeypatch):
+    """data.mix {corpus: 0.8, lexicon: 0.2}: 8 corpus steps train 8 corpus batches (as
+    without the lexicon) and 2 lexicon batches, before steps 4 and 8; the schedule counts
+    corpus steps; resuming from step 2 replays both extra batches exactly, and a SIGTERM
+    during an extra batch still finishes its step before the checkpoint."""
+    from typer.testing import CliRunner
+
+    from mtts.cli import app
+    r = CliRunner()
+    dump = work / "dump_lex"
+    if not dump.is_dir():
+        import shutil
+        shutil.copytree(work / "dump", dump)
+        res = r.invoke(app, ["tokenize", "--data-dir", str(work / "data"), "--dump-dir", str(dump),
+                             "--lexicon-words", "300"])
+        assert res.exit_code == 0, res.output
+    for name, mix in (("mix", MIX["data"]["mix"]), ("corpus_only", {"corpus": 1.0})):
+        (work / f"{name}.yaml").write_text(yaml.safe_dump({**MIX, "data": {**MIX["data"], "mix": mix}}))
+
+    def train(name: str, exp: str, *extra: str) -> None:
+        res = r.invoke(app, ["train", "-c", str(work / f"{name}.yaml"), "--data-dir", str(work / "data"),
+                             "--dump-dir", str(dump), "--exp-dir", str(work / exp), *extra])
+        assert res.exit_code == 0, res.output
+
+    train("mix", "mix")
+    train("corpus_only", "corpus_only")
+    full = load_state(work / "mix" / "checkpoints" / "step_0000008.pt")
+    alone = load_state(work / "corpus_only" / "checkpoints" / "step_0000008.pt")
+    assert full["cursors"]["corpus"] == alone["cursors"]["corpus"]   # the same acoustic budget
+    assert full["cursors"]["lexicon"] == [0, 2]
+    assert full["scheduler"]["last_epoch"] == 8 == full["step"]
+    rows = [json.loads(line) for line in (work / "mix" / "metrics.jsonl").read_text().splitlines()]
+    train_rows = [row for row in rows if row["split"] == "train"]
+    assert [row["step"] for row in train_rows] == list(range(1, 9))
+    assert [row.get("batches_lexicon", 0) for row in train_rows] == [0, 0, 0, 1, 0, 0, 0, 1]
+    assert all("loss_mel" in row and "loss_g2p" in row for row in train_rows)
+    # killed after the step-2 checkpoint: the resumed run trains the same batches to the same weights
+    import shutil
+    shutil.copytree(work / "mix", work / "mix_resumed")
+    for p in checkpoint.list_checkpoints(work / "mix_resumed" / "checkpoints")[1:]:
+        p.unlink()
+    train("mix", "mix_resumed", "--resume")
+    resumed = load_state(work / "mix_resumed" / "checkpoints" / "step_0000008.pt")
+    assert_same(full, resumed)
+    assert resumed["cursors"] == full["cursors"]
+    # SIGTERM while the lexicon batch before step 4 trains: the step's corpus batch follows, then the save
+    from mtts.model import MultiTaskModel
+    forward, fired = MultiTaskModel.forward, []
+
+    def forward_then_signal(self, batch):
+        if self.training and "feats" not in batch and not fired:   # a training lexicon batch
+            fired.append(True)
+            os.kill(os.getpid(), signal.SIGTERM)
+        return forward(self, batch)
+
+    monkeypatch.setattr(MultiTaskModel, "forward", forward_then_signal)
+    train("mix", "mix_signal")
+    assert fired and [p.name for p in checkpoint.list_checkpoints(work / "mix_signal" / "checkpoints")] == [
+        "step_0000002.pt", "step_0000004.pt"]
+    monkeypatch.setattr(MultiTaskModel, "forward", forward)
+    train("mix", "mix_signal", "--resume")
+    assert_same(full, load_state(work / "mix_signal" / "checkpoints" / "step_0000008.pt"))

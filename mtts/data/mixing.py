@@ -1,18 +1,27 @@
-"""Batches drawn from several datasets by a ratio (the corpus for the acoustic tasks, a
-lexicon for G2P, ...). A batch carries only its dataset's fields; the model skips the
-tasks whose fields are missing, so those tasks add no loss for that step.
+"""Batches of several datasets for one training step: the corpus (the acoustic tasks) and,
+on top of it, the other datasets by their ratio to the corpus (a lexicon for G2P, ...).
 
-Which dataset a step draws is a function of (seed, step) and each dataset keeps its own
-(epoch, batch) cursor, so a resumed run replays exactly the same batches.
+A batch carries only its dataset's fields; the model skips the tasks whose fields are
+missing, so those tasks add no loss for that batch. `train.max_steps` counts corpus
+batches: a mix adds batches, it never takes corpus batches away, so variants with and
+without it see the same acoustic budget.
+
+With r = mix[name] / mix["corpus"], corpus step s is preceded by
+floor((s + 1) r) - floor(s r) batches of that dataset: a function of the step alone, and
+each dataset keeps its own (epoch, batch) cursor, so a resumed run replays exactly the
+same batches.
 """
 
 from __future__ import annotations
 
-import random
+import math
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Callable
 
 from mtts.data.dataset import frame_batches
+
+CORPUS = "corpus"
 
 
 @dataclass
@@ -22,11 +31,19 @@ class Source:
     collate: Callable[[list[dict]], dict]
 
 
+def ratio(value: float) -> Fraction:
+    """A mix value as an exact fraction: floors of multiples of it never drift with the step."""
+    return Fraction(value).limit_denominator(1_000_000)
+
+
 class BatchMixer:
-    def __init__(self, sources: dict[str, Source], ratios: dict[str, float], seed: int):
+    def __init__(self, sources: dict[str, Source], mix: dict[str, float], seed: int):
+        if CORPUS not in sources or not mix.get(CORPUS, 0) > 0:
+            raise ValueError("the mixer needs a corpus with a ratio > 0")
         self.sources, self.seed = sources, seed
-        self.names = [n for n in sources if ratios.get(n, 0) > 0]
-        self.weights = [float(ratios[n]) for n in self.names]
+        corpus = ratio(mix[CORPUS])
+        # extra batches per corpus step, in the order of `sources`
+        self.ratios = {n: ratio(mix[n]) / corpus for n in sources if n != CORPUS and mix.get(n, 0) > 0}
         self.cursors = {n: [0, 0] for n in sources}   # name -> [epoch, batch index]
         self._cache: dict[str, tuple[int, list]] = {}
 
@@ -36,13 +53,12 @@ class BatchMixer:
             self._cache[name] = (epoch, frame_batches(src.dataset.lengths, src.batch_size, self.seed, epoch))
         return self._cache[name][1]
 
-    def choose(self, step: int) -> str:
-        if len(self.names) == 1:
-            return self.names[0]
-        return random.Random(self.seed * 1_000_003 + step).choices(self.names, self.weights)[0]
+    def extras(self, step: int) -> dict[str, int]:
+        """How many batches of each non-corpus dataset come before corpus step `step`."""
+        return {n: math.floor((step + 1) * r) - math.floor(step * r) for n, r in self.ratios.items()}
 
-    def next(self, step: int) -> tuple[str, dict]:
-        name = self.choose(step)
+    def draw(self, name: str) -> dict:
+        """The next batch of one dataset; its cursor moves on (into the next epoch at the end)."""
         epoch, idx = self.cursors[name]
         batches = self._batches(name, epoch)
         if idx >= len(batches):
@@ -51,7 +67,12 @@ class BatchMixer:
         src = self.sources[name]
         batch = src.collate([src.dataset[i] for i in batches[idx]])
         self.cursors[name] = [epoch, idx + 1]
-        return name, batch
+        return batch
+
+    def step(self, step: int) -> list[tuple[str, dict]]:
+        """The batches of corpus step `step`: the extra ones, then the corpus batch last."""
+        out = [(n, self.draw(n)) for n, k in self.extras(step).items() for _ in range(k)]
+        return out + [(CORPUS, self.draw(CORPUS))]
 
     def state_dict(self) -> dict:
         return {n: list(c) for n, c in self.cursors.items()}
