@@ -10,6 +10,9 @@ belong to it, in the table's order.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+from functools import partial
+from typing import Callable, TypeVar
 
 import torch
 from torch import nn
@@ -20,18 +23,37 @@ from mtts.layers import Transformer, lengths_to_mask
 from mtts.tasks import TASKS
 from mtts.tasks.base import STAGES, Context, Dims, expand
 
+M = TypeVar("M", bound=nn.Module)
+
+
+def component_seed(seed: int, name: str) -> int:
+    """A generator seed for one component, from the run's seed and the component's name
+    (a hash that does not vary between processes, unlike Python's hash())."""
+    digest = hashlib.sha256(f"{seed}/{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & (2**63 - 1)
+
+
+def seeded(seed: int, name: str, build: Callable[[], M]) -> M:
+    """`build()` with the global RNG seeded for this component alone, restored afterwards: a
+    component's initial weights depend on (seed, name) only, not on which other components
+    were built before it, and the RNG that training draws from is the one seed_everything set."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(component_seed(seed, name))
+        return build()
+
 
 class SharedEncoder(nn.Module):
-    def __init__(self, n_tokens: int, cfg: ModelConfig, n_chars: int = 0):
+    def __init__(self, n_tokens: int, cfg: ModelConfig, n_chars: int = 0, seed: int = 0):
         super().__init__()
-        self.embed = nn.Embedding(n_tokens, cfg.d_model, padding_idx=0)
-        nn.init.normal_(self.embed.weight, 0.0, cfg.d_model ** -0.5)
+        std = cfg.d_model ** -0.5
+        # each part from its own generator: the transformer starts the same whatever the
+        # vocabularies, and the embedding whether or not there is a character embedding
+        self.embed = seeded(seed, "encoder.embed", lambda: embedding(n_tokens, cfg.d_model, std))
         # characters share the transformer (the G2P task reads text through it)
-        self.char_embed = nn.Embedding(n_chars, cfg.d_model, padding_idx=0) if n_chars else None
-        if self.char_embed is not None:
-            nn.init.normal_(self.char_embed.weight, 0.0, cfg.d_model ** -0.5)
-        self.transformer = Transformer(cfg.d_model, cfg.encoder_layers, cfg.n_heads,
-                                       cfg.ff_mult, cfg.ff_kernel, cfg.dropout)
+        self.char_embed = (seeded(seed, "encoder.char_embed", lambda: embedding(n_chars, cfg.d_model, std))
+                           if n_chars else None)
+        self.transformer = seeded(seed, "encoder.transformer", lambda: Transformer(
+            cfg.d_model, cfg.encoder_layers, cfg.n_heads, cfg.ff_mult, cfg.ff_kernel, cfg.dropout))
 
     def forward(self, text: torch.Tensor, mask: torch.Tensor, chars: bool = False) -> torch.Tensor:
         embed = self.char_embed if chars else self.embed
@@ -42,17 +64,27 @@ class SharedEncoder(nn.Module):
         return [p for n, p in self.named_parameters() if p.requires_grad and not n.startswith("char_embed")]
 
 
+def embedding(n: int, d: int, std: float) -> nn.Embedding:
+    emb = nn.Embedding(n, d, padding_idx=0)
+    nn.init.normal_(emb.weight, 0.0, std)
+    return emb
+
+
 class MultiTaskModel(nn.Module):
     def __init__(self, cfg: Config, n_tokens: int, n_mels: int, pitch_stats: tuple[float, float] = (0.0, 1.0),
                  n_chars: int = 0):
+        """Every component is initialised from its own generator of (cfg.train.seed, its
+        name), so variants with other tasks start from the same shared encoder."""
         super().__init__()
+        seed = cfg.train.seed
         dims = Dims(n_tokens, n_mels, pitch_stats[0], pitch_stats[1], n_chars)
         reads_chars = any("h_chars" in cls.reads for name, cls in TASKS.items() if name in cfg.tasks)
-        self.encoder = SharedEncoder(n_tokens, cfg.model, n_chars if reads_chars else 0)
+        self.encoder = SharedEncoder(n_tokens, cfg.model, n_chars if reads_chars else 0, seed)
         self.tasks = nn.ModuleDict()
         for name, cls in TASKS.items():  # registry order is execution order
             if name in cfg.tasks:
-                self.tasks[name] = cls(cfg.model, dims, **{k: v for k, v in cfg.tasks[name].items() if k != "weight"})
+                opts = {k: v for k, v in cfg.tasks[name].items() if k != "weight"}
+                self.tasks[name] = seeded(seed, f"task.{name}", partial(cls, cfg.model, dims, **opts))
         check_flow(self.tasks, chars=self.encoder.char_embed is not None)
 
     # the model's own steps: encoders and the length regulator
