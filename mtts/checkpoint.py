@@ -94,7 +94,7 @@ class Package:
     stats: dict
     weights: dict[str, torch.Tensor]
     text: dict = field(default_factory=lambda: {"normalizer": "builtin"})   # front end (tokenize)
-    chars: TokenTable | None = None      # present when the model has a g2p task
+    chars: TokenTable | None = None      # present when the model reads characters (g2p, data.input: chars)
     step: int | None = None
     vocoder: VocoderPackage | None = None
 
@@ -106,14 +106,22 @@ class Package:
             raise MttsError(f"{where} is not an mtts checkpoint (statistics without {', '.join(missing)})")
         try:
             voc = ck.get("vocoder")
-            return cls(config=config_from_dict(ck["config"]), tokens=TokenTable(ck["tokens"]),
-                       feature_params=FeatureParams.from_dict(ck["feature_params"]), stats=ck["stats"],
-                       weights=ck["model"], text=ck.get("text") or {"normalizer": "builtin"},
-                       chars=TokenTable(ck["chars"]) if ck.get("chars") else None, step=ck.get("step"),
-                       vocoder=VocoderPackage(voc["config"], voc["feature_params"], voc["stats"], voc["step"],
-                                              voc["model"]) if voc else None)
+            pkg = cls(config=config_from_dict(ck["config"]), tokens=TokenTable(ck["tokens"]),
+                      feature_params=FeatureParams.from_dict(ck["feature_params"]), stats=ck["stats"],
+                      weights=ck["model"], text=ck.get("text") or {"normalizer": "builtin"},
+                      chars=TokenTable(ck["chars"]) if ck.get("chars") else None, step=ck.get("step"),
+                      vocoder=VocoderPackage(voc["config"], voc["feature_params"], voc["stats"], voc["step"],
+                                             voc["model"]) if voc else None)
         except (KeyError, TypeError) as e:
             raise MttsError(f"{where} is not an mtts checkpoint (bad or missing entry {e})") from None
+        if pkg.input == "chars" and pkg.chars is None:
+            raise MttsError(f"{where} is a character-input model without its character table")
+        return pkg
+
+    @property
+    def input(self) -> str:
+        """What the model reads (its config's data.input): "phones" or "chars"."""
+        return self.config.data.input
 
     def meta(self) -> dict:
         """The package's metadata as plain JSON values."""

@@ -318,8 +318,9 @@ def synthesize(
     out: Path = typer.Option(Path("out.wav"), help="Output wav (--text) or directory (--text-file)."),
     length_scale: float = typer.Option(1.0, help="Speaking-rate factor: >1 slower, <1 faster."),
     n_iter: int = typer.Option(32, help="Griffin-Lim iterations."),
-    input: str = typer.Option("phonemes", "--input", help="phonemes (espeak-ng G2P) or chars (the model's own "
-                                                           "G2P task; no phonemizer needed)."),
+    input: str = typer.Option("auto", "--input", help="auto (what the model reads), phonemes (espeak-ng G2P) or "
+                                                       "chars (a character model's input, or a phoneme model's own "
+                                                       "G2P task; no phonemizer needed)."),
     vocoder: str = typer.Option("auto", help="auto (neural when the package has one, else Griffin-Lim), "
                                              "griffin-lim or neural."),
     postfilter: float = typer.Option(POSTFILTER_DEFAULT, help="Global-variance postfilter strength, 0 (off) to 1: "
@@ -327,14 +328,14 @@ def synthesize(
                                                               "towards the training recordings'."),
 ):
     """Speak text with a trained model (neural or Griffin-Lim vocoder), 22,050 Hz wav out."""
-    from mtts.synthesize import Synthesizer, check_postfilter, read_text_file, write_wav
+    from mtts.synthesize import SOURCES, Synthesizer, check_postfilter, read_text_file, write_wav
     check_postfilter(postfilter)
     if (text is None) == (text_file is None):
         raise MttsError("give exactly one of --text or --text-file")
     if not model.is_file():
         raise MttsError(f"model {model} does not exist: run select-best first or pass a checkpoint")
-    if input not in ("phonemes", "chars"):
-        raise MttsError(f"--input must be phonemes or chars, got {input!r}")
+    if input not in SOURCES:
+        raise MttsError(f"--input must be one of {', '.join(SOURCES)}, got {input!r}")
     if length_scale <= 0:
         raise MttsError(f"--length-scale must be > 0, got {length_scale}")
     if text is not None and out.suffix.lower() != ".wav":

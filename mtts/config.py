@@ -20,6 +20,7 @@ import yaml
 from mtts.errors import MttsError
 
 DATASETS = ("corpus", "lexicon")
+INPUTS = ("phones", "chars")   # data.input: what the shared encoder reads
 
 
 @dataclass
@@ -41,6 +42,9 @@ class MTLConfig:
 
 @dataclass
 class DataConfig:
+    # what the shared encoder reads: "phones" (espeak's phonemes) or "chars" (the normalised
+    # text's characters, DUMP/chars.txt); alignment and prosody then work per character
+    input: str = "phones"
     # dataset -> ratio; batches of a dataset other than the corpus come on top of the corpus
     # steps, mix[name] / mix["corpus"] of them per step (train.max_steps counts corpus steps).
     # `lexicon` (cmudict words, `mtts tokenize --lexicon-words N`) feeds the g2p task only
@@ -125,7 +129,9 @@ def from_dict(data: dict[str, Any], cls: type = Config) -> Any:
 
 
 def check_data(cfg: Config) -> None:
-    """The data section: known datasets, ratios >= 0, a corpus, a lexicon only with g2p."""
+    """The data section: a known input, known datasets, ratios >= 0, a corpus, a lexicon only with g2p."""
+    if cfg.data.input not in INPUTS:
+        raise MttsError(f"config key 'data.input' must be one of {', '.join(INPUTS)}, got {cfg.data.input!r}")
     for name, r in cfg.data.mix.items():
         if name not in DATASETS:
             raise MttsError(f"unknown dataset '{name}' in data.mix (known: {', '.join(DATASETS)})")

@@ -1,11 +1,12 @@
 """Stage `export`: the model package to ONNX, run with onnxruntime.
 
 Three graphs, because the length regulator has a data-dependent output length:
-  encoder.onnx  phoneme ids (1, N), length_scale (1,) -> h_dec (1, N, D), durations (1, N)
+  encoder.onnx  input ids (1, N), length_scale (1,) -> h_dec (1, N, D), durations (1, N)
   decoder.onnx  expanded h_dec (1, T, D) -> normalised log-mel (1, T, n_mels)
   vocoder.onnx  normalised log-mel (1, T, n_mels) -> waveform (1, T * hop)   [if packaged]
-The host repeats each phoneme vector by its duration between the first two (numpy).
-meta.json carries what the text front end needs (tokens, normaliser, feature parameters).
+The host repeats each input vector by its duration between the first two (numpy).
+meta.json carries what the text front end needs (the input kind, phonemes or characters,
+and its token table, normaliser, feature parameters).
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def export_onnx(model_path: Path, out_dir: Path) -> dict:
     pkg = checkpoint.Package.load(model_path)
     model, tokens, params = pkg.build_model(model_path), pkg.tokens, pkg.feature_params
     n = 12
-    text = torch.randint(2, len(tokens), (1, n))
+    text = torch.randint(2, len(pkg.chars if pkg.input == "chars" else tokens), (1, n))
     written = []
     # traced with autograd on: in no_grad mode attention takes a fused kernel ONNX lacks
     with torch.enable_grad():
@@ -83,14 +84,16 @@ def export_onnx(model_path: Path, out_dir: Path) -> dict:
             export_module(voc, (torch.randn(1, 50, params.n_mels),), out_dir / "vocoder.onnx", ["mel"], ["wav"],
                           {"mel": {1: "T"}, "wav": {1: "L"}})
             written.append("vocoder.onnx")
-    meta = {"tokens": tokens.symbols, "text": pkg.text, "feature_params": params.to_dict(),
+    meta = {"input": pkg.input, "tokens": tokens.symbols, "text": pkg.text, "feature_params": params.to_dict(),
             "stats": pkg.stats, "files": written}
+    if pkg.input == "chars":
+        meta["chars"] = pkg.chars.symbols
     write_json(out_dir / "meta.json", meta)
     return {"out": str(out_dir), "files": written}
 
 
 class OnnxSynthesizer:
-    """Sentence -> waveform with onnxruntime only (plus the espeak front end)."""
+    """Sentence -> waveform with onnxruntime only (plus the espeak front end of a phoneme model)."""
 
     def __init__(self, out_dir: Path, threads: int = 0, postfilter: float | None = None):
         import json
@@ -107,6 +110,8 @@ class OnnxSynthesizer:
         self.sessions = {f[:-5]: ort.InferenceSession(str(out_dir / f), opts, providers=["CPUExecutionProvider"])
                          for f in meta["files"]}
         self.tokens = TokenTable(meta["tokens"])
+        self.input = meta.get("input", "phones")   # exports from before character models read phonemes
+        self.chars = TokenTable(meta["chars"]) if self.input == "chars" else None
         self.normalizer = meta["text"]["normalizer"]
         self.params = FeatureParams.from_dict(meta["feature_params"])
         self.mel_mean = np.asarray(meta["stats"]["mel_mean"], dtype=np.float32)
@@ -117,12 +122,15 @@ class OnnxSynthesizer:
         self.phonemizer = Phonemizer()
 
     def ids(self, text: str) -> np.ndarray:
+        """A sentence as the encoder graph reads it: phoneme or character ids, as Synthesizer.input_ids."""
         from mtts.text.normalize import get_normalizer
-        phones = self.phonemizer([get_normalizer(self.normalizer)(text)])[0]
-        ids = [i for i in self.tokens.encode(phones) if i >= self.tokens.n_special]
-        if not ids or not any(c.isalpha() for c in phones):
+        norm = get_normalizer(self.normalizer)(text)
+        table = self.chars if self.chars is not None else self.tokens
+        spoken = norm.lower() if self.chars is not None else self.phonemizer([norm])[0]
+        ids = [i for i in table.encode(spoken) if i >= table.n_special]
+        if not ids or not any(c.isalpha() for c in spoken):
             raise MttsError(f"nothing to say in {text[:60]!r}: no pronounceable words")
-        return np.asarray([self.tokens.wrap(ids)], dtype=np.int64)
+        return np.asarray([table.wrap(ids)], dtype=np.int64)
 
     def norm_mel(self, ids: np.ndarray, length_scale: float = 1.0) -> np.ndarray:
         scale = np.asarray([length_scale], np.float32)

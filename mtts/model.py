@@ -60,7 +60,7 @@ class SharedEncoder(nn.Module):
         return self.transformer(embed(text), mask)                      # (B, N, D)
 
     def shared_parameters(self) -> list[nn.Parameter]:
-        """The parameters of the phoneme encoding: all but the character embedding."""
+        """The parameters of the shared encoding: all but the character embedding of a phoneme model."""
         return [p for n, p in self.named_parameters() if p.requires_grad and not n.startswith("char_embed")]
 
 
@@ -73,30 +73,43 @@ def embedding(n: int, d: int, std: float) -> nn.Embedding:
 class MultiTaskModel(nn.Module):
     def __init__(self, cfg: Config, n_tokens: int, n_mels: int, pitch_stats: tuple[float, float] = (0.0, 1.0),
                  n_chars: int = 0):
-        """Every component is initialised from its own generator of (cfg.train.seed, its
-        name), so variants with other tasks start from the same shared encoder."""
+        """n_tokens: the phoneme vocabulary; n_chars: the character vocabulary (0: none), which
+        the encoder reads when cfg.data.input is "chars". Every component is initialised from
+        its own generator of (cfg.train.seed, its name), so variants with other tasks start
+        from the same shared encoder."""
         super().__init__()
+        self.input = cfg.data.input
+        if self.input == "chars" and n_chars < 3:
+            raise MttsError("a character-input model (data.input: chars) needs the character table "
+                            "DUMP/chars.txt: run `mtts tokenize`")
         seed = cfg.train.seed
-        dims = Dims(n_tokens, n_mels, pitch_stats[0], pitch_stats[1], n_chars)
+        dims = Dims(n_tokens, n_mels, pitch_stats[0], pitch_stats[1], n_chars, self.input)
         reads_chars = any("h_chars" in cls.reads for name, cls in TASKS.items() if name in cfg.tasks)
-        self.encoder = SharedEncoder(n_tokens, cfg.model, n_chars if reads_chars else 0, seed)
+        if self.input == "chars":   # one embedding, of characters: g2p reads the shared encoding itself
+            self.encoder = SharedEncoder(n_chars, cfg.model, 0, seed)
+        else:
+            self.encoder = SharedEncoder(n_tokens, cfg.model, n_chars if reads_chars else 0, seed)
         self.tasks = nn.ModuleDict()
         for name, cls in TASKS.items():  # registry order is execution order
             if name in cfg.tasks:
                 opts = {k: v for k, v in cfg.tasks[name].items() if k != "weight"}
                 self.tasks[name] = seeded(seed, f"task.{name}", partial(cls, cfg.model, dims, **opts))
-        check_flow(self.tasks, chars=self.encoder.char_embed is not None)
+        check_flow(self.tasks, chars=self.input == "chars" or self.encoder.char_embed is not None)
 
     # the model's own steps: encoders and the length regulator
 
     def encode_text(self, text: torch.Tensor, text_lens: torch.Tensor) -> Context:
-        """Phoneme ids (B, N) -> h, the representation the tasks share; h_dec starts as h."""
+        """Input ids (B, N), phonemes or characters (data.input) -> h, the representation the
+        tasks share; h_dec starts as h. A character model's h is also its h_chars."""
         mask = lengths_to_mask(text_lens, text.shape[1])
         h = self.encoder(text, mask)
-        return Context(text_mask=mask, h=h, h_dec=h)
+        ctx = Context(text_mask=mask, h=h, h_dec=h)
+        if self.input == "chars":
+            ctx.h_chars, ctx.chars_mask = h, mask
+        return ctx
 
     def encode_chars(self, ctx: Context, chars: torch.Tensor, chars_lens: torch.Tensor) -> Context:
-        """Character ids (B, C) through the same encoder (own embedding) -> h_chars."""
+        """Character ids (B, C) of a phoneme model through the same encoder (own embedding) -> h_chars."""
         ctx.chars_mask = lengths_to_mask(chars_lens, chars.shape[1])
         ctx.h_chars = self.encoder(chars, ctx.chars_mask, chars=True)
         return ctx
@@ -123,6 +136,8 @@ class MultiTaskModel(nn.Module):
         if "feats" in batch:
             ctx = self.encode_text(batch["text"], batch["text_lens"])
             ctx.feats_mask = lengths_to_mask(batch["feats_lens"], batch["feats"].shape[1])
+        elif self.input == "chars" and "chars" in batch:   # lexicon words: their characters are the shared encoding
+            ctx = self.encode_text(batch["chars"], batch["chars_lens"])
         else:  # a text-only batch (e.g. lexicon words for G2P): no phoneme encoding to share
             ctx = Context()
         preds = self.run_stage("align", ctx, batch)       # alignment: MAS durations; duration: their predictor
@@ -130,14 +145,14 @@ class MultiTaskModel(nn.Module):
         if ctx.durations is not None:
             self.regulate(ctx, batch["feats"].shape[1])    # h_dec -> frames, as many as the targets
         preds |= self.run_stage("decode", ctx, batch)     # mel: decoder states and mel frames
-        if "chars" in batch and self.encoder.char_embed is not None:
+        if "chars" in batch and self.encoder.char_embed is not None:   # a phoneme model's G2P pass
             self.encode_chars(ctx, batch["chars"], batch["chars_lens"])
         preds |= self.run_stage("auxiliary", ctx, batch)  # g2p on characters, recognition on the decoder
         losses = {name: self.tasks[name].loss(pred, batch, ctx) for name, pred in preds.items()}
         return {"losses": losses, "preds": preds, "ctx": ctx, "shared": ctx.h}
 
     def infer_text(self, text: torch.Tensor, text_lens: torch.Tensor, **controls) -> tuple[Context, dict]:
-        """Synthesis at phoneme rate: encode, predict durations and prosody (h_dec, durations)."""
+        """Synthesis at input-token rate: encode, predict durations and prosody (h_dec, durations)."""
         ctx = self.encode_text(text, text_lens)
         preds = self.infer_stage("align", ctx, **controls)      # duration: predicted durations
         preds |= self.infer_stage("variance", ctx, **controls)  # pitch, energy: predicted, embedded in h_dec
@@ -151,7 +166,7 @@ class MultiTaskModel(nn.Module):
 
     @torch.no_grad()
     def infer(self, text: torch.Tensor, text_lens: torch.Tensor | None = None, **controls) -> dict:
-        """text (B, N) -> {"mel": (B, T, M) normalised, "mask", "durations", "preds"}."""
+        """text (B, N) input ids -> {"mel": (B, T, M) normalised, "mask", "durations", "preds"}."""
         if text_lens is None:
             text_lens = torch.full((text.shape[0],), text.shape[1], dtype=torch.long)
         ctx, preds = self.infer_text(text, text_lens, **controls)   # encode -> durations -> variance
@@ -163,7 +178,7 @@ class MultiTaskModel(nn.Module):
     def phonemes_from_chars(self, chars: torch.Tensor) -> list[list[int]]:
         """G2P at synthesis: character ids (B, C) -> phoneme ids per utterance."""
         g2p = next((t for t in self.tasks.values() if "h_chars" in t.reads), None)
-        if g2p is None:
+        if g2p is None or self.encoder.char_embed is None:
             raise MttsError("this model has no task that reads characters (g2p)")
         lens = torch.full((chars.shape[0],), chars.shape[1], dtype=torch.long)
         return g2p.decode(self.encode_chars(Context(), chars, lens), lens)
@@ -178,7 +193,7 @@ class MultiTaskModel(nn.Module):
     # what weighting methods see
 
     def shared_parameters(self) -> list[nn.Parameter]:
-        """The parameters behind the shared output h (the encoder, less its character embedding)."""
+        """The parameters behind the shared output h (the encoder, less a phoneme model's character embedding)."""
         return self.encoder.shared_parameters()
 
     def encoder_tasks(self) -> list[str]:

@@ -1,8 +1,9 @@
 """Stage `synthesize`: text -> wav from a model file alone (best.safetensors or any checkpoint).
 
-The file carries config, token table, feature parameters and statistics, and the neural
-vocoder when one was packaged (`select-best --vocoder`); Griffin-Lim (librosa) needs
-nothing. Long text is split into sentences and the audio joined.
+The file carries config (with the input the model reads: phonemes or characters), token
+tables, feature parameters and statistics, and the neural vocoder when one was packaged
+(`select-best --vocoder`); Griffin-Lim (librosa) needs nothing. Long text is split into
+sentences and the audio joined.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from mtts.text.phonemize import Phonemizer
 from mtts.text.tokens import TokenTable
 
 VOCODERS = ("auto", "griffin-lim", "neural")
+SOURCES = ("auto", "phonemes", "chars")   # --input: what the text becomes before the model (input_ids)
 MAX_CHARS = 300  # longer sentences are split further at commas, then at spaces
 POSTFILTER = 0.0  # default strength of the global-variance postfilter: off (docs/synthesis.md)
 
@@ -75,7 +77,7 @@ class Synthesizer:
     stats: Stats
     phonemizer: Phonemizer
     normalizer: str = "builtin"
-    chars: TokenTable | None = None     # present when the model has a G2P task
+    chars: TokenTable | None = None     # present when the model reads characters (G2P task or data.input)
     vocoder: torch.nn.Module | None = None   # the packaged neural vocoder, when chosen
     postfilter: float = POSTFILTER           # gv_postfilter strength; 0 = off
 
@@ -110,12 +112,22 @@ class Synthesizer:
     def vocoder_name(self) -> str:
         return "neural" if self.vocoder is not None else "griffin-lim"
 
-    def phoneme_ids(self, text: str, source: str = "phonemes") -> list[int]:
-        """Normalised sentence -> phoneme ids, by espeak or by the model's own G2P task."""
+    def input_ids(self, text: str, source: str = "auto") -> list[int]:
+        """Normalised sentence -> the ids the model reads, between its boundary tokens. A
+        phoneme model's phonemes come from espeak (`phonemes`, also `auto`) or from its own G2P
+        task (`chars`); a character model (data.input: chars) reads the characters (`chars`,
+        `auto`), and espeak's phonemes are refused, since it never saw them."""
+        if source not in SOURCES:
+            raise MttsError(f"--input must be one of {', '.join(SOURCES)}, got {source!r}")
+        if self.model.input == "chars":
+            if source == "phonemes":
+                raise MttsError("this model reads characters (data.input: chars): synthesize with --input chars")
+            ids = [i for i in self.chars.encode(text.lower()) if i >= self.chars.n_special]
+            return self.chars.wrap(ids) if ids and any(c.isalpha() for c in text) else []
         if source == "chars":
             if self.chars is None:
                 raise MttsError("this model has no g2p task: synthesize with --input phonemes")
-            cids = [i for i in self.chars.encode(text.lower()) if i > 1]
+            cids = [i for i in self.chars.encode(text.lower()) if i >= self.chars.n_special]
             if not any(c.isalpha() for c in text) or not cids:
                 return []
             ids = self.model.phonemes_from_chars(torch.tensor([cids]))[0]
@@ -128,16 +140,16 @@ class Synthesizer:
         ids = [i for i in ids if i >= self.tokens.n_special]
         return self.tokens.wrap(ids) if ids else []
 
-    def norm_mel(self, text: str, length_scale: float = 1.0, source: str = "phonemes") -> torch.Tensor:
+    def norm_mel(self, text: str, length_scale: float = 1.0, source: str = "auto") -> torch.Tensor:
         """One sentence -> normalised log-mel (T, n_mels), as the model outputs it and then
         postfiltered (`postfilter`)."""
-        ids = self.phoneme_ids(get_normalizer(self.normalizer)(text), source)
+        ids = self.input_ids(get_normalizer(self.normalizer)(text), source)
         if not ids:
             raise MttsError(f"nothing to say in {text[:60]!r}: no pronounceable words")
         mel = self.model.infer(torch.tensor([ids]), length_scale=length_scale)["mel"][0]
         return torch.from_numpy(gv_postfilter(mel.numpy(), self.stats.mel_gv, self.postfilter))
 
-    def mel(self, text: str, length_scale: float = 1.0, source: str = "phonemes") -> np.ndarray:
+    def mel(self, text: str, length_scale: float = 1.0, source: str = "auto") -> np.ndarray:
         """One sentence -> log-mel (T, n_mels)."""
         return self.stats.denorm_mel(self.norm_mel(text, length_scale, source)).numpy()
 
@@ -148,7 +160,7 @@ class Synthesizer:
         return griffin_lim(self.stats.denorm_mel(norm_mel).numpy(), self.params, n_iter)
 
     def __call__(self, text: str, length_scale: float = 1.0, n_iter: int = 32,
-                 source: str = "phonemes") -> tuple[np.ndarray, dict]:
+                 source: str = "auto") -> tuple[np.ndarray, dict]:
         """Any length of text -> waveform, plus timing of acoustic model and vocoder."""
         sentences = split_sentences(text)
         if not sentences:

@@ -1,7 +1,8 @@
 """Stage `train`: the training loop, written out.
 
 Reads  DATA/{train,dev}/{phones,feats.scp}, DUMP/{tokens.txt,stats.json,feature_params.json},
-       DUMP/{chars.txt,lexicon/} for the g2p task and a lexicon in data.mix
+       DATA/{train,dev}/norm_text and DUMP/chars.txt for a character input or the g2p task,
+       DUMP/lexicon/ for a lexicon in data.mix
 Writes EXP/config.yaml, EXP/checkpoints/step_*.pt, EXP/metrics.jsonl (one JSON per log
        line, train and dev), EXP/tb/ (TensorBoard), EXP/train.log
 """
@@ -107,16 +108,18 @@ def train(cfg: Config, data_dir: Path, dump_dir: Path, exp_dir: Path, resume: bo
     if cfg.train.num_threads:
         torch.set_num_threads(cfg.train.num_threads)
     seed_everything(cfg.train.seed)
-    chars = TokenTable.load(dump_dir / "chars.txt") if "g2p" in cfg.tasks else None
-    train_set = TTSDataset(data_dir / "train", tokens, stats, max_utts, chars)
-    dev_set = TTSDataset(data_dir / "dev", tokens, stats, 0, chars) if (data_dir / "dev" / "phones").is_file() else None
+    by_chars = cfg.data.input == "chars"
+    chars = TokenTable.load(dump_dir / "chars.txt") if "g2p" in cfg.tasks or by_chars else None
+    train_set = TTSDataset(data_dir / "train", tokens, stats, max_utts, chars, cfg.data.input)
+    dev_set = (TTSDataset(data_dir / "dev", tokens, stats, 0, chars, cfg.data.input)
+               if (data_dir / "dev" / "phones").is_file() else None)
     sources = {CORPUS: Source(train_set, cfg.train.batch_frames, collate)}
     lex_dev = None
     if cfg.data.mix.get("lexicon", 0) > 0:
-        sources["lexicon"] = Source(LexiconDataset(dump_dir / "lexicon" / "train.tsv", tokens, chars),
+        sources["lexicon"] = Source(LexiconDataset(dump_dir / "lexicon" / "train.tsv", tokens, chars, by_chars),
                                     cfg.data.lexicon_batch_chars, collate_text)
         if (dump_dir / "lexicon" / "dev.tsv").is_file():
-            lex_dev = LexiconDataset(dump_dir / "lexicon" / "dev.tsv", tokens, chars)
+            lex_dev = LexiconDataset(dump_dir / "lexicon" / "dev.tsv", tokens, chars, by_chars)
     mixer = BatchMixer(sources, cfg.data.mix, cfg.train.seed)
 
     model = MultiTaskModel(cfg, len(tokens), params.n_mels, (stats_d["pitch_mean"], stats_d["pitch_std"]),
@@ -135,7 +138,7 @@ def train(cfg: Config, data_dir: Path, dump_dir: Path, exp_dir: Path, resume: bo
     run = Run(exp_dir, cfg.train.max_steps, cfg.train.max_minutes, cfg.train.keep_checkpoints)
     ck = run.resume(resume, checkpoint.load)
     if ck is not None:
-        if ck["tokens"] != tokens.symbols:
+        if ck["tokens"] != tokens.symbols or ck.get("chars") != (chars.symbols if chars else None):
             raise MttsError(f"{run.path()} was trained with another token table; use a new --exp-dir")
         model.load_state_dict(ck["model"])
         method.load_state_dict(ck["method"])

@@ -91,6 +91,7 @@ def test_bf16_autocast_trains_like_fp32_and_aligns_in_fp32(tiny_cfg):
     ({"tasks": {"mel": {"weight": -1}, "alignment": {}, "duration": {}}}, "tasks.mel.weight"),
     ({"mtl": {"method": "magic"}}, "unknown mtl.method 'magic'"),
     ({"train": {"precision": "fp16"}}, "'train.precision' must be one of fp32, bf16"),
+    ({"data": {"input": "graphemes"}}, "'data.input' must be one of phones, chars, got 'graphemes'"),
 ])
 def test_config_errors_name_the_key(bad, match):
     with pytest.raises(MttsError, match=match):
@@ -312,3 +313,55 @@ def test_same_seed_gives_the_same_initial_shared_encoder_whatever_the_tasks():
     other = shared(build({"alignment": {}, "duration": {}, "mel": {}}, seed=4321))
     assert not any(torch.equal(a[k], other[k]) for k in a if a[k].dim() > 1)   # every random matrix differs
 
+
+CHAR_TASKS = {"alignment": {}, "duration": {}, "pitch": {}, "energy": {}, "mel": {}, "g2p": {"upsample": 2},
+              "recognition": {"weight": 0.5}}
+
+
+def char_batch(n_chars=20, seed=0) -> dict:
+    """A corpus batch of a character-input model: `text` the characters (also `chars`), the
+    G2P targets a fixed function of them, so the mapping is learnable."""
+    batch = random_batch(n_tokens=n_chars, seed=seed)
+    batch["chars"], batch["chars_lens"] = batch["text"], batch["text_lens"]
+    batch["phones"] = (batch["text"] % 10 + 4) * (batch["text"] > 0)
+    batch["phones_lens"] = batch["text_lens"].clone()
+    return batch
+
+
+def test_a_character_input_model_trains_on_characters_and_shares_them_with_g2p():
+    cfg = config_from_dict({**TINY, "tasks": CHAR_TASKS, "data": {"input": "chars"}})
+    with pytest.raises(MttsError, match="character table"):
+        MultiTaskModel(cfg, 16, 80)
+    model = MultiTaskModel(cfg, 16, 80, (200.0, 30.0), n_chars=20)
+    assert model.input == "chars" and model.encoder.char_embed is None
+    assert model.encoder.embed.num_embeddings == 20                    # the encoder reads characters
+    assert model.tasks["recognition"].proj.out_features == 20          # and recognition reads them back
+    assert model.tasks["g2p"].proj.out_features == 2 * 16              # g2p still predicts phonemes
+    assert "g2p" in model.encoder_tasks()                              # through the shared encoding h
+    # the transformer starts as in a phoneme model of the same seed
+    phones = MultiTaskModel(config_from_dict({**TINY, "tasks": CHAR_TASKS}), 16, 80, n_chars=20)
+    assert all(torch.equal(v, phones.encoder.transformer.state_dict()[k])
+               for k, v in model.encoder.transformer.state_dict().items())
+    batch = char_batch()
+    method = METHODS["static"]({k: v.get("weight", 1.0) for k, v in cfg.tasks.items()})
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    first = None
+    for _ in range(100):
+        out = model(batch)
+        opt.zero_grad()
+        method.backward(out["losses"], out["shared"])
+        opt.step()
+        losses = {k: v.item() for k, v in out["losses"].items()}
+        first = first or losses
+    assert set(losses) == set(CHAR_TASKS)
+    for task in ("mel", "duration", "alignment", "g2p"):
+        assert losses[task] < 0.7 * first[task], (task, first[task], losses[task])
+    assert out["preds"]["g2p"]["log_probs"].shape[1] == 2 * batch["text"].shape[1]   # on the character encoding
+    assert out["ctx"].h_chars is out["ctx"].h
+    # a lexicon batch: its words are encoded as the shared h, and only g2p has a loss
+    lexicon = {k: batch[k] for k in ("chars", "chars_lens", "phones", "phones_lens")}
+    out = model(lexicon)
+    assert set(out["losses"]) == {"g2p"} and out["shared"].shape == (3, 12, 32)
+    model.eval()
+    inf = model.infer(batch["text"][:1])
+    assert inf["durations"].shape == (1, 12) and inf["mel"].shape[1] == int(inf["durations"].sum()) > 0

@@ -3,6 +3,7 @@ resume exactness, select-best and synthesis from the model file alone."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -193,6 +194,19 @@ def test_g2p_learns_from_a_lexicon_mixed_with_the_corpus(prepared, tmp_path):
     assert dev and all("lexicon_g2p_per" in l and "mel_l1" in l for l in dev)
     ck = checkpoint.load(tmp_path / "exp" / "checkpoints" / "step_0000010.pt")
     assert set(ck["cursors"]) == {"corpus", "lexicon"} and ck["cursors"]["lexicon"][1] > 0
+    # a character model reads the words between the boundary tokens, as it reads its utterances
+    from mtts.data.lexicon import LexiconDataset
+    from mtts.text.tokens import TokenTable
+    tokens, chars = TokenTable.load(dump / "tokens.txt"), TokenTable.load(dump / "chars.txt")
+    words = LexiconDataset(dump / "lexicon" / "train.tsv", tokens, chars, wrap=True)
+    assert words[0]["chars"].tolist() == chars.encode_utterance(words[0]["id"])
+    (tmp_path / "chars.yaml").write_text(yaml.safe_dump({**cfg, "data": {**cfg["data"], "input": "chars"},
+                                                         "train": {**cfg["train"], "max_steps": 4, "log_every": 2}}))
+    mtts("train", "-c", tmp_path / "chars.yaml", "--data-dir", prepared / "data", "--dump-dir", dump,
+         "--exp-dir", tmp_path / "exp_chars")
+    rows = [json.loads(l) for l in (tmp_path / "exp_chars" / "metrics.jsonl").read_text().splitlines()]
+    assert rows[-1]["split"] == "dev" and 0 <= rows[-1]["lexicon_g2p_per"] and "mel_l1" in rows[-1]
+    assert [r["batches_lexicon"] for r in rows if r["split"] == "train"] == [2, 2]   # one per corpus step
     # without the lexicon files the error says how to make them
     sh.rmtree(dump / "lexicon")
     res = runner.invoke(app, ["train", *map(str, args), "--exp-dir", str(tmp_path / "exp2")])
@@ -354,5 +368,66 @@ def test_every_utterance_is_read_between_boundary_tokens(prepared, full_package)
     data = TTSDataset(prepared / "data" / "train", tokens, stats)
     assert all(it["text"][0] == 2 and it["text"][-1] == 3 and (it["text"][1:-1] > 3).all() for it in data.items)
     synth = Synthesizer.load(full_package)
-    ids = synth.phoneme_ids("hello there")
+    ids = synth.input_ids("hello there")
     assert ids[0] == 2 and ids[-1] == 3 and min(ids[1:-1]) > 3
+    assert synth.input_ids("hello there", "phonemes") == ids      # a phoneme model reads espeak's phonemes
+
+
+def test_a_character_input_model_trains_speaks_and_exports_from_characters(prepared, tmp_path):
+    """data.input: chars: the encoder reads the normalised text's characters between <bos> and
+    <eos>, with g2p beside the acoustic tasks; the model file says so, and synthesis, evaluation
+    and the ONNX export read characters without espeak."""
+    from mtts.data.datadir import read_table
+    from mtts.data.dataset import Stats, TTSDataset
+    from mtts.synthesize import Synthesizer
+    from mtts.text.tokens import TokenTable
+    chars = TokenTable.load(prepared / "dump" / "chars.txt")
+    assert chars.boundaries and chars.symbols[2:4] == ["<bos>", "<eos>"]
+    tokens = TokenTable.load(prepared / "dump" / "tokens.txt")
+    stats = Stats(json.loads((prepared / "dump" / "stats.json").read_text()))
+    data = TTSDataset(prepared / "data" / "train", tokens, stats, chars=chars, input="chars")
+    norm = read_table(prepared / "data" / "train" / "norm_text")
+    phones = read_table(prepared / "data" / "train" / "phones")
+    for uid, it in zip(data.ids, data.items):
+        assert it["text"].tolist() == chars.encode_utterance(norm[uid].lower()) and it["chars"] is it["text"]
+        assert it["phones"].tolist() == tokens.encode(phones[uid])    # the G2P targets stay phonemes
+    cfg = {**TINY, "data": {"input": "chars"}, "train": {**TINY["train"], "max_steps": 10},
+           "tasks": {"alignment": {}, "duration": {}, "pitch": {"weight": 0.1}, "energy": {"weight": 0.1},
+                     "mel": {}, "g2p": {"weight": 0.5}}}
+    (tmp_path / "chars.yaml").write_text(yaml.safe_dump(cfg))
+    exp = tmp_path / "exp"
+    mtts("train", "-c", tmp_path / "chars.yaml", "--data-dir", prepared / "data", "--dump-dir", prepared / "dump",
+         "--exp-dir", exp)
+    ckpt = exp / "checkpoints" / "step_0000010.pt"
+    ck = checkpoint.load(ckpt)
+    assert ck["config"]["data"]["input"] == "chars" and ck["chars"] == chars.symbols
+    assert ck["model"]["encoder.embed.weight"].shape[0] == len(chars)
+    lines = [json.loads(line) for line in (exp / "metrics.jsonl").read_text().splitlines()]
+    assert all({"loss_mel", "loss_g2p", "gradnorm_g2p"} <= set(r) for r in lines if r["split"] == "train")
+    assert any(r["split"] == "dev" and "mel_l1" in r and "g2p_per" in r for r in lines)
+    synth = Synthesizer.load(ckpt)
+    assert synth.input_ids("hello there") == chars.encode_utterance("hello there")
+    wav, _ = synth("Hello there.", n_iter=2)
+    assert len(wav) > 0 and synth.phonemizer.calls == 0                # no espeak at synthesis
+    mtts("synthesize", "-m", ckpt, "-t", "Hello there.", "--out", tmp_path / "c.wav", "--n-iter", 2)
+    assert sf.info(str(tmp_path / "c.wav")).frames > 0
+    res = runner.invoke(app, ["synthesize", "-m", str(ckpt), "-t", "Hello.", "--input", "phonemes",
+                              "--out", str(tmp_path / "p.wav")])
+    assert res.exit_code == 1 and "this model reads characters" in res.output
+    mtts("evaluate", "--exp-dir", exp, "--data-dir", prepared / "data", "--split", "dev", "--metrics", "tasks")
+    summary = json.loads((exp / "eval" / "dev" / "summary.json").read_text())
+    assert summary[-1]["metrics"]["mel_l1"] > 0 and "g2p_per" in summary[-1]["metrics"]
+    # the vocoder's gta_model reads characters too
+    from mtts.vocoder.train import teacher_forced_mels
+    mels = teacher_forced_mels(ckpt, prepared / "data" / "dev", stats.d, synth.params)
+    feats = read_table(prepared / "data" / "dev" / "feats.scp")
+    assert set(mels) == set(feats) and all(mels[u].shape == np.load(feats[u])["mel"].shape for u in mels)
+    if importlib.util.find_spec("onnx") is None:
+        return
+    from mtts.export import OnnxSynthesizer
+    text = mtts("export", "-m", ckpt, "--out", tmp_path / "onnx")
+    rec = json.loads(text[text.index("{"):])
+    assert rec["check"]["mel_max_abs_diff"] < 1e-3
+    meta = json.loads((tmp_path / "onnx" / "meta.json").read_text())
+    assert meta["input"] == "chars" and meta["chars"] == chars.symbols
+    assert OnnxSynthesizer(tmp_path / "onnx").ids("Hello there.")[0].tolist() == synth.input_ids("hello there.")

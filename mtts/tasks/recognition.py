@@ -1,5 +1,6 @@
 """Phoneme recognition from the acoustic side: CTC from the mel decoder's hidden states
-(or from the predicted mel) back to the phoneme sequence.
+(or from the predicted mel) back to the phoneme sequence (the characters in a
+character-input model: the sequence the encoder read).
 
 A known regulariser for intelligibility: frames that cannot be read back as the right
 phonemes are penalised even where their L1 distance to the target is small.
@@ -27,7 +28,7 @@ class RecognitionTask(Task):
             raise TypeError(f"recognition source must be 'decoder' or 'mel', got {source!r}")
         self.source = source
         self.reads = ("mel_pred",) if source == "mel" else ("dec_states",)
-        n_mels, n_tokens = dims.n_mels, dims.n_tokens
+        n_mels, n_tokens = dims.n_mels, dims.n_text   # it reads back the encoder's input: phonemes or characters
         d = model.d_model
         # from the predicted mel a small conv stack first sees some context
         self.front = (nn.Sequential(nn.Conv1d(n_mels, d, 5, padding=2), nn.ReLU(),
