@@ -83,6 +83,21 @@ def test_dwa_favours_the_task_whose_loss_falls_slower():
     assert w["slow"] > w["fast"] and w["slow"] + w["fast"] == pytest.approx(2.0)
 
 
+def test_gradnorm_balances_only_the_tasks_that_reach_the_encoder():
+    """The detached duration predictor gets no GradNorm gradient: it keeps w = 1 (its static
+    weight) exactly, and the renormalisation keeps Σ w = 4 over the four tasks that reach h."""
+    model, method, opt = setup("gradnorm")
+    batch = random_batch()
+    for _ in range(15):
+        _, used = step(model, method, opt, batch)
+    encoder = model.encoder_tasks()
+    assert "duration" not in encoder and len(encoder) == 4
+    assert used["duration"] == method.static["duration"] and method.w["duration"].item() == 1.0
+    w = {k: used[k] / method.static[k] for k in encoder}
+    assert sum(w.values()) == pytest.approx(4.0, abs=1e-5)
+    assert max(abs(v - 1.0) for v in w.values()) > 1e-3, w   # the balanced weights did move
+
+
 class TwoHeads(nn.Module):
     """A shared linear layer and two fixed heads whose gradients conflict. Not a
     MultiTaskModel: a method sees only encoder_tasks() and shared_parameters()."""

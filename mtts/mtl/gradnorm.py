@@ -3,7 +3,8 @@ shared representation grows with its relative inverse training rate.
 
 G_i = ‖∇_h λ_i L_i‖ at the encoder output h; r_i = (L_i / L_i(0)) / mean_j(L_j / L_j(0));
 the weights follow ∇_λ Σ |G_i − mean(G) · r_i^α| and are renormalised to sum to the
-number of tasks. Tasks whose loss does not reach h keep their static weight."""
+number of tasks that reach h. Tasks whose loss does not reach h (a detached duration
+predictor, g2p through the character pass) keep w = 1, i.e. their static weight."""
 
 from __future__ import annotations
 
@@ -24,10 +25,11 @@ class GradNorm(WeightingMethod):
         self.names = list(weights)
 
     def backward(self, losses: dict[str, torch.Tensor], shared: torch.Tensor) -> dict[str, float]:
-        with torch.no_grad():  # keep Σ w = number of tasks (the paper's renormalisation)
-            total_w = sum(self.w[k] for k in self.names)
-            for k in self.names:
-                self.w[k].mul_(len(self.names) / total_w)
+        balanced = [k for k in self.names if self.reaches_encoder(k)]
+        with torch.no_grad():  # Σ w = number of balanced tasks (the paper's renormalisation)
+            total_w = sum(self.w[k] for k in balanced)
+            for k in balanced:   # the others never get a gradient: left out, they stay at 1
+                self.w[k].mul_(len(balanced) / total_w)
         tasks = [k for k in losses if self.reaches_encoder(k)]
         for k in tasks:
             i = self.names.index(k)
