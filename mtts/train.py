@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import torch
+from torch.optim.lr_scheduler import LambdaLR
 
 from mtts import checkpoint
 from mtts.config import Config, dump_config
@@ -27,7 +28,7 @@ from mtts.evaluate.tasks import evaluate_loss
 from mtts.features.audio import FeatureParams
 from mtts.io import read_json, rng_state, seed_everything, set_rng_state, write_text
 from mtts.model import MultiTaskModel
-from mtts.mtl import METHODS
+from mtts.mtl import METHODS, WeightingMethod
 from mtts.precision import autocast
 from mtts.run import Run
 from mtts.text.tokens import TokenTable
@@ -52,6 +53,18 @@ def lr_lambda(cfg: Config):
             return (step + 1) / warm
         return max(0.05, 1.0 - (step - warm) / max(1, total - warm))  # linear decay to 5 %
     return f
+
+
+def build_optimizer(cfg: Config, model: MultiTaskModel, method: WeightingMethod) -> tuple[torch.optim.Adam, LambdaLR]:
+    """Adam over the model under the warm-up/decay schedule and, in a group of their own, the
+    method's learnt weights at the constant `mtl.weight_lr` (config.py says why)."""
+    groups, schedules = [{"params": list(model.parameters())}], [lr_lambda(cfg)]
+    learnt = [p for p in method.parameters() if p.requires_grad]   # FAMO steps its logits itself
+    if learnt:
+        groups.append({"params": learnt, "lr": cfg.mtl.weight_lr})
+        schedules.append(lambda step: 1.0)
+    opt = torch.optim.Adam(groups, lr=cfg.train.lr, betas=(0.9, 0.98), eps=1e-9)
+    return opt, LambdaLR(opt, schedules)
 
 
 def gradient_stats(model: MultiTaskModel, losses: dict[str, torch.Tensor], shared: torch.Tensor) -> dict[str, float]:
@@ -122,9 +135,7 @@ def train(cfg: Config, data_dir: Path, dump_dir: Path, exp_dir: Path, resume: bo
     model = MultiTaskModel(cfg, len(tokens), params.n_mels, (stats_d["pitch_mean"], stats_d["pitch_std"]),
                            len(chars) if chars else 0)
     method = build_method(cfg, model)
-    params_all = list(model.parameters()) + list(method.parameters())
-    opt = torch.optim.Adam(params_all, lr=cfg.train.lr, betas=(0.9, 0.98), eps=1e-9)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg))
+    opt, sched = build_optimizer(cfg, model, method)
 
     listen = None   # built before anything is written: it fails when pocketsphinx is missing
     if cfg.train.asr_utts > 0 and dev_set is not None:
@@ -139,6 +150,9 @@ def train(cfg: Config, data_dir: Path, dump_dir: Path, exp_dir: Path, resume: bo
             raise MttsError(f"{run.path()} was trained with another token table; use a new --exp-dir")
         model.load_state_dict(ck["model"])
         method.load_state_dict(ck["method"])
+        if len(ck["optimizer"]["param_groups"]) != len(opt.param_groups):   # weights in the model's group
+            raise MttsError(f"{run.path()} is from an mtts before learnt weights had their own learning rate; "
+                            "use a new --exp-dir")
         opt.load_state_dict(ck["optimizer"])
         sched.load_state_dict(ck["scheduler"])
         mixer.load_state_dict(ck.get("cursors") or {"corpus": [ck["epoch"], ck["batch_in_epoch"]]})
@@ -188,7 +202,8 @@ def train(cfg: Config, data_dir: Path, dump_dir: Path, exp_dir: Path, resume: bo
             gstats = (gradient_stats(model, out["losses"], out["shared"])
                       if (run.step + 1) % cfg.train.log_every == 0 and out["shared"] is not None else {})
             weights.update(method.backward(out["losses"], out["shared"]))
-            gnorm = torch.nn.utils.clip_grad_norm_(params_all, cfg.train.grad_clip)
+            # the network's gradients only: a learnt weight's step must not shrink with their norm
+            gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip)
             if not torch.isfinite(gnorm):
                 raise MttsError(f"non-finite gradient at step {run.step}; lower train.lr")
             opt.step()

@@ -12,7 +12,7 @@ from torch import nn
 
 from mtts.model import MultiTaskModel
 from mtts.mtl import METHODS
-from mtts.train import build_method
+from mtts.train import build_method, build_optimizer
 from mtts.validate import config_from_dict
 
 from conftest import TINY, random_batch
@@ -60,6 +60,28 @@ def test_method_trains_with_valid_weights_and_checkpointable_state(name):
     fresh.load_state_dict(state)
     for k, v in fresh.state_dict().items():
         assert torch.equal(v, state[k]), k
+
+
+@pytest.mark.parametrize("name", ["uncertainty", "gradnorm"])
+def test_learnt_weights_have_an_optimiser_group_of_their_own_at_a_constant_rate(name):
+    cfg = config_from_dict({**TINY, "mtl": {"method": name, "weight_lr": 0.05}})
+    model = MultiTaskModel(cfg, 20, 80, (200.0, 30.0))
+    method = build_method(cfg, model)
+    opt, sched = build_optimizer(cfg, model, method)
+    assert [len(g["params"]) for g in opt.param_groups] == [len(list(model.parameters())),
+                                                           len(list(method.parameters()))]
+    assert {id(p) for p in opt.param_groups[1]["params"]} == {id(p) for p in method.parameters()}
+    lrs = []
+    for _ in range(cfg.train.max_steps):
+        lrs.append([g["lr"] for g in opt.param_groups])
+        opt.step()
+        sched.step()
+    warmup = cfg.train.warmup_steps
+    assert lrs[0][0] == pytest.approx(cfg.train.lr / warmup) and lrs[warmup - 1][0] == pytest.approx(cfg.train.lr)
+    assert lrs[-1][0] < 0.2 * cfg.train.lr                     # the model's rate decays ...
+    assert all(lr == 0.05 for _, lr in lrs)                    # ... the weights' stays put
+    static = config_from_dict({**TINY, "mtl": {"method": "static"}})
+    assert len(build_optimizer(static, model, build_method(static, model))[0].param_groups) == 1
 
 
 def test_uncertainty_learns_a_lower_weight_for_a_larger_loss():
