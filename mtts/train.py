@@ -67,16 +67,20 @@ def build_optimizer(cfg: Config, model: MultiTaskModel, method: WeightingMethod)
     return opt, LambdaLR(opt, schedules)
 
 
-def gradient_stats(model: MultiTaskModel, losses: dict[str, torch.Tensor], shared: torch.Tensor) -> dict[str, float]:
-    """Per-task gradient norms at the shared encoder output and their pairwise cosines:
-    how strongly, and in which agreement, the tasks pull the shared representation."""
-    encoder_tasks = set(model.encoder_tasks())
-    names = [k for k in losses if k in encoder_tasks]
-    grads = {k: torch.autograd.grad(losses[k], shared, retain_graph=True)[0].flatten() for k in names}
-    out = {f"gradnorm_{k}": float(g.norm()) for k, g in grads.items()}
-    for i, a in enumerate(names):
-        for b in names[i + 1:]:
-            out[f"cos_{a}_{b}"] = float(torch.nn.functional.cosine_similarity(grads[a], grads[b], dim=0))
+def gradient_stats(model: MultiTaskModel, losses: dict[str, torch.Tensor],
+                   shared: dict[str, torch.Tensor]) -> dict[str, float]:
+    """Per-task gradient norms at the shared encoder output each task reaches the encoder
+    through (h; h_chars for g2p) and the pairwise cosines of tasks at the same output: how
+    strongly, and in which agreement, the tasks pull the shared representation. Gradients
+    at h and at h_chars are of different tensors, so they have no cosine."""
+    out = {}
+    for output, tasks in model.encoder_tasks().items():
+        names = [k for k in tasks if k in losses and output in shared]
+        grads = {k: torch.autograd.grad(losses[k], shared[output], retain_graph=True)[0].flatten() for k in names}
+        out.update({f"gradnorm_{k}": float(g.norm()) for k, g in grads.items()})
+        for i, a in enumerate(names):
+            for b in names[i + 1:]:
+                out[f"cos_{a}_{b}"] = float(torch.nn.functional.cosine_similarity(grads[a], grads[b], dim=0))
     return out
 
 
@@ -200,7 +204,7 @@ def train(cfg: Config, data_dir: Path, dump_dir: Path, exp_dir: Path, resume: bo
                 out = model(batch)
             opt.zero_grad(set_to_none=True)
             gstats = (gradient_stats(model, out["losses"], out["shared"])
-                      if (run.step + 1) % cfg.train.log_every == 0 and out["shared"] is not None else {})
+                      if (run.step + 1) % cfg.train.log_every == 0 else {})
             weights.update(method.backward(out["losses"], out["shared"]))
             # the network's gradients only: a learnt weight's step must not shrink with their norm
             gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip)

@@ -12,7 +12,7 @@ from torch import nn
 
 from mtts.model import MultiTaskModel
 from mtts.mtl import METHODS
-from mtts.train import build_method, build_optimizer
+from mtts.train import build_method, build_optimizer, gradient_stats
 from mtts.validate import config_from_dict
 
 from conftest import TINY, random_batch
@@ -90,7 +90,7 @@ def test_uncertainty_learns_a_lower_weight_for_a_larger_loss():
     for _ in range(200):
         opt.zero_grad()
         x = torch.zeros((), requires_grad=True)
-        method.backward({"a": x + 10.0, "b": x + 0.1}, x)
+        method.backward({"a": x + 10.0, "b": x + 0.1}, {"h": x})
         opt.step()
     w = {k: float(torch.exp(-v.detach())) for k, v in method.log_vars.items()}
     assert w["a"] < 0.2 < 5 < w["b"]  # the optimum is 1 / L: 0.1 and 10
@@ -100,7 +100,7 @@ def test_dwa_favours_the_task_whose_loss_falls_slower():
     method = METHODS["dwa"]({"fast": 1.0, "slow": 1.0}, window=1)
     for t in range(3):
         x = torch.ones((), requires_grad=True)
-        method.backward({"fast": x * 0.5 ** t, "slow": x * 0.99 ** t}, x)
+        method.backward({"fast": x * 0.5 ** t, "slow": x * 0.99 ** t}, {"h": x})
     w = method.current()
     assert w["slow"] > w["fast"] and w["slow"] + w["fast"] == pytest.approx(2.0)
 
@@ -112,7 +112,7 @@ def test_gradnorm_balances_only_the_tasks_that_reach_the_encoder():
     batch = random_batch()
     for _ in range(15):
         _, used = step(model, method, opt, batch)
-    encoder = model.encoder_tasks()
+    encoder = model.encoder_tasks()["h"]
     assert "duration" not in encoder and len(encoder) == 4
     assert used["duration"] == method.static["duration"] and method.w["duration"].item() == 1.0
     w = {k: used[k] / method.static[k] for k in encoder}
@@ -130,11 +130,11 @@ class TwoHeads(nn.Module):
         with torch.no_grad():
             self.trunk.weight.copy_(torch.eye(2))
 
-    def encoder_tasks(self) -> list[str]:
-        return ["a", "b"]
+    def encoder_tasks(self) -> dict[str, list[str]]:
+        return {"h": ["a", "b"]}
 
-    def shared_parameters(self) -> list[nn.Parameter]:
-        return list(self.trunk.parameters())
+    def shared_parameters(self) -> dict[str, list[nn.Parameter]]:
+        return {"h": list(self.trunk.parameters())}
 
 
 def grads_for(name: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -145,7 +145,7 @@ def grads_for(name: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     h = model.trunk(x)
     ga, gb = torch.tensor([1.0, 0.0]), torch.tensor([-1.0, 1.0])  # cos < 0: conflicting
     losses = {"a": (h[0] * ga).sum(), "b": (h[0] * gb).sum()}
-    method.backward(losses, h)
+    method.backward(losses, {"h": h})
     # gradients w.r.t. the encoder weight are outer(g, x); read them back on x's column
     return model.trunk.weight.grad[:, 0], ga, gb
 
@@ -190,10 +190,54 @@ def test_method_handles_a_text_only_batch_between_corpus_batches(name):
         w = method.backward(out["losses"], out["shared"])
         assert set(w) == set(out["losses"]) and all(torch.isfinite(torch.tensor(v)) for v in w.values()), w
         if batch is lexicon:
-            assert set(out["losses"]) == {"g2p"} and out["shared"] is None
+            assert set(out["losses"]) == {"g2p"} and set(out["shared"]) == {"h_chars"}
             assert model.encoder.char_embed.weight.grad is not None
             assert model.tasks["mel"].proj.weight.grad is None   # no acoustic loss this step
         opt.step()
+
+
+def g2p_setup(name: str):
+    torch.manual_seed(0)
+    cfg = config_from_dict({**TINY, "tasks": {"alignment": {}, "duration": {}, "mel": {}, "g2p": {"weight": 0.5}},
+                            "mtl": {"method": name}})
+    model = MultiTaskModel(cfg, 20, 80, n_chars=12)
+    batch = random_batch()
+    batch["chars"] = (batch["text"] % 10 + 2) * (batch["text"] > 0)
+    batch["chars_lens"] = batch["text_lens"].clone()
+    batch["phones"], batch["phones_lens"] = batch["text"], batch["text_lens"]
+    return model, build_method(cfg, model), batch
+
+
+@pytest.mark.parametrize("name", ["upgrad", "mgda"])
+def test_g2p_is_a_row_of_the_jacobian_through_the_character_pass(name):
+    """g2p reaches the shared transformer through h_chars: the encoder's update is the
+    aggregation of the Jacobian whose rows are alignment, mel and g2p (duration reads h
+    detached), over the transformer and both embeddings, computed here by hand."""
+    from torchjd import aggregation
+    warnings.simplefilter("ignore")
+    model, method, batch = g2p_setup(name)
+    out = model(batch)
+    assert set(out["shared"]) == {"h", "h_chars"}
+    params = list(model.encoder.parameters())
+    rows = [torch.cat([(g if g is not None else torch.zeros_like(p)).flatten() for g, p in zip(
+                torch.autograd.grad(method.static[k] * out["losses"][k], params, retain_graph=True,
+                                    allow_unused=True), params)])
+            for k in ("alignment", "mel", "g2p")]
+    expected = {"upgrad": aggregation.UPGrad, "mgda": aggregation.MGDA}[name]()(torch.stack(rows))
+    w = method.backward(out["losses"], out["shared"])
+    got = torch.cat([p.grad.flatten() for p in params])
+    assert torch.allclose(got, expected, atol=1e-6, rtol=1e-4), (got - expected).abs().max()
+    assert w["duration"] == 1.0 and w["g2p"] != 0.5   # g2p weighed by the aggregator, not its static λ
+
+
+def test_gradient_stats_measure_g2p_at_the_character_pass():
+    model, _, batch = g2p_setup("static")
+    out = model(batch)
+    stats = gradient_stats(model, out["losses"], out["shared"])
+    g = torch.autograd.grad(out["losses"]["g2p"], out["shared"]["h_chars"], retain_graph=True)[0]
+    assert stats["gradnorm_g2p"] == pytest.approx(float(g.norm()))
+    # a cosine needs gradients of one tensor: none between g2p (at h_chars) and the tasks at h
+    assert set(stats) == {"gradnorm_alignment", "gradnorm_mel", "gradnorm_g2p", "cos_alignment_mel"}
 
 
 @pytest.mark.parametrize("name", ["gradnorm", "pcgrad", "mgda"])
@@ -207,8 +251,8 @@ def test_method_leaves_out_a_task_that_does_not_reach_the_encoder(name):
             super().__init__()
             self.head = nn.Linear(2, 1)
 
-        def encoder_tasks(self) -> list[str]:
-            return ["a", "b"]      # "side" reads the trunk's output detached
+        def encoder_tasks(self) -> dict[str, list[str]]:
+            return {"h": ["a", "b"]}      # "side" reads the trunk's output detached
 
     model = Model()
     method = METHODS[name]({"a": 1.0, "b": 1.0, "side": 2.0})
@@ -217,7 +261,7 @@ def test_method_leaves_out_a_task_that_does_not_reach_the_encoder(name):
     h = model.trunk(x)
     losses = {"a": (h[0] * torch.tensor([1.0, 0.0])).sum(), "b": (h[0] * torch.tensor([-1.0, 1.0])).sum(),
               "side": model.head(h.detach()).sum()}
-    w = method.backward(losses, h)
+    w = method.backward(losses, {"h": h})
     assert set(w) == {"a", "b", "side"} and w["side"] == 2.0
     assert torch.allclose(model.head.weight.grad, 2.0 * h.detach())
     assert model.trunk.weight.grad.abs().sum() > 0
@@ -227,10 +271,12 @@ def test_model_tells_methods_which_tasks_reach_the_encoder():
     cfg = config_from_dict({**TINY, "tasks": {"alignment": {}, "duration": {}, "pitch": {}, "energy": {},
                                               "mel": {}, "g2p": {}, "recognition": {}}})
     model = MultiTaskModel(cfg, 20, 80, n_chars=12)
-    # duration reads h detached, g2p reaches the encoder through the character pass only
-    assert model.encoder_tasks() == ["alignment", "pitch", "energy", "mel", "recognition"]
-    shared = {id(p) for p in model.shared_parameters()}
-    assert id(model.encoder.embed.weight) in shared and id(model.encoder.char_embed.weight) not in shared
-    assert shared == {id(p) for n, p in model.encoder.named_parameters() if not n.startswith("char_embed")}
+    # duration reads h detached, g2p reaches the encoder through the character pass
+    assert model.encoder_tasks() == {"h": ["alignment", "pitch", "energy", "mel", "recognition"],
+                                     "h_chars": ["g2p"]}
+    names = {id(p): n for n, p in model.encoder.named_parameters()}
+    shared = {k: {names[id(p)] for p in ps} for k, ps in model.shared_parameters().items()}
+    transformer = {n for n in names.values() if n.startswith("transformer.")}
+    assert shared == {"h": transformer | {"embed.weight"}, "h_chars": transformer | {"char_embed.weight"}}
     cfg = config_from_dict({**TINY, "tasks": {"alignment": {}, "duration": {"detach": False}, "mel": {}}})
-    assert MultiTaskModel(cfg, 20, 80).encoder_tasks() == ["alignment", "duration", "mel"]
+    assert MultiTaskModel(cfg, 20, 80).encoder_tasks() == {"h": ["alignment", "duration", "mel"]}

@@ -45,7 +45,7 @@ class FAMO(WeightingMethod):
         v_hat = self.adam_v / (1 - 0.999 ** self.adam_t)
         self.logits.data -= self.w_lr * m_hat / (v_hat.sqrt() + 1e-8)
 
-    def backward(self, losses: dict[str, torch.Tensor], shared: torch.Tensor) -> dict[str, float]:
+    def backward(self, losses: dict[str, torch.Tensor], shared: dict[str, torch.Tensor]) -> dict[str, float]:
         with torch.no_grad():
             self._update_logits(losses)
         idx = [self.names.index(k) for k in losses]

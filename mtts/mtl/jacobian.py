@@ -1,8 +1,11 @@
 """Gradient-based aggregation through torchjd: the Jacobian of the task losses with
 respect to the shared encoder's parameters is reduced to one update by an aggregator
 (PCGrad, CAGrad, MGDA, UPGrad, Nash-MTL). Task heads get their own gradients as usual.
-A task whose loss never reaches the encoder (a detached head) is backpropagated apart,
-with its static weight: its Jacobian row would be zero and stall MGDA-like methods."""
+A task reaches the shared transformer through the phoneme encoding h or the character
+pass h_chars (g2p); both are features of one `mtl_backward`, so every such task is a row
+of the Jacobian over the parameters behind them. A task whose loss never reaches the
+encoder (a detached head) is backpropagated apart, with its static weight: its Jacobian
+row would be zero and stall MGDA-like methods."""
 
 from __future__ import annotations
 
@@ -31,25 +34,30 @@ class JacobianMethod(WeightingMethod):
         self.opts = opts
         self._agg = {}
 
-    def backward(self, losses: dict[str, torch.Tensor], shared: torch.Tensor) -> dict[str, float]:
+    def backward(self, losses: dict[str, torch.Tensor], shared: dict[str, torch.Tensor]) -> dict[str, float]:
         from torchjd.autojac import jac_to_grad, mtl_backward
-        private = [k for k in losses if not self.reaches_encoder(k)]
-        tasks = [k for k in losses if self.reaches_encoder(k)]
+        route = {k: self.route(k) for k in losses}
+        private = [k for k in losses if route[k] is None]
+        tasks = [k for k in losses if route[k] is not None]
         if private:
             sum(self.static[k] * losses[k] for k in private).backward(retain_graph=bool(tasks))
         weights = {k: self.static[k] for k in private}
-        if not tasks:  # e.g. a lexicon batch: only private tasks had fields
+        if not tasks:
             return weights
-        if len(tasks) == 1:
+        if len(tasks) == 1:  # e.g. a lexicon batch: g2p alone
             (self.static[tasks[0]] * losses[tasks[0]]).backward()
             return {**weights, tasks[0]: self.static[tasks[0]]}
         key = tuple(tasks)
         if key not in self._agg:  # one aggregator per task subset (Nash-MTL sizes itself)
             self._agg[key] = make_aggregator(self.aggregator_name, len(tasks), **self.opts)
+        outputs = list(dict.fromkeys(route[k] for k in tasks))      # h, h_chars: those this batch reaches
+        features = list({id(shared[o]): shared[o] for o in outputs}.values())   # mtl_backward refuses repeats
+        params = list({id(p): p for o in outputs for p in self.shared_params[o]}.values())
         # heads may share graph beyond h (recognition reads the mel decoder's states), so
         # each task's backward must leave the graph in place for the next
-        mtl_backward([self.static[k] * losses[k] for k in tasks], features=shared, retain_graph=True)
-        w = jac_to_grad(self.shared_params, self._agg[key])
+        mtl_backward([self.static[k] * losses[k] for k in tasks], features=features, shared_params=params,
+                     retain_graph=True)
+        w = jac_to_grad(params, self._agg[key])
         if w is not None:
             weights.update({k: float(w[i]) for i, k in enumerate(tasks)})
         else:

@@ -32,9 +32,9 @@ class G2PTask(Task):
     stage = "auxiliary"
     needs = ("chars", "phones")   # phones: the phoneme ids to predict, without boundary tokens
     reads = ("h_chars",)   # the model encodes the batch's characters when a task reads them
-    # its loss reaches the encoder through the character pass, not through the phoneme
-    # encoding `h` that gradient methods aggregate over; they backpropagate it apart
-    shares_encoder = False
+    # its loss reaches the shared transformer through the character pass, not through the
+    # phoneme encoding h: gradient methods take it into the Jacobian through h_chars
+    encoder_output = "h_chars"
 
     def __init__(self, model: ModelConfig, dims: Dims, upsample: int = 3):
         super().__init__(model, dims)
