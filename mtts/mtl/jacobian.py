@@ -9,6 +9,7 @@ row would be zero and stall MGDA-like methods."""
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from mtts.mtl.base import WeightingMethod
@@ -73,4 +74,31 @@ PCGradMethod = _method("pcgrad")
 CAGradMethod = _method("cagrad")
 MGDAMethod = _method("mgda")
 UPGradMethod = _method("upgrad")
-NashMTLMethod = _method("nashmtl")
+
+
+class NashMTLMethod(JacobianMethod):
+    """Nash-MTL's aggregator keeps state between steps: its last weights start the next
+    bargaining and its step counter paces `update_weights_every`. It goes into the state_dict
+    as extra state of tensors and numbers (checkpoints are read with weights_only=True), so
+    --resume continues it."""
+    name = aggregator_name = "nashmtl"
+
+    def get_extra_state(self) -> dict:
+        return {"aggregators": [
+            {"tasks": list(key), "step": float(agg.weighting.step),
+             "alpha": torch.from_numpy(np.array(agg.weighting.prvs_alpha)),
+             "normalization": torch.from_numpy(np.array(agg.weighting.normalization_factor))}
+            for key, agg in self._agg.items()]}
+
+    def set_extra_state(self, state: dict) -> None:
+        self._agg = {}
+        for saved in state["aggregators"]:
+            key = tuple(saved["tasks"])
+            agg = make_aggregator(self.aggregator_name, len(key), **self.opts)
+            weighting = agg.weighting    # torchjd's _NashMTLWeighting: these are all its state
+            weighting.step = saved["step"]
+            weighting.prvs_alpha = saved["alpha"].numpy().copy()
+            weighting.normalization_factor = saved["normalization"].numpy().copy()
+            if weighting.step > 0:   # the solver's problem is built at the first call, which has passed
+                weighting._init_optim_problem()
+            self._agg[key] = agg
