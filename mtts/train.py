@@ -84,6 +84,12 @@ def gradient_stats(model: MultiTaskModel, losses: dict[str, torch.Tensor],
     return out
 
 
+def same_batch_losses(model: MultiTaskModel, batch: dict, precision: str) -> dict[str, torch.Tensor]:
+    """The batch's losses recomputed without gradients (after the optimiser's step)."""
+    with torch.no_grad(), autocast(precision):
+        return model(batch)["losses"]
+
+
 def rss_mb() -> float:
     """Resident memory of this process (Linux /proc; 0 elsewhere): logged to catch leaks."""
     try:
@@ -211,6 +217,7 @@ def train(cfg: Config, data_dir: Path, dump_dir: Path, exp_dir: Path, resume: bo
             if not torch.isfinite(gnorm):
                 raise MttsError(f"non-finite gradient at step {run.step}; lower train.lr")
             opt.step()
+            method.after_step(lambda: same_batch_losses(model, batch, cfg.train.precision))   # FAMO's update
             sched.step()
             run.advance()
             step_time += time.time() - t_step   # training alone: no dev evaluation, no saving

@@ -12,7 +12,7 @@ from torch import nn
 
 from mtts.model import MultiTaskModel
 from mtts.mtl import METHODS
-from mtts.train import build_method, build_optimizer, gradient_stats
+from mtts.train import build_method, build_optimizer, gradient_stats, same_batch_losses
 from mtts.validate import config_from_dict
 
 from conftest import TINY, random_batch
@@ -34,6 +34,7 @@ def step(model, method, opt, batch):
     opt.zero_grad(set_to_none=True)
     w = method.backward(out["losses"], out["shared"])
     opt.step()
+    method.after_step(lambda: same_batch_losses(model, batch, "fp32"))
     return {k: v.item() for k, v in out["losses"].items()}, w
 
 
@@ -156,6 +157,83 @@ def test_gradnorm_balances_only_the_tasks_that_reach_the_encoder():
     w = {k: used[k] / method.static[k] for k in encoder}
     assert sum(w.values()) == pytest.approx(4.0, abs=1e-5)
     assert max(abs(v - 1.0) for v in w.values()) > 1e-3, w   # the balanced weights did move
+
+
+def scalarise(method, values: list[float], after: list[float] | None = None) -> list[float]:
+    """Our method's weights on these losses, read back as d(total)/dL_i; with `after`, the
+    losses of the same batch after the step, for after_step."""
+    losses = {f"t{i}": torch.tensor(v, requires_grad=True) for i, v in enumerate(values)}
+    method.backward(losses, {})
+    if after is not None:
+        method.after_step(lambda: {f"t{i}": torch.tensor(v) for i, v in enumerate(after)})
+    return [float(v.grad) for v in losses.values()]
+
+
+def scalarise_jd(scalarizer, values: list[float]) -> list[float]:
+    losses = torch.tensor(values, requires_grad=True)
+    scalarizer(losses).backward()
+    return losses.grad.tolist()
+
+
+def test_famo_matches_torchjds_famo_with_a_same_batch_update():
+    """On the same losses before and after each step, our FAMO (every task present, λ = 1)
+    weighs the losses and moves its logits as torchjd's, the reference code's port, does."""
+    from torchjd.scalarization import FAMO as JdFAMO
+    g = torch.Generator().manual_seed(0)
+    ours = METHODS["famo"]({f"t{i}": 1.0 for i in range(3)}, w_lr=0.025, gamma=0.01)
+    theirs = JdFAMO(3, lr=0.025, weight_decay=0.01)
+    for _ in range(8):
+        before = (torch.rand(3, generator=g) + 0.5).tolist()
+        after = [v * float(f) for v, f in zip(before, torch.rand(3, generator=g) * 0.4 + 0.7)]
+        w = scalarise(ours, before, after)
+        assert w == pytest.approx(scalarise_jd(theirs, before), rel=1e-5, abs=1e-7)
+        theirs.update(torch.tensor(after))
+        assert torch.allclose(ours.logits, theirs._w.detach(), atol=1e-6), (ours.logits, theirs._w)
+    assert ours.logits.abs().max() > 0.05   # the logits did move
+
+
+def test_famo_learns_from_the_loss_change_of_the_batch_it_stepped_on():
+    """after_step's losses are the same batch's after the model's step: the task whose loss
+    fell least gains weight, whatever the next batch's losses are."""
+    method = METHODS["famo"]({"t0": 1.0, "t1": 1.0})
+    for _ in range(20):
+        scalarise(method, [1.0, 1.0], after=[0.5, 0.99])   # t0 falls fast, t1 barely
+        scalarise(method, [5.0, 0.1])                       # another batch (other data), not stepped on
+    z = torch.softmax(method.logits, 0)
+    assert z[1] > 0.6 > 0.4 > z[0], z
+
+
+@pytest.mark.parametrize("name", ["dwa", "rlw", "uncertainty"])
+def test_our_scalarisations_match_torchjds_on_the_same_losses(name):
+    """Our copies stay (a batch may hold a subset of the tasks, static λ_i scale the
+    weights, the state is in the state_dict); with every task present and λ = 1 they
+    weigh the losses as torchjd's DWA, Random and UW do (RLW scales by the number of tasks,
+    uncertainty weighting's loss is twice UW's)."""
+    from torchjd import scalarization
+    g = torch.Generator().manual_seed(0)
+    n = 3
+    tasks = {f"t{i}": 1.0 for i in range(n)}
+    ours = METHODS[name](tasks, **({"window": 2} if name == "dwa" else {}))
+    theirs = {"dwa": scalarization.DWA, "rlw": scalarization.Random, "uncertainty": lambda: scalarization.UW(n)}[name]()
+    scale = {"dwa": 1.0, "rlw": n, "uncertainty": 2.0}[name]
+    for t in range(8):
+        values = (torch.rand(n, generator=g) + 0.5 * 0.8 ** t).tolist()
+        torch.manual_seed(t)    # RLW: both draw from the global RNG
+        w = scalarise(ours, values)
+        torch.manual_seed(t)
+        expected = [scale * v for v in scalarise_jd(theirs, values)]
+        assert w == pytest.approx(expected, rel=1e-6), (t, w, expected)
+        if name == "dwa" and t % 2 == 1:
+            theirs.step()   # the end of one of our windows of 2 steps
+        if name == "uncertainty":   # an SGD step on s for both (ours has twice UW's gradient)
+            with torch.no_grad():
+                for p in ours.log_vars.values():
+                    p -= 0.05 * p.grad
+                    p.grad = None
+                theirs.log_var -= 0.1 * theirs.log_var.grad
+                theirs.log_var.grad = None
+    if name == "dwa":
+        assert len(set(w)) == n    # the weights did leave uniform
 
 
 class TwoHeads(nn.Module):

@@ -9,6 +9,7 @@ encoding; h_chars, the character pass).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 import torch
@@ -43,6 +44,11 @@ class WeightingMethod(nn.Module):
         `losses` may hold a subset of the tasks (a batch without a task's fields); `shared`
         holds the encoder outputs of this batch by name ("h", "h_chars")."""
         raise NotImplementedError
+
+    def after_step(self, losses_now: Callable[[], dict[str, torch.Tensor]]) -> None:
+        """Called after the optimiser's step with a function that recomputes, without
+        gradients, the losses of the batch just trained on (FAMO's update); most methods
+        never call it, so the forward pass costs nothing for them."""
 
     def weighted_sum(self, losses: dict[str, torch.Tensor],
                      weights: dict[str, float | torch.Tensor]) -> dict[str, float]:
