@@ -22,7 +22,7 @@ def make_aggregator(name: str, n_tasks: int, **opts):
         "cagrad": lambda: A.CAGrad(c=opts.get("c", 0.4)),
         "mgda": lambda: A.MGDA(),
         "upgrad": lambda: A.UPGrad(),
-        "nashmtl": lambda: A.NashMTL(n_tasks=n_tasks),
+        "nashmtl": lambda: A.NashMTL(n_tasks=n_tasks, **opts),
     }
     return table[name]()
 
@@ -82,6 +82,11 @@ class NashMTLMethod(JacobianMethod):
     as extra state of tensors and numbers (checkpoints are read with weights_only=True), so
     --resume continues it."""
     name = aggregator_name = "nashmtl"
+
+    def __init__(self, weights: dict[str, float], max_norm: float = 1.0, update_weights_every: int = 1,
+                 optim_niter: int = 20):   # torchjd's defaults
+        super().__init__(weights, max_norm=max_norm, update_weights_every=update_weights_every,
+                         optim_niter=optim_niter)
 
     def get_extra_state(self) -> dict:
         return {"aggregators": [
