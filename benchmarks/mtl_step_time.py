@@ -18,7 +18,7 @@ import torch
 
 from mtts.model import MultiTaskModel
 from mtts.mtl import METHODS
-from mtts.train import build_method
+from mtts.train import build_method, build_optimizer, same_batch_losses
 from mtts.validate import config_from_dict
 
 
@@ -38,13 +38,14 @@ def time_method(name: str, d_model: int, steps: int, b: dict) -> float:
     cfg = config_from_dict({"model": {"d_model": d_model}, "mtl": {"method": name}})
     model = MultiTaskModel(cfg, 80, 80, (200.0, 30.0))
     method = build_method(cfg, model)
-    opt = torch.optim.Adam(list(model.parameters()) + list(method.parameters()), lr=1e-4)
+    opt, _ = build_optimizer(cfg, model, method)
 
     def one():
         out = model(b)
         opt.zero_grad(set_to_none=True)
         method.backward(out["losses"], out["shared"])
         opt.step()
+        method.after_step(lambda: same_batch_losses(model, b, "fp32"))   # FAMO's second forward pass
     one()  # warm-up
     t0 = time.perf_counter()
     for _ in range(steps):

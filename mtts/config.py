@@ -38,6 +38,13 @@ class ModelConfig:
 class MTLConfig:
     method: str = "static"      # key of mtts.mtl.METHODS
     options: dict[str, Any] = field(default_factory=dict)  # passed to the method, e.g. {alpha: 1.5}
+    # Adam's rate for learnt task weights (GradNorm's w, uncertainty's log-variances), constant:
+    # off the model's warm-up and decay. GradNorm steps w apart from the network and renormalises
+    # it; Kendall et al. learn s by the network's gradient descent. Both need the weights to
+    # move: Adam moves one about its rate per step, so at 0.025 a w of about 1 changes by its
+    # own size in ~40 steps and s reaches log(λ L) (1-3 away) in ~100, well inside a 250-step
+    # ablation run; the model's 2e-3, warming up and decaying, moves s by under 0.3 there.
+    weight_lr: float = 0.025
 
 
 @dataclass

@@ -59,9 +59,14 @@ class SharedEncoder(nn.Module):
         embed = self.char_embed if chars else self.embed
         return self.transformer(embed(text), mask)                      # (B, N, D)
 
-    def shared_parameters(self) -> list[nn.Parameter]:
-        """The parameters of the shared encoding: all but the character embedding of a phoneme model."""
-        return [p for n, p in self.named_parameters() if p.requires_grad and not n.startswith("char_embed")]
+    def shared_parameters(self) -> dict[str, list[nn.Parameter]]:
+        """The parameters behind each output: h (the input embedding and the transformer) and,
+        for a phoneme model with a character embedding, h_chars (it and the same transformer)."""
+        transformer = list(self.transformer.parameters())
+        out = {"h": [*self.embed.parameters(), *transformer]}
+        if self.char_embed is not None:
+            out["h_chars"] = [*self.char_embed.parameters(), *transformer]
+        return {k: [p for p in ps if p.requires_grad] for k, ps in out.items()}
 
 
 def embedding(n: int, d: int, std: float) -> nn.Embedding:
@@ -132,7 +137,8 @@ class MultiTaskModel(nn.Module):
 
     def forward(self, batch: dict) -> dict:
         """Per-task losses (never summed: a weighting method combines them), predictions,
-        the context and the shared encoder output."""
+        the context and the shared encoder outputs computed for this batch: {"h": phoneme
+        encoding, "h_chars": character pass} (a lexicon batch has only h_chars)."""
         if "feats" in batch:
             ctx = self.encode_text(batch["text"], batch["text_lens"])
             ctx.feats_mask = lengths_to_mask(batch["feats_lens"], batch["feats"].shape[1])
@@ -149,7 +155,8 @@ class MultiTaskModel(nn.Module):
             self.encode_chars(ctx, batch["chars"], batch["chars_lens"])
         preds |= self.run_stage("auxiliary", ctx, batch)  # g2p on characters, recognition on the decoder
         losses = {name: self.tasks[name].loss(pred, batch, ctx) for name, pred in preds.items()}
-        return {"losses": losses, "preds": preds, "ctx": ctx, "shared": ctx.h}
+        shared = {k: v for k, v in (("h", ctx.h), ("h_chars", ctx.h_chars)) if v is not None}
+        return {"losses": losses, "preds": preds, "ctx": ctx, "shared": shared}
 
     def infer_text(self, text: torch.Tensor, text_lens: torch.Tensor, **controls) -> tuple[Context, dict]:
         """Synthesis at input-token rate: encode, predict durations and prosody (h_dec, durations)."""
@@ -192,13 +199,19 @@ class MultiTaskModel(nn.Module):
 
     # what weighting methods see
 
-    def shared_parameters(self) -> list[nn.Parameter]:
-        """The parameters behind the shared output h (the encoder, less a phoneme model's character embedding)."""
+    def shared_parameters(self) -> dict[str, list[nn.Parameter]]:
+        """For each shared encoder output (a key of forward's `shared`), the parameters behind it."""
         return self.encoder.shared_parameters()
 
-    def encoder_tasks(self) -> list[str]:
-        """The tasks whose losses reach the shared output h (a detached head's do not)."""
-        return [name for name, task in self.tasks.items() if task.shares_encoder]
+    def encoder_tasks(self) -> dict[str, list[str]]:
+        """For each shared encoder output, the tasks whose losses reach the encoder through it:
+        h, the phoneme encoding, or h_chars, the character pass (g2p). A detached head's (the
+        duration predictor's) reach it through neither."""
+        out: dict[str, list[str]] = {k: [] for k in self.shared_parameters()}
+        for name, task in self.tasks.items():
+            if task.shares_encoder:
+                out[task.encoder_output].append(name)
+        return out
 
 
 def check_flow(tasks: nn.ModuleDict, chars: bool) -> None:

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import torch
+from torch.optim.lr_scheduler import LambdaLR
 
 from mtts import checkpoint
 from mtts.config import Config, dump_config
@@ -28,7 +29,7 @@ from mtts.evaluate.tasks import evaluate_loss
 from mtts.features.audio import FeatureParams
 from mtts.io import read_json, rng_state, seed_everything, set_rng_state, write_text
 from mtts.model import MultiTaskModel
-from mtts.mtl import METHODS
+from mtts.mtl import METHODS, WeightingMethod
 from mtts.precision import autocast
 from mtts.run import Run
 from mtts.text.tokens import TokenTable
@@ -55,17 +56,39 @@ def lr_lambda(cfg: Config):
     return f
 
 
-def gradient_stats(model: MultiTaskModel, losses: dict[str, torch.Tensor], shared: torch.Tensor) -> dict[str, float]:
-    """Per-task gradient norms at the shared encoder output and their pairwise cosines:
-    how strongly, and in which agreement, the tasks pull the shared representation."""
-    encoder_tasks = set(model.encoder_tasks())
-    names = [k for k in losses if k in encoder_tasks]
-    grads = {k: torch.autograd.grad(losses[k], shared, retain_graph=True)[0].flatten() for k in names}
-    out = {f"gradnorm_{k}": float(g.norm()) for k, g in grads.items()}
-    for i, a in enumerate(names):
-        for b in names[i + 1:]:
-            out[f"cos_{a}_{b}"] = float(torch.nn.functional.cosine_similarity(grads[a], grads[b], dim=0))
+def build_optimizer(cfg: Config, model: MultiTaskModel, method: WeightingMethod) -> tuple[torch.optim.Adam, LambdaLR]:
+    """Adam over the model under the warm-up/decay schedule and, in a group of their own, the
+    method's learnt weights at the constant `mtl.weight_lr` (config.py says why)."""
+    groups, schedules = [{"params": list(model.parameters())}], [lr_lambda(cfg)]
+    learnt = [p for p in method.parameters() if p.requires_grad]   # FAMO steps its logits itself
+    if learnt:
+        groups.append({"params": learnt, "lr": cfg.mtl.weight_lr})
+        schedules.append(lambda step: 1.0)
+    opt = torch.optim.Adam(groups, lr=cfg.train.lr, betas=(0.9, 0.98), eps=1e-9)
+    return opt, LambdaLR(opt, schedules)
+
+
+def gradient_stats(model: MultiTaskModel, losses: dict[str, torch.Tensor],
+                   shared: dict[str, torch.Tensor]) -> dict[str, float]:
+    """Per-task gradient norms at the shared encoder output each task reaches the encoder
+    through (h; h_chars for g2p) and the pairwise cosines of tasks at the same output: how
+    strongly, and in which agreement, the tasks pull the shared representation. Gradients
+    at h and at h_chars are of different tensors, so they have no cosine."""
+    out = {}
+    for output, tasks in model.encoder_tasks().items():
+        names = [k for k in tasks if k in losses and output in shared]
+        grads = {k: torch.autograd.grad(losses[k], shared[output], retain_graph=True)[0].flatten() for k in names}
+        out.update({f"gradnorm_{k}": float(g.norm()) for k, g in grads.items()})
+        for i, a in enumerate(names):
+            for b in names[i + 1:]:
+                out[f"cos_{a}_{b}"] = float(torch.nn.functional.cosine_similarity(grads[a], grads[b], dim=0))
     return out
+
+
+def same_batch_losses(model: MultiTaskModel, batch: dict, precision: str) -> dict[str, torch.Tensor]:
+    """The batch's losses recomputed without gradients (after the optimiser's step)."""
+    with torch.no_grad(), autocast(precision):
+        return model(batch)["losses"]
 
 
 def rss_mb() -> float:
@@ -125,9 +148,7 @@ def train(cfg: Config, data_dir: Path, dump_dir: Path, exp_dir: Path, resume: bo
     model = MultiTaskModel(cfg, len(tokens), params.n_mels, (stats_d["pitch_mean"], stats_d["pitch_std"]),
                            len(chars) if chars else 0)
     method = build_method(cfg, model)
-    params_all = list(model.parameters()) + list(method.parameters())
-    opt = torch.optim.Adam(params_all, lr=cfg.train.lr, betas=(0.9, 0.98), eps=1e-9)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg))
+    opt, sched = build_optimizer(cfg, model, method)
 
     listen = None   # built before anything is written: it fails when pocketsphinx is missing
     if cfg.train.asr_utts > 0 and dev_set is not None:
@@ -142,6 +163,9 @@ def train(cfg: Config, data_dir: Path, dump_dir: Path, exp_dir: Path, resume: bo
             raise MttsError(f"{run.path()} was trained with another token table; use a new --exp-dir")
         model.load_state_dict(ck["model"])
         method.load_state_dict(ck["method"])
+        if len(ck["optimizer"]["param_groups"]) != len(opt.param_groups):   # weights in the model's group
+            raise MttsError(f"{run.path()} is from an mtts before learnt weights had their own learning rate; "
+                            "use a new --exp-dir")
         opt.load_state_dict(ck["optimizer"])
         sched.load_state_dict(ck["scheduler"])
         mixer.load_state_dict(ck.get("cursors") or {"corpus": [ck["epoch"], ck["batch_in_epoch"]]})
@@ -194,13 +218,14 @@ def train(cfg: Config, data_dir: Path, dump_dir: Path, exp_dir: Path, resume: bo
                 out = model(batch)
             opt.zero_grad(set_to_none=True)
             gstats = (gradient_stats(model, out["losses"], out["shared"])
-                      if source == CORPUS and (run.step + 1) % cfg.train.log_every == 0
-                      and out["shared"] is not None else {})
+                      if source == CORPUS and (run.step + 1) % cfg.train.log_every == 0 else {})
             weights.update(method.backward(out["losses"], out["shared"]))
-            gnorm = torch.nn.utils.clip_grad_norm_(params_all, cfg.train.grad_clip)
+            # the network's gradients only: a learnt weight's step must not shrink with their norm
+            gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip)
             if not torch.isfinite(gnorm):
                 raise MttsError(f"non-finite gradient at step {run.step}; lower train.lr")
             opt.step()
+            method.after_step(lambda: same_batch_losses(model, batch, cfg.train.precision))   # FAMO's update
             for k, v in out["losses"].items():  # a task's mean over the batches that trained it
                 acc[k] = acc.get(k, 0.0) + v.item()
                 counts[k] = counts.get(k, 0) + 1

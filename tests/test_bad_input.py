@@ -140,6 +140,7 @@ def test_not_a_checkpoint(tmp_path):
     ("train:\n  lr: fast\n", "'train.lr' must be float"),
     ("train: [1, 2]\n", "must be a mapping"),
     ("model: {d_model: 8\n", "not valid YAML"),
+    ("mtl: {method: uncertainty, weight_lr: 0}\n", "'mtl.weight_lr' must be a number > 0"),
 ])
 def test_bad_configs(tmp_path, yaml_text, needle):
     (tmp_path / "c.yaml").write_text(yaml_text)

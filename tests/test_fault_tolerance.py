@@ -23,8 +23,9 @@ from conftest import TINY
 
 KILLS = int(os.environ.get("MTTS_KILL_POINTS", "10"))
 STEPS = 30
-CFG = {**TINY, "train": {**TINY["train"], "max_steps": STEPS, "ckpt_every": 2, "log_every": 1,
-                          "keep_checkpoints": 2, "num_threads": 1}}
+CFG = {**TINY, "model": {**TINY["model"], "dropout": 0.1},   # dropout: the RNG must resume too
+       "train": {**TINY["train"], "max_steps": STEPS, "ckpt_every": 2, "log_every": 1,
+                 "keep_checkpoints": 2, "num_threads": 1}}
 VOC = {"dim": 16, "intermediate": 32, "layers": 1, "batch_size": 2, "max_steps": STEPS, "ckpt_every": 2,
        "log_every": 1, "keep_checkpoints": 2, "num_threads": 1, "warmup_steps": 2}
 
@@ -110,6 +111,67 @@ def test_sigkill_at_random_points_then_resume_equals_uninterrupted_run(work, loo
         assert torch.equal(a["rng"]["torch"], b["rng"]["torch"]) and a["rng"]["python"] == b["rng"]["python"]
         assert a["scheduler"] == b["scheduler"]
     assert not list((work / killed / "checkpoints").glob(".*.tmp"))
+
+
+def same(a, b, where: str) -> None:
+    """Nested checkpoint states equal: tensors bit for bit, plain values by value."""
+    if isinstance(a, dict):
+        assert a.keys() == b.keys(), where
+        for k in a:
+            same(a[k], b[k], f"{where}.{k}")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            same(x, y, f"{where}[{i}]")
+    elif isinstance(a, torch.Tensor):
+        assert torch.equal(a, b), where
+    else:
+        assert a == b, where
+
+
+# options under which each method's state changes across the step-3 checkpoint: DWA's
+# windows roll mid-run, Nash-MTL's step counter decides which steps bargain anew
+RESUMED = {"rlw": {}, "dwa": {"window": 2}, "famo": {}, "gradnorm": {}, "nashmtl": {"update_weights_every": 2}}
+
+
+@pytest.mark.parametrize("method", list(RESUMED))
+def test_a_resumed_run_equals_an_uninterrupted_one_for_stateful_methods(work, method):
+    """With dropout (the RNG) and a method whose state moves every step (random weights, loss
+    windows, FAMO's logits, GradNorm's weights in their own optimiser group, Nash-MTL's
+    bargaining), a run resumed from its step-3 checkpoint ends at step 6 exactly where the
+    uninterrupted run does."""
+    import shutil
+    import warnings
+
+    from typer.testing import CliRunner
+
+    from mtts.cli import app
+    warnings.simplefilter("ignore")   # cvxpy's notices for Nash-MTL
+    cfg = {**CFG, "mtl": {"method": method, "options": RESUMED[method]},
+           "train": {**CFG["train"], "max_steps": 6, "ckpt_every": 3, "log_every": 3}}
+    (work / f"{method}.yaml").write_text(yaml.safe_dump(cfg))
+    full, half = work / f"full_{method}", work / f"half_{method}"
+
+    def train(exp: Path, *extra: str) -> None:
+        res = CliRunner().invoke(app, ["train", "-c", str(work / f"{method}.yaml"), "--data-dir", str(work / "data"),
+                                       "--dump-dir", str(work / "dump"), "--exp-dir", str(exp), *extra])
+        assert res.exit_code == 0, res.output
+    train(full)
+    shutil.copytree(full, half)
+    (half / "checkpoints" / "step_0000006.pt").unlink()   # as if killed after the step-3 checkpoint
+    train(half, "--resume")
+    a, b = (load_state(d / "checkpoints" / "step_0000006.pt") for d in (full, half))
+    for key in ("model", "method", "optimizer", "scheduler", "rng"):
+        same(a[key], b[key], key)
+    mid, state = load_state(full / "checkpoints" / "step_0000003.pt")["method"], a["method"]
+    moved = {"rlw": lambda: True,   # its state is the RNG's, compared above
+             "dwa": lambda: int(state["windows"]) == 3 and int(mid["windows"]) == 1,
+             "famo": lambda: state["logits"].abs().min() > 0 and not torch.equal(state["logits"], mid["logits"]),
+             "gradnorm": lambda: any(float(v) != 1.0 for k, v in state.items() if k.startswith("w.")),
+             "nashmtl": lambda: state["_extra_state"]["aggregators"][0]["step"] == 6.0}[method]
+    assert moved(), state   # the state was in use across the checkpoint, not left at its start
+    if method == "gradnorm":
+        assert len(a["optimizer"]["param_groups"]) == 2
 
 
 @pytest.mark.parametrize("loop", LOOPS)

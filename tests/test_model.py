@@ -15,7 +15,7 @@ def test_forward_backward_and_infer_shapes(tiny_cfg):
     batch = random_batch()
     out = model(batch)
     assert set(out["losses"]) == {"alignment", "duration", "pitch", "energy", "mel"}
-    assert out["shared"].shape == (3, 12, 32)
+    assert set(out["shared"]) == {"h"} and out["shared"]["h"].shape == (3, 12, 32)
     assert out["preds"]["mel"]["mel"].shape == (3, 60, 80)
     assert out["ctx"].durations.sum(1).tolist() == [60, 45, 30]
     assert all(torch.isfinite(v) for v in out["losses"].values())

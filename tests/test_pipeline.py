@@ -115,6 +115,20 @@ def test_train_logs_checkpoints_and_resumes_exactly(prepared, full_exp):
     assert steps == sorted(set(steps))  # no duplicated log lines after resume
 
 
+def test_learnt_weights_step_at_their_own_rate_outside_the_gradient_clip(prepared):
+    """Uncertainty's log-variances move by mtl.weight_lr in the first step (Adam's first step
+    is its rate, whatever the gradient), although the model's rate is still warming up and
+    a clip at 1e-12 all but stops the model: the clip is the network's, not theirs."""
+    cfg = {**TINY, "mtl": {"method": "uncertainty", "weight_lr": 0.02},
+           "train": {**TINY["train"], "max_steps": 1, "grad_clip": 1e-12}}
+    (prepared / "clip.yaml").write_text(yaml.safe_dump(cfg))
+    mtts("train", "-c", prepared / "clip.yaml", "--data-dir", prepared / "data", "--dump-dir", prepared / "dump",
+         "--exp-dir", prepared / "exp_clip")
+    ck = checkpoint.load(prepared / "exp_clip" / "checkpoints" / "step_0000001.pt")
+    s = {k: float(v) for k, v in ck["method"].items()}
+    assert len(s) == 5 and all(abs(v) == pytest.approx(0.02, rel=1e-4) for v in s.values()), s
+
+
 def test_evaluate_select_and_synthesize_from_the_model_file_alone(prepared, full_exp, tmp_path):
     exp = full_exp
     mtts("evaluate", "--exp-dir", exp, "--data-dir", prepared / "data", "--split", "dev",

@@ -1,5 +1,7 @@
 """Registry of task-weighting methods (`mtl.method` in the config, `--mtl-method`)."""
 
+import math
+
 from mtts.config import Config
 from mtts.errors import MttsError
 from mtts.mtl.base import WeightingMethod
@@ -26,11 +28,13 @@ METHODS: dict[str, type[WeightingMethod]] = {
 }
 
 
-
 def validate_method(cfg: Config) -> None:
-    """The mtl section: a known method (its options are checked when it is built)."""
+    """The mtl section: a known method (its options are checked when it is built), a learning
+    rate > 0 for learnt weights."""
     if cfg.mtl.method not in METHODS:
         raise MttsError(f"unknown mtl.method '{cfg.mtl.method}' (known: {', '.join(METHODS)})")
+    if not math.isfinite(cfg.mtl.weight_lr) or cfg.mtl.weight_lr <= 0:
+        raise MttsError(f"config key 'mtl.weight_lr' must be a number > 0, got {cfg.mtl.weight_lr!r}")
 
 
 __all__ = ["METHODS", "WeightingMethod", "validate_method"]

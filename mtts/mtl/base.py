@@ -3,11 +3,13 @@
 A method owns `backward` because gradient-based methods are not a weighted sum. Learnt
 weights and loss histories live in the module's state_dict, so they are checkpointed.
 Of the model a method sees only what `bind` takes: `model.encoder_tasks()` and
-`model.shared_parameters()`.
+`model.shared_parameters()`, both keyed by the shared encoder output (h, the phoneme
+encoding; h_chars, the character pass).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 import torch
@@ -20,24 +22,33 @@ class WeightingMethod(nn.Module):
     def __init__(self, weights: dict[str, float]):
         super().__init__()
         self.static = dict(weights)   # λ_i from the config
-        self.encoder_tasks: set[str] | None = None    # None (unbound): every task reaches `shared`
-        self.shared_params: list[torch.Tensor] = []
+        self.encoder_tasks: dict[str, set[str]] | None = None   # None (unbound): every task reaches h
+        self.shared_params: dict[str, list[torch.Tensor]] = {}
 
     def bind(self, model: nn.Module) -> None:
-        """Called once with the model: the tasks whose losses reach the shared encoder output
-        and the parameters behind it (gradient methods act on those)."""
-        self.encoder_tasks = set(model.encoder_tasks())
-        self.shared_params = list(model.shared_parameters())
+        """Called once with the model: for each shared encoder output, the tasks whose losses
+        reach the encoder through it and the parameters behind it (gradient methods act on those)."""
+        self.encoder_tasks = {k: set(v) for k, v in model.encoder_tasks().items()}
+        self.shared_params = {k: list(v) for k, v in model.shared_parameters().items()}
 
-    def reaches_encoder(self, task: str) -> bool:
-        return self.encoder_tasks is None or task in self.encoder_tasks
+    def route(self, task: str) -> str | None:
+        """The shared encoder output through which the task's loss reaches the encoder; None
+        when it never does (a detached head)."""
+        if self.encoder_tasks is None:
+            return "h"
+        return next((k for k, tasks in self.encoder_tasks.items() if task in tasks), None)
 
-    def backward(self, losses: dict[str, torch.Tensor], shared: torch.Tensor) -> dict[str, float]:
+    def backward(self, losses: dict[str, torch.Tensor], shared: dict[str, torch.Tensor]) -> dict[str, float]:
         """Backpropagate the combined loss; return the weight used for each task.
 
-        `losses` may hold a subset of the tasks (a batch without a task's fields);
-        `shared` is the encoder output every sharing task reads."""
+        `losses` may hold a subset of the tasks (a batch without a task's fields); `shared`
+        holds the encoder outputs of this batch by name ("h", "h_chars")."""
         raise NotImplementedError
+
+    def after_step(self, losses_now: Callable[[], dict[str, torch.Tensor]]) -> None:
+        """Called after the optimiser's step with a function that recomputes, without
+        gradients, the losses of the batch just trained on (FAMO's update); most methods
+        never call it, so the forward pass costs nothing for them."""
 
     def weighted_sum(self, losses: dict[str, torch.Tensor],
                      weights: dict[str, float | torch.Tensor]) -> dict[str, float]:

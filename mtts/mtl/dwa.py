@@ -32,7 +32,7 @@ class DynamicWeightAverage(WeightingMethod):
         lam = n * torch.softmax(ratio / self.temperature, dim=0)
         return {k: self.static[k] * float(lam[i]) for i, k in enumerate(self.names)}
 
-    def backward(self, losses: dict[str, torch.Tensor], shared: torch.Tensor) -> dict[str, float]:
+    def backward(self, losses: dict[str, torch.Tensor], shared: dict[str, torch.Tensor]) -> dict[str, float]:
         weights = self.current()
         out = self.weighted_sum(losses, weights)
         with torch.no_grad():

@@ -1,11 +1,16 @@
 """FAMO, fast adaptive multitask optimisation (Liu et al., 2023): minimise Σ z_i log L_i
 with z = softmax(ξ), and move ξ so that all log-losses fall at a similar rate.
 
-The paper updates ξ with the loss change on the same batch after the model step; here
-the change is measured between consecutive steps (the next batch), which costs no
-extra forward pass."""
+As in the paper and its reference code, ξ moves with the change of each loss on the same
+batch across the model's step: `after_step` recomputes the batch's losses without
+gradients (one more forward pass per step). torchjd.scalarization.FAMO computes the same,
+but for a fixed set of tasks; here a batch may carry a subset (a lexicon batch has only
+g2p), the static λ_i scale the weights and the state (ξ, its Adam moments) is in the
+state_dict. tests/test_mtl.py checks both give the same weights and ξ."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -20,20 +25,20 @@ class FAMO(WeightingMethod):
         super().__init__(weights)
         self.names = list(weights)
         self.logits = nn.Parameter(torch.zeros(len(self.names)), requires_grad=False)
-        self.register_buffer("prev", torch.zeros(len(self.names)))
-        self.register_buffer("has_prev", torch.zeros(len(self.names), dtype=torch.bool))
         self.w_lr, self.gamma = w_lr, gamma
         self.register_buffer("adam_m", torch.zeros(len(self.names)))
         self.register_buffer("adam_v", torch.zeros(len(self.names)))
         self.register_buffer("adam_t", torch.zeros(()))
+        self.before: dict[str, torch.Tensor] = {}   # this step's losses, until after_step
 
-    def _update_logits(self, losses: dict[str, torch.Tensor]) -> None:
-        idx = [self.names.index(k) for k in losses if self.has_prev[self.names.index(k)]]
+    def _update_logits(self, before: dict[str, torch.Tensor], after: dict[str, torch.Tensor]) -> None:
+        idx = [self.names.index(k) for k in before if k in after]
         if not idx:
             return
-        cur = torch.stack([losses[self.names[i]].detach() for i in idx]).clamp(min=1e-8)
         delta = torch.zeros(len(self.names))
-        delta[idx] = self.prev[idx].clamp(min=1e-8).log() - cur.log()
+        for i in idx:
+            k = self.names[i]
+            delta[i] = before[k].clamp(min=1e-8).log() - after[k].detach().float().clamp(min=1e-8).log()
         with torch.enable_grad():
             xi = self.logits.detach().requires_grad_(True)
             grad = torch.autograd.grad(torch.softmax(xi, 0), xi, grad_outputs=delta)[0]
@@ -45,9 +50,7 @@ class FAMO(WeightingMethod):
         v_hat = self.adam_v / (1 - 0.999 ** self.adam_t)
         self.logits.data -= self.w_lr * m_hat / (v_hat.sqrt() + 1e-8)
 
-    def backward(self, losses: dict[str, torch.Tensor], shared: torch.Tensor) -> dict[str, float]:
-        with torch.no_grad():
-            self._update_logits(losses)
+    def backward(self, losses: dict[str, torch.Tensor], shared: dict[str, torch.Tensor]) -> dict[str, float]:
         idx = [self.names.index(k) for k in losses]
         z = torch.softmax(self.logits.detach()[idx], 0)
         L = torch.stack([losses[k] for k in losses]).clamp(min=1e-8)
@@ -55,9 +58,11 @@ class FAMO(WeightingMethod):
         # ∇ of Σ z_i log L_i / c equals Σ (z_i / (c L_i)) ∇L_i: a weighted sum with these weights
         weights = {k: float(z[j] / (c * L[j].detach())) * self.static[k] for j, k in enumerate(losses)}
         out = self.weighted_sum(losses, weights)
-        with torch.no_grad():
-            for k in losses:
-                i = self.names.index(k)
-                self.prev[i] = losses[k].detach()
-                self.has_prev[i] = True
+        self.before = {k: v.detach().float() for k, v in losses.items()}
         return out
+
+    def after_step(self, losses_now: Callable[[], dict[str, torch.Tensor]]) -> None:
+        if self.before:
+            with torch.no_grad():
+                self._update_logits(self.before, losses_now())
+            self.before = {}

@@ -3,7 +3,10 @@ shared representation grows with its relative inverse training rate.
 
 G_i = ‖∇_h λ_i L_i‖ at the encoder output h; r_i = (L_i / L_i(0)) / mean_j(L_j / L_j(0));
 the weights follow ∇_λ Σ |G_i − mean(G) · r_i^α| and are renormalised to sum to the
-number of tasks. Tasks whose loss does not reach h keep their static weight."""
+number of tasks that reach h. Tasks whose loss does not reach h keep w = 1, i.e. their
+static weight: a detached duration predictor, and g2p, which reaches the encoder through
+the character pass h_chars, where its gradient norm measures another tensor than the
+others' and cannot be balanced against them."""
 
 from __future__ import annotations
 
@@ -23,12 +26,13 @@ class GradNorm(WeightingMethod):
         self.register_buffer("initial", torch.zeros(len(weights)))
         self.names = list(weights)
 
-    def backward(self, losses: dict[str, torch.Tensor], shared: torch.Tensor) -> dict[str, float]:
-        with torch.no_grad():  # keep Σ w = number of tasks (the paper's renormalisation)
-            total_w = sum(self.w[k] for k in self.names)
-            for k in self.names:
-                self.w[k].mul_(len(self.names) / total_w)
-        tasks = [k for k in losses if self.reaches_encoder(k)]
+    def backward(self, losses: dict[str, torch.Tensor], shared: dict[str, torch.Tensor]) -> dict[str, float]:
+        balanced = [k for k in self.names if self.route(k) == "h"]
+        with torch.no_grad():  # Σ w = number of balanced tasks (the paper's renormalisation)
+            total_w = sum(self.w[k] for k in balanced)
+            for k in balanced:   # the others never get a gradient: left out, they stay at 1
+                self.w[k].mul_(len(balanced) / total_w)
+        tasks = [k for k in losses if self.route(k) == "h"]
         for k in tasks:
             i = self.names.index(k)
             if self.initial[i] == 0:
@@ -36,7 +40,7 @@ class GradNorm(WeightingMethod):
         # per-task gradient norms at h, differentiable in w
         norms = []
         for k in tasks:
-            g = torch.autograd.grad(losses[k], shared, retain_graph=True)[0]
+            g = torch.autograd.grad(losses[k], shared["h"], retain_graph=True)[0]
             norms.append(self.w[k] * self.static[k] * g.norm())
         if norms:
             norms_t = torch.stack(norms)

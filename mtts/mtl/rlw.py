@@ -11,7 +11,7 @@ from mtts.mtl.base import WeightingMethod
 class RandomLossWeighting(WeightingMethod):
     name = "rlw"
 
-    def backward(self, losses: dict[str, torch.Tensor], shared: torch.Tensor) -> dict[str, float]:
+    def backward(self, losses: dict[str, torch.Tensor], shared: dict[str, torch.Tensor]) -> dict[str, float]:
         names = list(losses)
         lam = len(names) * torch.softmax(torch.randn(len(names)), dim=0)  # uses the seeded torch RNG
         return self.weighted_sum(losses, {k: self.static[k] * float(lam[i]) for i, k in enumerate(names)})

@@ -10,5 +10,5 @@ from mtts.mtl.base import WeightingMethod
 class StaticWeighting(WeightingMethod):
     name = "static"
 
-    def backward(self, losses: dict[str, torch.Tensor], shared: torch.Tensor) -> dict[str, float]:
+    def backward(self, losses: dict[str, torch.Tensor], shared: dict[str, torch.Tensor]) -> dict[str, float]:
         return self.weighted_sum(losses, self.static)

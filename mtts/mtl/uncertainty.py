@@ -16,7 +16,7 @@ class UncertaintyWeighting(WeightingMethod):
         super().__init__(weights)
         self.log_vars = nn.ParameterDict({k: nn.Parameter(torch.zeros(())) for k in weights})
 
-    def backward(self, losses: dict[str, torch.Tensor], shared: torch.Tensor) -> dict[str, float]:
+    def backward(self, losses: dict[str, torch.Tensor], shared: dict[str, torch.Tensor]) -> dict[str, float]:
         total = sum(torch.exp(-self.log_vars[k]) * self.static[k] * v + self.log_vars[k] for k, v in losses.items())
         total.backward()
         return {k: float(torch.exp(-self.log_vars[k].detach()) * self.static[k]) for k in losses}

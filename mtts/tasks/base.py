@@ -64,6 +64,7 @@ class Task(nn.Module):
     infer_reads: tuple[str, ...] = ()              # the same at synthesis (infer)
     infer_writes: tuple[str, ...] = ()
     shares_encoder: bool = True              # False when the loss never reaches the encoder
+    encoder_output: str = "h"                # the encoder output its loss flows back through: h or h_chars
 
     def __init__(self, model: ModelConfig, dims: Dims, **opts):
         super().__init__()

@@ -39,10 +39,10 @@ class G2PTask(Task):
         if dims.n_chars < 3:
             raise MttsError("the g2p task needs a character table: run `mtts tokenize` again")
         self.upsample, self.n_tokens = upsample, dims.n_tokens
-        # a phoneme model: the loss reaches the encoder through the character pass, not through
-        # the phoneme encoding `h` that gradient methods aggregate over, so they backpropagate
-        # it apart; a character model's h is the character encoding, shared with the acoustic tasks
-        self.shares_encoder = dims.input == "chars"
+        # the loss reaches the shared transformer through the character pass of a phoneme model
+        # (gradient methods take it into the Jacobian through h_chars); a character model's h is
+        # the character encoding itself, shared with the acoustic tasks
+        self.encoder_output = "h" if dims.input == "chars" else "h_chars"
         self.proj = nn.Linear(model.d_model, upsample * dims.n_tokens)
 
     def _log_probs(self, ctx: Context, chars_lens: torch.Tensor):
