@@ -337,7 +337,7 @@ def test_a_character_input_model_trains_on_characters_and_shares_them_with_g2p()
     assert model.encoder.embed.num_embeddings == 20                    # the encoder reads characters
     assert model.tasks["recognition"].proj.out_features == 20          # and recognition reads them back
     assert model.tasks["g2p"].proj.out_features == 2 * 16              # g2p still predicts phonemes
-    assert "g2p" in model.encoder_tasks()                              # through the shared encoding h
+    assert "g2p" in model.encoder_tasks()["h"]                           # through the shared encoding h
     # the transformer starts as in a phoneme model of the same seed
     phones = MultiTaskModel(config_from_dict({**TINY, "tasks": CHAR_TASKS}), 16, 80, n_chars=20)
     assert all(torch.equal(v, phones.encoder.transformer.state_dict()[k])
