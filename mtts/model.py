@@ -155,7 +155,9 @@ class MultiTaskModel(nn.Module):
             self.encode_chars(ctx, batch["chars"], batch["chars_lens"])
         preds |= self.run_stage("auxiliary", ctx, batch)  # g2p on characters, recognition on the decoder
         losses = {name: self.tasks[name].loss(pred, batch, ctx) for name, pred in preds.items()}
-        shared = {k: v for k, v in (("h", ctx.h), ("h_chars", ctx.h_chars)) if v is not None}
+        # a character model's h_chars is its h: one shared output, not the same tensor twice
+        shared = {k: v for k, v in (("h", ctx.h), ("h_chars", ctx.h_chars))
+                  if v is not None and not (k == "h_chars" and v is ctx.h)}
         return {"losses": losses, "preds": preds, "ctx": ctx, "shared": shared}
 
     def infer_text(self, text: torch.Tensor, text_lens: torch.Tensor, **controls) -> tuple[Context, dict]:
