@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from mtts.text.normalize.core import Rule, Text
+from mtts.text.normalize.core import NOT_NAMES, Rule, Text
 
 ABBREVIATIONS = {
     "mr": "mister", "mrs": "missus", "ms": "miss", "messrs": "messieurs", "mme": "madame", "mlle": "mademoiselle",
@@ -61,17 +61,19 @@ def _read(m: re.Match, t: Text) -> str | None:
     if not dot:
         if key not in _BARE_TITLES or not w[0].isupper() or not _is_name(nxt.rstrip(",.;:")):
             return None
-    if key == "v":   # "Roe v. Wade"
-        return "versus" if dot and _is_name(prev) and _is_name(nxt) else None
+    if key == "v":   # "Roe v. Wade"; "Forrest V. Sorrels" has an initial
+        return "versus" if w == "v" and dot and _is_name(prev) and _is_name(nxt) else None
     if key in BEFORE_NUMBER:
         return BEFORE_NUMBER[key] if nxt[:1].isdigit() or nxt[:1] == "#" else None
     if key in ("dr", "st"):
-        # after a name or a house number and not before another name: a street ("Baker St.")
-        after_name = _is_name(prev) or _number_like(prev)
+        # before a name a saint or a doctor ("St. Paul", "Bury St. Edmunds"); after a name
+        # and before none a street or a drive ("Baker St.", "Baker St. The house")
+        before_name = _is_name(nxt) and _LETTERS.match(nxt).group() not in NOT_NAMES
         if key == "st":
-            reading = "street" if after_name or not _is_name(nxt) else "saint"
+            reading = "saint" if before_name else "street"
         else:
-            reading = "drive" if after_name and not _is_name(nxt) else "doctor"
+            after_name = _is_name(prev) or _number_like(prev)
+            reading = "drive" if after_name and not before_name else "doctor"
     elif key == "ft" and _number_like(prev):
         return None   # "6 ft." is a measure
     else:
@@ -79,7 +81,7 @@ def _read(m: re.Match, t: Text) -> str | None:
     return reading
 
 
-_TITLE = re.compile(r"(?:Mrs?|Ms|Dr|St|Messrs|MRS?|MS|DR|ST|MESSRS) [A-Z]")
+_TITLE = re.compile(r"(?:Mrs?|Ms|Dr|St|Messrs|MRS?|MS|DR|ST|MESSRS)(?= [A-Z])")
 
 
 def _starts(s: str) -> list[int]:

@@ -71,6 +71,10 @@ class Rule:
     first: "re.Pattern | Callable[[str], list[int]] | None" = None
 
 
+# capitalised words that start sentences or titles, not names
+NOT_NAMES = frozenset("The A An In On At Of To For By And But Or As If It Is Was He She We They This That "
+                       "These Those His Her Its Our Their My Your From With Without After Before When While "
+                       "Where Why How What Who Not No So Then There Here All Some Any Each Every".split())
 _CAPS_WORD = re.compile(r"\b[A-Z]{2,}\b")
 _LONG_WORD = re.compile(r"\b[^\W\d_]{2,}\b")
 # a list of initialisms has none of these; a sentence in capitals has some
