@@ -383,5 +383,26 @@ def convert(
     _print_json(run(src, out))
 
 
+@app.command()
+@stage
+def normalize(
+    text: Optional[str] = typer.Argument(None, help="Text to read; '-' or nothing reads standard input."),
+    text_file: Optional[Path] = typer.Option(None, help="Read each line of this UTF-8 file."),
+    explain: bool = typer.Option(False, help="Also show which rule read which span: span, class, reading."),
+):
+    """Print text as the built-in normaliser reads it (numbers, dates, money, units ... in words)."""
+    from mtts.text.normalize import explain as read, read_input
+    for line in read_input(text, text_file):
+        out, spans = read(line)
+        print(out)
+        if explain and spans:
+            table = Table(show_edge=False)
+            for col in ("span", "class", "reading"):
+                table.add_column(col)
+            for sp in spans:
+                table.add_row(sp.text, sp.cls, sp.reading)
+            console.print(table, highlight=False)
+
+
 if __name__ == "__main__":
     app()

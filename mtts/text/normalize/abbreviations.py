@@ -1,0 +1,103 @@
+"""Abbreviations, mostly those of LJSpeech-era text: titles ("Mr." mister, "Mrs." missus),
+"Dr." doctor before a name and drive after one, "St." saint before a name and street after
+one, "No." number before a digit, "Co." company, months ("Jan." january)."""
+
+from __future__ import annotations
+
+import re
+
+from mtts.text.normalize.core import NOT_NAMES, Rule, Text
+
+ABBREVIATIONS = {
+    "mr": "mister", "mrs": "missus", "ms": "miss", "messrs": "messieurs", "mme": "madame", "mlle": "mademoiselle",
+    "jr": "junior", "sr": "senior", "esq": "esquire", "prof": "professor", "gen": "general", "gov": "governor",
+    "capt": "captain", "col": "colonel", "lt": "lieutenant", "sgt": "sergeant", "maj": "major", "cpl": "corporal",
+    "adm": "admiral", "cmdr": "commander", "rev": "reverend", "hon": "honorable", "sen": "senator",
+    "rep": "representative", "pres": "president", "supt": "superintendent", "insp": "inspector", "det": "detective",
+    "drs": "doctors", "co": "company", "corp": "corporation", "ltd": "limited", "inc": "incorporated",
+    "bros": "brothers", "dept": "department", "univ": "university", "assn": "association", "govt": "government",
+    "vs": "versus", "etc": "et cetera", "approx": "approximately", "ave": "avenue", "blvd": "boulevard",
+    "rd": "road", "ln": "lane", "hwy": "highway", "mt": "mount", "ft": "fort", "fig": "figure", "vol": "volume",
+    "vols": "volumes", "ch": "chapter", "apt": "apartment", "e.g": "for example", "i.e": "that is",
+    "jan": "january", "feb": "february", "mar": "march", "apr": "april", "jun": "june", "jul": "july",
+    "aug": "august", "sep": "september", "sept": "september", "oct": "october", "nov": "november",
+    "dec": "december", "ph.d": "p h d", "a.k.a": "also known as", "ext": "extension",
+    "mon": "monday", "tue": "tuesday", "tues": "tuesday", "thu": "thursday", "thur": "thursday",
+    "thurs": "thursday", "fri": "friday",
+}
+# read so only before a number: "No. 5", "p. 12"
+BEFORE_NUMBER = {"no": "number", "nos": "numbers", "p": "page", "pp": "pages", "c": "circa", "ca": "circa"}
+# titles also written without a full stop ("Mr Smith")
+_BARE_TITLES = {"mr", "mrs", "ms", "dr", "st", "messrs"}
+
+_KEYS = frozenset(ABBREVIATIONS) | set(BEFORE_NUMBER) | {"dr", "st", "v"}
+_DOTTED_KEYS = sorted((k for k in _KEYS if "." in k), key=len, reverse=True)
+# any short word, looked up in _read: faster than an alternation of every key
+_ABBR = re.compile(r"(?<![A-Za-z])(?P<w>(?i:" + "|".join(re.escape(k) for k in _DOTTED_KEYS) + r")|[A-Za-z]{1,6})"
+                   r"(?![A-Za-z])(?P<dot>\.)?")
+
+
+_LETTERS = re.compile(r"[A-Za-z]*")
+
+
+def _is_name(w: str) -> bool:
+    """Whether a word (with whatever follows it: "Smith,", "Patrick's") is a capitalised name."""
+    w = _LETTERS.match(w).group()
+    return len(w) > 1 and w[0].isupper()
+
+
+def _number_like(w: str) -> bool:
+    return w[:1].isdigit()
+
+
+def _read(m: re.Match, t: Text) -> str | None:
+    w, dot = m.group("w"), m.group("dot")
+    key = w.lower()
+    if key not in _KEYS:
+        return None
+    nxt, prev = t.word_after(m.end()), t.word_before(m.start())
+    if prev in ("dot", "slash", "dash", "underscore", "colon"):
+        return None   # the end of an address read out: "example dot co."
+    if not dot:
+        if key not in _BARE_TITLES or not w[0].isupper() or not _is_name(nxt.rstrip(",.;:")):
+            return None
+    if key == "v":   # "Roe v. Wade"; "Forrest V. Sorrels" has an initial
+        return "versus" if w == "v" and dot and _is_name(prev) and _is_name(nxt) else None
+    if key in BEFORE_NUMBER:
+        return BEFORE_NUMBER[key] if nxt[:1].isdigit() or nxt[:1] == "#" else None
+    if key in ("dr", "st"):
+        # before a name a saint or a doctor ("St. Paul", "Bury St. Edmunds"); after a name
+        # and before none a street or a drive ("Baker St.", "Baker St. The house")
+        before_name = _is_name(nxt) and _LETTERS.match(nxt).group() not in NOT_NAMES
+        if key == "st":
+            reading = "saint" if before_name else "street"
+        else:
+            after_name = _is_name(prev) or _number_like(prev)
+            reading = "drive" if after_name and not before_name else "doctor"
+    elif key == "ft" and _number_like(prev):
+        return None   # "6 ft." is a measure
+    else:
+        reading = ABBREVIATIONS[key]
+    return reading
+
+
+_TITLE = re.compile(r"(?:Mrs?|Ms|Dr|St|Messrs|MRS?|MS|DR|ST|MESSRS)(?= [A-Z])")
+
+
+def _starts(s: str) -> list[int]:
+    """Words before a full stop, and titles before a name."""
+    out = {m.start() for m in _TITLE.finditer(s)}
+    i = s.find(".")
+    while i >= 0:
+        j = i
+        while j > 0 and s[j - 1].isascii() and s[j - 1].isalpha():
+            j -= 1
+        if j < i:
+            out.add(j)
+            if j >= 2 and s[j - 1] == ".":   # "e.g.", "a.k.a."
+                out.add(j - 2 if j < 4 or s[j - 3] != "." else j - 4)
+        i = s.find(".", i + 1)
+    return sorted(out)
+
+
+ABBREVIATION = Rule("ABBREVIATION", _ABBR, _read, "", _starts)

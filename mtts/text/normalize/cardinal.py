@@ -1,0 +1,123 @@
+"""Numbers on their own: ordinals, fractions, plurals of numbers, and cardinals, decimals,
+years and codes, told apart by their form and the words around them."""
+
+from __future__ import annotations
+
+import re
+
+from mtts.text.normalize.core import Rule, Text, numbers
+from mtts.text.normalize.numbers import INT, NUM, cardinal, digits, fraction, number, ordinal, plural, year
+
+# a number not glued to a word or to another number's separator
+_FREE = r"(?<![0-9A-Za-z.,])"
+
+# ---- ordinals: 1st, 22nd, 1,000th; 2d and 3d as in older text
+_ORDINAL = re.compile(rf"{_FREE}({INT})((?i:st|nd|rd|th)|d)(?![A-Za-z0-9])")
+
+
+def _ordinal(m: re.Match, t: Text) -> str | None:
+    n = int(m.group(1).replace(",", ""))
+    if m.group(2) == "d" and (n % 10 not in (2, 3) or n % 100 in (12, 13)):
+        return None
+    return ordinal(n)
+
+
+# ---- fractions and mixed numbers: 1/4, 3 2/4
+_FRACTION = re.compile(rf"{_FREE}(-)?(?:([0-9]+) )?([0-9]+)/([0-9]+)(?![0-9/])")
+_IDIOMS = {"24/7": "twenty four seven", "9/11": "nine eleven", "50/50": "fifty fifty"}
+
+
+def _fraction(m: re.Match, t: Text) -> str:
+    sign, whole, num, den = m.group(1), m.group(2), m.group(3), m.group(4)
+    frac = f"{num}/{den}"
+    if frac in _IDIOMS and not sign:
+        return (cardinal(int(whole)) + " " if whole else "") + _IDIOMS[frac]
+    sign = "minus " if sign else ""
+    if whole:
+        return f"{sign}{cardinal(int(whole))} and {fraction(int(num), int(den), mixed=True)}"
+    return sign + fraction(int(num), int(den))
+
+
+# ---- plurals of numbers: "747s", "the 5s" (decades are dates)
+_PLURAL = re.compile(rf"{_FREE}({INT})'?s(?![A-Za-z0-9])")
+
+
+def _plural(m: re.Match, t: Text) -> str:
+    return plural(number(m.group(1)))
+
+
+# ---- cardinals, decimals, years, codes
+_CARDINAL = re.compile(rf"{_FREE}(-)?({NUM})(?![0-9])")
+# before these a four-digit number is a count or a label, not a year
+_COUNT_CUES = frozenset("page pages p. pp. no. nos. number numbers room flight route highway suite box "
+                        "channel model".split())
+_NOT_PLURAL = frozenset("is was has as its his hers this thus us yes always towards afterwards besides "
+                        "whereas unless less plus minus across perhaps sometimes ours theirs yours".split())
+_PLURAL_NOUNS = frozenset("people men women children feet persons police cattle troops staff".split())
+_SAID_AS_DIGITS = {"911": "nine one one", "411": "four one one"}
+
+
+def _counts_things(t: Text, m: re.Match) -> bool:
+    """'1500 soldiers', 'page 1999': a count or a label rather than a year."""
+    if t.word_before(m.start()).lower() in _COUNT_CUES:
+        return True
+    nxt = t.word_after(m.end())
+    bare = nxt.rstrip(",.;:!?)")
+    if not bare.isalpha() or not bare.islower() or bare != nxt:
+        return False
+    return bare in _PLURAL_NOUNS or (bare.endswith("s") and not bare.endswith("ss") and bare not in _NOT_PLURAL)
+
+
+def _cardinal(m: re.Match, t: Text) -> tuple[str, str]:
+    sign, s = m.group(1), m.group(2)
+    if "." in s:
+        return ("minus " if sign else "") + number(s), "DECIMAL"
+    plain = s.isdigit()
+    if plain and not sign and len(s) == 4 and 1000 <= int(s) <= 2099 and not _counts_things(t, m):
+        return year(int(s)), "DATE"
+    if s in _SAID_AS_DIGITS and not sign:
+        return _SAID_AS_DIGITS[s], "DIGITS"
+    if plain and len(s) > 1 and s[0] == "0":
+        return ("minus " if sign else "") + digits(s), "DIGITS"
+    return ("minus " if sign else "") + number(s), "CARDINAL"
+
+
+# ---- ratios and scores that are not times: "3:2", "a 2:1 win"
+_RATIO = re.compile(r"(?<![0-9A-Za-z.,:])([0-9]+):([0-9]+)(?![0-9:]|\.[0-9])")
+
+
+def _ratio(m: re.Match, t: Text) -> str:
+    return f"{number(m.group(1))} to {number(m.group(2))}"
+
+
+# ---- "3x" three times, "2x4" two by four
+_TIMES = re.compile(rf"{_FREE}([0-9]+)x(?:([0-9]+)|(?![A-Za-z]))")
+
+
+def _times(m: re.Match, t: Text) -> str:
+    n, by = m.group(1), m.group(2)
+    return f"{number(n)} by {number(by)}" if by else f"{number(n)} times"
+
+
+# ---- digits glued to letters: "mp3", "B52", "R2D2"; and whatever digit is left
+_AFTER_LETTER = re.compile(r"(?<=[A-Za-z])[0-9]+")
+_ANY_DIGITS = re.compile(r"[0-9]+")
+
+
+def _after_letter(m: re.Match, t: Text) -> str:
+    s = m.group()
+    return number(s) if len(s) <= 4 else digits(s)
+
+
+def _digits(m: re.Match, t: Text) -> str:
+    return digits(m.group())
+
+
+ORDINAL = Rule("ORDINAL", _ORDINAL, _ordinal, "digit", numbers("[A-Za-z]"))
+FRACTION = Rule("FRACTION", _FRACTION, _fraction, "/", numbers("/| [0-9]+/", "-"))
+PLURAL = Rule("CARDINAL", _PLURAL, _plural, "digit", numbers("'?s"))
+RATIO = Rule("CARDINAL", _RATIO, _ratio, ":", numbers(":"))
+TIMES = Rule("CARDINAL", _TIMES, _times, "x", numbers("x"))
+CARDINAL = Rule("CARDINAL", _CARDINAL, _cardinal, "digit", numbers(lead="-."))
+AFTER_LETTER = Rule("CARDINAL", _AFTER_LETTER, _after_letter, "digit", re.compile("(?<=[A-Za-z])[0-9]"))
+DIGITS = Rule("DIGITS", _ANY_DIGITS, _digits, "digit")
