@@ -231,9 +231,9 @@ def _gap(s: str, a: int, b: int, prev: Span | None, nxt: Span | None, spans: lis
         return " to "
     if gap == "-" and (prev or nxt) and a > 0 and b < len(s):
         return " "                # "10-year-old", "COVID-19", "FBI-led"
-    if prev and prev.cls in NUMERIC and gap[:1] == "-" and gap[1:2].isalpha():
-        gap = " " + gap[1:]
-    if nxt and nxt.cls in NUMERIC and gap[-1:] == "-" and gap[-2:-1].isalpha():
+    if prev and gap[:1] == "-" and gap[1:2].isalpha():
+        gap = " " + gap[1:]       # "U.S.-led"
+    if nxt and gap[-1:] == "-" and gap[-2:-1].isalpha():
         gap = gap[:-1] + " "
     if "-" in gap or "—" in gap or "–" in gap:
         # a reading is set off by spaces, so read the dashes as they will stand then
@@ -271,8 +271,12 @@ def run(text: str, rules: tuple[Rule, ...]) -> tuple[str, list[Span]]:
     parts, pos, prev, extra = [], 0, None, []
     for sp in spans:
         parts.append(_gap(s, pos, sp.start, prev, sp, extra))
-        # a span that ends the text with a full stop ("5 p.m.", "U.S.") also ends the sentence
-        end = "." if sp.end == len(s) and sp.text.endswith(".") and not sp.reading.endswith(".") else ""
+        # a span that ends the text with a full stop ("5 p.m.", "U.S.") also ends the sentence,
+        # and so does a time's or a unit's before a capital ("at 5 p.m. Then")
+        end = ""
+        if sp.text.endswith(".") and not sp.reading.endswith("."):
+            if sp.end == len(s) or (sp.cls in ("TIME", "MEASURE") and s[sp.end:sp.end + 2].strip()[:1].isupper()):
+                end = "."
         parts.append(f" {sp.reading}{end} ")
         pos, prev = sp.end, sp
     parts.append(_gap(s, pos, len(s), prev, None, extra))
