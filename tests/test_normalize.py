@@ -59,6 +59,7 @@ CASES = {
         ("A share of 5/16.", "a share of five sixteenths"),
         ("The odds were 7/100.", "the odds were seven hundredths"),
         ("We got 123/456.", "we got one hundred twenty three over four hundred fifty six"),
+        ("A 17/40 chance.", "a seventeen fortieths chance"),
         ("It grew 3½ times.", "it grew three and a half times"),
         ("Open 24/7.", "open twenty four seven"),
     ],
