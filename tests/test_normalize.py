@@ -132,6 +132,7 @@ CASES = {
         ("At 3:15 pm GMT.", "at three fifteen p m g m t"),
         ("At 6 AM EST.", "at six a m e s t"),
         ("The run took 1:30:05.", "the run took one hour thirty minutes five seconds"),
+        ("He ran it in 25:30.", "he ran it in twenty five minutes thirty seconds"),
     ],
     "MEASURE": [
         ("It is 12KG.", "it is twelve kilograms"),
