@@ -73,10 +73,6 @@ def number(s: str) -> str:
     return cardinal(int(whole))
 
 
-def value(s: str) -> float:
-    return float(s.replace(",", "") or 0)
-
-
 def is_one(s: str) -> bool:
     """Whether a written amount takes the singular ("1 kilogram", not "1.0" or "01")."""
     return s.replace(",", "") == "1"
