@@ -27,6 +27,7 @@ CASES = {
         ("Files in mp3 format.", "files in mp three format"),
         ("A 10-year-old boy.", "a ten year old boy"),
         ("The 747s landed.", "the seven hundred forty sevens landed"),
+        ("About 10 000 people.", "about ten thousand people"),
     ],
     "ORDINAL": [
         ("She finished 1st.", "she finished first"),
@@ -58,6 +59,7 @@ CASES = {
         ("A share of 5/16.", "a share of five sixteenths"),
         ("The odds were 7/100.", "the odds were seven hundredths"),
         ("We got 123/456.", "we got one hundred twenty three over four hundred fifty six"),
+        ("A 17/40 chance.", "a seventeen fortieths chance"),
         ("It grew 3½ times.", "it grew three and a half times"),
         ("Open 24/7.", "open twenty four seven"),
     ],
@@ -113,6 +115,8 @@ CASES = {
         ("The 19th century saw change.", "the nineteenth century saw change"),
         ("Class of '99.", "class of ninety nine"),
         ("Open Mon-Fri.", "open monday to friday"),
+        ("The 2012/13 season.", "the twenty twelve thirteen season"),
+        ("In 1999/2000 it fell.", "in nineteen ninety nine two thousand it fell"),
     ],
     "TIME": [
         ("Meet at 6:45 am.", "meet at six forty five a m"),
@@ -128,6 +132,7 @@ CASES = {
         ("At 3:15 pm GMT.", "at three fifteen p m g m t"),
         ("At 6 AM EST.", "at six a m e s t"),
         ("The run took 1:30:05.", "the run took one hour thirty minutes five seconds"),
+        ("He ran it in 25:30.", "he ran it in twenty five minutes thirty seconds"),
     ],
     "MEASURE": [
         ("It is 12KG.", "it is twelve kilograms"),
@@ -149,6 +154,8 @@ CASES = {
         ("It ran 3 GHz.", "it ran three gigahertz"),
         ("He is 6 ft. tall.", "he is six feet tall"),
         ("He is 5'11\".", "he is five feet eleven inches"),
+        ("He is 6' tall.", "he is six feet tall"),
+        ("It is 5 in. wide.", "it is five inches wide"),
         ("Area of 50 km².", "area of fifty square kilometers"),
         ("A 10 sq ft room.", "a ten square feet room"),
         ("Only 1 mm thick.", "only one millimeter thick"),
@@ -190,6 +197,7 @@ CASES = {
         ("Dial 1-800-555-0199.", "dial one, eight o o, five five five, o one nine nine"),
         ("Ring +44 20 7946 0958.", "ring plus four four, two o, seven nine four six, o nine five eight"),
         ("Ring +1 415 555 2671.", "ring plus one, four one five, five five five, two six seven one"),
+        ("Ring 555 123 4567.", "ring five five five, one two three, four five six seven"),
     ],
     "ELECTRONIC": [
         ("Mail john.smith@example.com.", "mail john dot smith at example dot com"),
@@ -211,6 +219,8 @@ CASES = {
         ("A PhD student.", "a p h d student"),
         ("He said NO.", "he said no"),
         ("THE FOX IS OLD.", "the fox is old"),
+        ("A U.S.-led force.", "a u s led force"),
+        ("After WWII ended.", "after world war two ended"),
     ],
     "ABBREVIATION": [
         ("Mr. Brown is here.", "mister brown is here"),

@@ -37,7 +37,7 @@ RULES: tuple[Rule, ...] = (
     electronic.EMAIL, electronic.URL,
     telephone.TELEPHONE,
     dates.NUMERIC, dates.MDY, dates.DMY, dates.MONTH_YEAR, dates.MONTH_DAY, dates.DECADE, dates.SHORT_YEAR,
-    dates.DAY_RANGE,
+    dates.DAY_RANGE, dates.SEASON,
     times.CLOCK, times.DOTTED, times.HOUR,
     money.BEFORE, money.AFTER,
     measures.FEET_INCHES, measures.MEASURE, measures.PER, measures.RATIO, measures.PER_WORD,

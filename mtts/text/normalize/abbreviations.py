@@ -84,15 +84,17 @@ def _read(m: re.Match, t: Text) -> str | None:
 _TITLE = re.compile(r"(?:Mrs?|Ms|Dr|St|Messrs|MRS?|MS|DR|ST|MESSRS)(?= [A-Z])")
 
 
+_LETTERS_BEFORE = re.compile(r"[A-Za-z]+$")
+
+
 def _starts(s: str) -> list[int]:
-    """Words before a full stop, and titles before a name."""
+    """Words before a full stop ("e.g." from its first letter), and titles before a name."""
     out = {m.start() for m in _TITLE.finditer(s)}
     i = s.find(".")
     while i >= 0:
-        j = i
-        while j > 0 and s[j - 1].isascii() and s[j - 1].isalpha():
-            j -= 1
-        if j < i:
+        m = _LETTERS_BEFORE.search(s, max(i - 6, 0), i)
+        if m is not None:
+            j = m.start()
             out.add(j)
             if j >= 2 and s[j - 1] == ".":   # "e.g.", "a.k.a."
                 out.add(j - 2 if j < 4 or s[j - 3] != "." else j - 4)

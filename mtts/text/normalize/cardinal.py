@@ -47,7 +47,8 @@ def _plural(m: re.Match, t: Text) -> str:
 
 
 # ---- cardinals, decimals, years, codes
-_CARDINAL = re.compile(rf"{_FREE}(-)?({NUM})(?![0-9])")
+# groups of three after a space are one number ("10 000"): a group like "000" is no number alone
+_CARDINAL = re.compile(rf"{_FREE}(-)?([0-9]{{1,3}}(?: [0-9]{{3}})+(?![0-9.,])|{NUM})(?![0-9])")
 # before these a four-digit number is a count or a label, not a year
 _COUNT_CUES = frozenset("page pages p. pp. no. nos. number numbers room flight route highway suite box "
                         "channel model".split())
@@ -69,7 +70,7 @@ def _counts_things(t: Text, m: re.Match) -> bool:
 
 
 def _cardinal(m: re.Match, t: Text) -> tuple[str, str]:
-    sign, s = m.group(1), m.group(2)
+    sign, s = m.group(1), m.group(2).replace(" ", ",")
     if "." in s:
         return ("minus " if sign else "") + number(s), "DECIMAL"
     plain = s.isdigit()

@@ -173,23 +173,31 @@ def _gates(s: str) -> dict[str, bool]:
 
 
 def _wanted(rule: Rule, s: str, gates: dict[str, bool]) -> bool:
-    if not rule.needs:
+    needs = rule.needs
+    if not needs:
         return True
-    if isinstance(rule.needs, re.Pattern):
-        return rule.needs.search(s) is not None
-    return gates[rule.needs] if rule.needs in gates else any(c in s for c in rule.needs)
+    if needs in gates:
+        return gates[needs]
+    if isinstance(needs, str):
+        return any(c in s for c in needs)
+    return needs.search(s) is not None
 
 
-def _matches(rule: Rule, s: str, claimed: bytearray, starts: dict):
+def _candidates(rule: Rule, s: str, starts: dict) -> list[int] | None:
+    """Where the rule's matches can start (None: anywhere); shared by rules with one `first`."""
+    f = rule.first
+    if f is None:
+        return None
+    if f not in starts:
+        starts[f] = [m.start() for m in f.finditer(s)] if isinstance(f, re.Pattern) else f(s)
+    return starts[f]
+
+
+def _matches(rule: Rule, s: str, claimed: bytearray, cands: list[int] | None):
     """The rule's matches from left to right that do not touch a claimed span."""
-    if rule.first is not None:
-        if rule.first not in starts:
-            f = rule.first
-            starts[f] = [m.start() for m in f.finditer(s)] if isinstance(f, re.Pattern) else f(s)
-        cands = starts[rule.first]
     pos = 0
     while pos <= len(s):
-        if rule.first is None:
+        if cands is None:
             m = rule.pattern.search(s, pos)
         else:
             m = None
@@ -223,9 +231,9 @@ def _gap(s: str, a: int, b: int, prev: Span | None, nxt: Span | None, spans: lis
         return " to "
     if gap == "-" and (prev or nxt) and a > 0 and b < len(s):
         return " "                # "10-year-old", "COVID-19", "FBI-led"
-    if prev and prev.cls in NUMERIC and gap[:1] == "-" and gap[1:2].isalpha():
-        gap = " " + gap[1:]
-    if nxt and nxt.cls in NUMERIC and gap[-1:] == "-" and gap[-2:-1].isalpha():
+    if prev and gap[:1] == "-" and gap[1:2].isalpha():
+        gap = " " + gap[1:]       # "U.S.-led"
+    if nxt and gap[-1:] == "-" and gap[-2:-1].isalpha():
         gap = gap[:-1] + " "
     if "-" in gap or "—" in gap or "–" in gap:
         # a reading is set off by spaces, so read the dashes as they will stand then
@@ -246,7 +254,10 @@ def run(text: str, rules: tuple[Rule, ...]) -> tuple[str, list[Span]]:
     for rule in rules:
         if not _wanted(rule, s, gates):
             continue
-        for m in _matches(rule, s, claimed, starts):
+        cands = _candidates(rule, s, starts)
+        if cands is not None and not cands:
+            continue
+        for m in _matches(rule, s, claimed, cands):
             reading = rule.read(m, t)
             if reading is None:
                 continue
@@ -260,8 +271,12 @@ def run(text: str, rules: tuple[Rule, ...]) -> tuple[str, list[Span]]:
     parts, pos, prev, extra = [], 0, None, []
     for sp in spans:
         parts.append(_gap(s, pos, sp.start, prev, sp, extra))
-        # a span that ends the text with a full stop ("5 p.m.", "U.S.") also ends the sentence
-        end = "." if sp.end == len(s) and sp.text.endswith(".") and not sp.reading.endswith(".") else ""
+        # a span that ends the text with a full stop ("5 p.m.", "U.S.") also ends the sentence,
+        # and so does a time's or a unit's before a capital ("at 5 p.m. Then")
+        end = ""
+        if sp.text.endswith(".") and not sp.reading.endswith("."):
+            if sp.end == len(s) or (sp.cls in ("TIME", "MEASURE") and s[sp.end:sp.end + 2].strip()[:1].isupper()):
+                end = "."
         parts.append(f" {sp.reading}{end} ")
         pos, prev = sp.end, sp
     parts.append(_gap(s, pos, len(s), prev, None, extra))

@@ -137,6 +137,22 @@ def _short_year(m: re.Match, t: Text) -> str:
 
 
 _FIRST_MONTH = re.compile(r"(?i:j(?:an|u[nl])|feb|ma[ry]|a(?:pr|ug)|sep|oct|nov|dec)")
+# ---- a season or financial year: "2012/13" -> "twenty twelve thirteen"
+_SEASON = re.compile(r"(?<![0-9/.,])(?P<y>1[0-9]{3}|20[0-9]{2})/(?P<n>[0-9]{4}|[0-9]{2})(?![0-9/])")
+
+
+def _season(m: re.Match, t: Text) -> str | None:
+    y, n = int(m.group("y")), m.group("n")
+    if len(n) == 4:
+        return f"{year(y)} {year(int(n))}" if int(n) == y + 1 else None
+    if int(n) != (y + 1) % 100:
+        return None
+    return f"{year(y)} {digits(n) if n[0] == '0' else cardinal(int(n))}"
+
+
+SEASON = Rule("DATE", _SEASON, _season, "/", numbers("/"))
+
+
 # ---- weekday ranges: "Mon-Fri" -> "monday to friday"
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _DAY_ABBR = r"(?:Mon|Tue|Tues|Wed|Thu|Thur|Thurs|Fri|Sat|Sun)\.?"

@@ -116,7 +116,8 @@ _PER = re.compile(rf"/(?P<den>{_UNIT}|[a-z]+){_POWER.format('p2')}{_TAIL}")
 _PER_WORDS = frozenset("second minute hour day night week month year person head unit item piece page "
                        "share seat ticket visit month".split())
 # 5'11": feet and inches
-_FEET_INCHES = re.compile(r"(?<![0-9A-Za-z.,])(?P<ft>[0-9]+)' ?(?P<inch>[0-9]{1,2}(?:\.[0-9]+)?)\"")
+# 5'11", and 6' alone before a word or the end ("6' tall"), not a closing quote after it
+_FEET_INCHES = re.compile(r"(?<![0-9A-Za-z.,'])(?P<ft>[0-9]+)'(?: ?(?P<inch>[0-9]{1,2}(?:\.[0-9]+)?)\"|(?= [a-z]|$))")
 
 
 def _quantity(m: re.Match) -> tuple[str, bool]:
@@ -135,7 +136,8 @@ def _quantity(m: re.Match) -> tuple[str, bool]:
 
 def _measure(m: re.Match, t: Text) -> str | None:
     names = lookup(m.group("unit"))
-    if names is None or (m.group("unit") == "in" and m.end() < len(t.s) and t.s[m.end()] not in ".,;)"):
+    if names is None or (m.group("unit") == "in" and not m.group("dot") and m.end() < len(t.s)
+                         and t.s[m.end()] not in ".,;)"):
         return None   # "in" is an inch only at the end of a phrase: "5 in the box" is not
     if m.group("dot") and m.group("unit").lower() not in _DOTTED:
         return None
@@ -184,7 +186,8 @@ def _per_word(m: re.Match, t: Text) -> str | None:
 
 def _feet_inches(m: re.Match, t: Text) -> str:
     ft, inch = m.group("ft"), m.group("inch")
-    return f"{number(ft)} {'foot' if is_one(ft) else 'feet'} {number(inch)} {'inch' if is_one(inch) else 'inches'}"
+    feet = f"{number(ft)} {'foot' if is_one(ft) else 'feet'}"
+    return f"{feet} {number(inch)} {'inch' if is_one(inch) else 'inches'}" if inch else feet
 
 
 # a unit, a scale word or a fraction comes next

@@ -73,10 +73,6 @@ def number(s: str) -> str:
     return cardinal(int(whole))
 
 
-def value(s: str) -> float:
-    return float(s.replace(",", "") or 0)
-
-
 def is_one(s: str) -> bool:
     """Whether a written amount takes the singular ("1 kilogram", not "1.0" or "01")."""
     return s.replace(",", "") == "1"
@@ -91,14 +87,14 @@ def plural(words: str) -> str:
     return words + "s"
 
 
-# denominators read as ordinals ("five eighths"); others are "X over Y"
-_NAMED_DENOMINATORS = set(range(2, 21)) | {32, 64, 100, 1000}
+# denominators read as ordinals ("five eighths", "seven hundredths"); larger ones are "X over Y"
+_NAMED_DENOMINATORS = set(range(2, 101)) | {1000}
 
 
 def fraction(num: int, den: int, mixed: bool = False) -> str:
     """3/4 -> "three quarters"; 1/2 -> "one half" ("a half" in a mixed number);
-    large denominators: 123/456 -> "one hundred twenty three over four hundred fifty six"."""
-    if den not in _NAMED_DENOMINATORS or num == 0:
+    large numbers: 123/456 -> "one hundred twenty three over four hundred fifty six"."""
+    if den not in _NAMED_DENOMINATORS or num == 0 or num >= 100:
         return f"{cardinal(num)} over {cardinal(den)}"
     name = "half" if den == 2 else "quarter" if den == 4 else ordinal(den).removeprefix("one ")
     if num == 1:

@@ -1,7 +1,7 @@
 """Times of day and durations: "3:30 pm" -> "three thirty p m", "1.59 p.m." -> "one fifty nine
 p m", "1 a.m." -> "one a m", "7:05" -> "seven o five", "14:00" -> "fourteen hundred",
-"3:00" -> "three o'clock", time zones spelled ("EST" -> "e s t"), and "1:30:05" -> "one
-hour thirty minutes five seconds"."""
+"3:00" -> "three o'clock", time zones spelled ("EST" -> "e s t"), and durations: "1:30:05" ->
+"one hour thirty minutes five seconds", "25:30" -> "twenty five minutes thirty seconds"."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ _ZONES = ("UTC GMT BST IST CET CEST EET EEST WET MSK EST EDT CST CDT MST MDT PST
           "AEST AEDT ACST AWST JST KST NZST NZDT SGT HKT ET CT MT PT").split()
 _ZONE = rf"(?: (?P<zone>(?:{'|'.join(sorted(_ZONES, key=len, reverse=True))})(?:[+-][0-9]{{1,2}})?)(?![A-Za-z]))?"
 
-_CLOCK = re.compile(rf"(?<![0-9.:,])(?P<h>[0-2]?[0-9]):(?P<m>[0-5][0-9])(?::(?P<s>[0-5][0-9]))?(?![0-9:])"
+_CLOCK = re.compile(rf"(?<![0-9.:,])(?P<h>[0-9]{{1,2}}):(?P<m>[0-5][0-9])(?::(?P<s>[0-5][0-9]))?(?![0-9:])"
                     rf"(?: ?{_AMPM})?{_ZONE}")
 _DOTTED = re.compile(rf"(?<![0-9.:,])(?P<h>[01]?[0-9])\.(?P<m>[0-5][0-9]) ?{_AMPM}{_ZONE}")
 _HOUR = re.compile(rf"(?<![0-9.:,])(?P<h>[01]?[0-9]) ?{_AMPM}{_ZONE}")
@@ -55,6 +55,8 @@ def _duration(h: int, mm: int, ss: int) -> str:
 def _clock(m: re.Match, t: Text) -> str | None:
     h, mm = int(m.group("h")), int(m.group("m"))
     ampm = bool(m.group("ampm"))
+    if h > 24 and not ampm and not m.group("s"):
+        return _duration(0, h, mm) + _suffix(m, t)   # "25:30": minutes and seconds
     if h > 24 or (ampm and not 1 <= h <= 12):
         return None
     if m.group("s") and not ampm:
