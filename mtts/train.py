@@ -98,7 +98,8 @@ TRIM_EVERY = 10   # steps; every step was 11 % slower on synthetic batches, ever
 
 
 def train(cfg: Config, data_dir: Path, dump_dir: Path, exp_dir: Path, resume: bool = False,
-          max_utts: int = 0) -> dict:
+          max_utts: int = 0, utts: list[str] | None = None) -> dict:
+    """utts: train on these utterances of DATA/train only (the ablation's data sizes)."""
     tokens = TokenTable.load(dump_dir / "tokens.txt")
     stats_d = read_json(dump_dir / "stats.json")
     params = FeatureParams.from_dict(read_json(dump_dir / "feature_params.json"))
@@ -108,7 +109,7 @@ def train(cfg: Config, data_dir: Path, dump_dir: Path, exp_dir: Path, resume: bo
         torch.set_num_threads(cfg.train.num_threads)
     seed_everything(cfg.train.seed)
     chars = TokenTable.load(dump_dir / "chars.txt") if "g2p" in cfg.tasks else None
-    train_set = TTSDataset(data_dir / "train", tokens, stats, max_utts, chars)
+    train_set = TTSDataset(data_dir / "train", tokens, stats, max_utts, chars, utts)
     dev_set = TTSDataset(data_dir / "dev", tokens, stats, 0, chars) if (data_dir / "dev" / "phones").is_file() else None
     sources = {"corpus": Source(train_set, cfg.train.batch_frames, collate)}
     lex_dev = None

@@ -46,11 +46,18 @@ class Stats:
 
 class TTSDataset(Dataset):
     def __init__(self, split_dir: Path, tokens: TokenTable, stats: Stats, max_utts: int = 0,
-                 chars: TokenTable | None = None):
+                 chars: TokenTable | None = None, only: list[str] | None = None):
+        """only: these utterances of the split (e.g. a training-data size of the ablation)."""
         phones = read_table(split_dir / "phones")
         norm = read_table(split_dir / "norm_text") if chars is not None else {}
         feats = read_table(split_dir / "feats.scp")
         ids = sorted(set(phones) & set(feats))
+        if only is not None:
+            missing = sorted(set(only) - set(ids))
+            if missing:
+                raise MttsError(f"{split_dir} has no phones or features for {', '.join(missing[:3])}"
+                                + (f" and {len(missing) - 3} more" if len(missing) > 3 else ""))
+            ids = sorted(set(only))
         if max_utts:
             ids = ids[:max_utts]
         if not ids:
