@@ -116,38 +116,59 @@ def train(
 @app.command()
 @stage
 def ablate(
-    plan: Path = typer.Option(..., "--plan", "-p", help="Ablation plan YAML: base overrides and variants "
+    plan: Path = typer.Option(..., "--plan", "-p", help="Ablation plan YAML: variants, sizes, seeds, steps "
                                                        "(see recipes/mini/conf/ablate.yaml)."),
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="Base training config."),
     data_dir: Path = typer.Option(Path("data")),
     dump_dir: Path = typer.Option(Path("dump")),
-    exp_dir: Path = typer.Option(Path("exp/ablate"), help="One training run per variant and seed goes here."),
-    steps: int = typer.Option(400, help="Training steps of every run (equal for all variants)."),
-    seeds: int = typer.Option(2, help="Seeds per variant: train.seed, train.seed + 1, ..."),
-    only: Optional[str] = typer.Option(None, help="Comma-separated variants to train now (the report "
-                                                  "still covers every finished run)."),
-    asr_utts: int = typer.Option(0, help="Also score pocketsphinx WER/CER on this many synthesised dev "
-                                         "sentences per run (needs mtts[eval]; 0: off)."),
-    nj: int = typer.Option(2, help="Parallel jobs for the ASR scoring."),
-    metric: str = typer.Option("mel_l1", help="Dev metric the verdicts judge by."),
-    report: Optional[Path] = typer.Option(None, help="Also write the report here (e.g. docs/ablation.md), "
-                                                     "its plots beside it."),
-    note: Optional[str] = typer.Option(None, help="A paragraph for the report, e.g. how the runs were split."),
+    exp_dir: Path = typer.Option(Path("exp/ablate"), help="Training runs go to EXP/<size>/<variant>/seed<k>/."),
+    results: Optional[Path] = typer.Option(None, help="One small JSON per finished cell, "
+                                                      "RESULTS/<size>/<variant>/seed<k>.json, meant to be "
+                                                      "committed (default EXP/results)."),
+    report: Optional[Path] = typer.Option(None, help="The Markdown report, rebuilt from RESULTS (default "
+                                                     "EXP/report.md; e.g. docs/ablation.md), its plot beside it."),
+    only: Optional[str] = typer.Option(None, help="Comma-separated variants to run now."),
+    sizes: Optional[str] = typer.Option(None, help="Comma-separated data sizes to run now (minutes or full)."),
+    seeds: Optional[str] = typer.Option(None, help="Comma-separated seeds of the plan to run now."),
+    job_index: int = typer.Option(0, help="Run every --jobs-th cell of the chosen grid, starting at this "
+                                          "one (0-based; e.g. an array job's index)."),
+    jobs: int = typer.Option(1, help="How many jobs share the grid."),
+    steps: Optional[int] = typer.Option(None, help="Training steps of every cell (default: the plan's)."),
+    score_utts: Optional[int] = typer.Option(None, help="Dev sentences synthesised and scored per cell "
+                                                        "(default: the plan's, 50)."),
+    asr: bool = typer.Option(True, help="Score WER/CER with pocketsphinx (the eval extra); --no-asr: "
+                                        "MCD and F0 only."),
+    nj: int = typer.Option(2, help="Parallel jobs for scoring."),
+    report_only: bool = typer.Option(False, help="Train nothing: rebuild the report from RESULTS."),
+    note: Optional[str] = typer.Option(None, help="A paragraph for the report, e.g. how the cells were run."),
 ):
-    """Single- vs multi-task ablation at equal steps over several seeds: a Markdown report
-    with mean +- std per variant, verdicts and plots (dev curves, train-vs-dev gap, weights, s/step)."""
+    """Single- vs multi-task ablation at equal steps over paired seeds and data sizes, judged
+    on free-running synthesis of dev sentences (WER, CER, MCD, log-F0 RMSE): paired bootstrap
+    intervals, Holm-corrected verdicts (better / worse / inconclusive), run in pieces."""
     import shlex
 
-    from mtts.ablate import ablate as run
-    names = [n.strip() for n in only.split(",") if n.strip()] if only else None
+    from mtts.ablate import ablate as run, size_label
+
+    def split(text: Optional[str], kind=str) -> Optional[list]:
+        if not text:
+            return None
+        try:
+            return [kind(x.strip()) for x in text.split(",") if x.strip()]
+        except ValueError:
+            raise MttsError(f"cannot read {text!r} as a comma-separated list") from None
     # the full command line, defaults included, so the report says exactly what made it
     parts = ["--plan", plan, *(["--config", config] if config else []), "--data-dir", data_dir,
-             "--dump-dir", dump_dir, "--exp-dir", exp_dir, "--steps", steps, "--seeds", seeds,
-             *(["--asr-utts", asr_utts, "--nj", nj] if asr_utts else []), "--metric", metric,
-             *(["--report", report] if report else [])]
+             "--dump-dir", dump_dir, "--exp-dir", exp_dir, *(["--results", results] if results else []),
+             *(["--report", report] if report else []), *(["--only", only] if only else []),
+             *(["--sizes", sizes] if sizes else []), *(["--seeds", seeds] if seeds else []),
+             *(["--job-index", job_index, "--jobs", jobs] if jobs != 1 else []),
+             *(["--steps", steps] if steps is not None else []),
+             *(["--score-utts", score_utts] if score_utts is not None else []),
+             *([] if asr else ["--no-asr"]), *(["--report-only"] if report_only else [])]
     command = "mtts ablate " + " ".join(shlex.quote(str(a)) for a in parts)
-    _print_json(run(config, plan, data_dir, dump_dir, exp_dir, steps, seeds, names, asr_utts, nj, report,
-                    metric, command, note))
+    _print_json(run(config, plan, data_dir, dump_dir, exp_dir, results, report, split(only),
+                    [size_label(x) for x in split(sizes) or []] or None, split(seeds, int), (job_index, jobs),
+                    steps, score_utts, asr, nj, report_only, command, note))
 
 
 @app.command("train-vocoder")

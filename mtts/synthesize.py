@@ -154,20 +154,21 @@ class Synthesizer:
         return self.stats.denorm_mel(self.norm_mel(text, length_scale, source)).numpy()
 
     @torch.no_grad()
-    def vocode(self, norm_mel: torch.Tensor, n_iter: int = 32) -> np.ndarray:
+    def vocode(self, norm_mel: torch.Tensor, n_iter: int = 32, seed: int | None = None) -> np.ndarray:
         if self.vocoder is not None:
             return self.vocoder(norm_mel[None])[0].clamp(-1.0, 1.0).numpy()
-        return griffin_lim(self.stats.denorm_mel(norm_mel).numpy(), self.params, n_iter)
+        return griffin_lim(self.stats.denorm_mel(norm_mel).numpy(), self.params, n_iter, seed)
 
     def __call__(self, text: str, length_scale: float = 1.0, n_iter: int = 32,
-                 source: str = "auto") -> tuple[np.ndarray, dict]:
-        """Any length of text -> waveform, plus timing of acoustic model and vocoder."""
+                 source: str = "auto", seed: int | None = None) -> tuple[np.ndarray, dict]:
+        """Any length of text -> waveform, plus timing of acoustic model and vocoder.
+        seed: Griffin-Lim's initial phases (evaluation makes them alike for every model)."""
         sentences = split_sentences(text)
         if not sentences:
             raise MttsError("the text is empty")
         gap = np.zeros(int(0.15 * self.params.sample_rate), dtype=np.float32)
         pieces, t_am, t_voc = [], 0.0, 0.0
-        for s in sentences:
+        for k, s in enumerate(sentences):
             t0 = time.perf_counter()
             try:
                 mel = self.norm_mel(s, length_scale, source)
@@ -176,7 +177,7 @@ class Synthesizer:
                     raise
                 continue  # a punctuation-only piece inside longer text is skipped
             t1 = time.perf_counter()
-            pieces += [self.vocode(mel, n_iter), gap]
+            pieces += [self.vocode(mel, n_iter, None if seed is None else seed + k), gap]
             t_voc += time.perf_counter() - t1
             t_am += t1 - t0
         if not pieces:

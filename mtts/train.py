@@ -122,7 +122,8 @@ TRIM_EVERY = 10   # steps; every step was 11 % slower on synthetic batches, ever
 
 
 def train(cfg: Config, data_dir: Path, dump_dir: Path, exp_dir: Path, resume: bool = False,
-          max_utts: int = 0) -> dict:
+          max_utts: int = 0, utts: list[str] | None = None) -> dict:
+    """utts: train on these utterances of DATA/train only (the ablation's data sizes)."""
     tokens = TokenTable.load(dump_dir / "tokens.txt")
     stats_d = read_json(dump_dir / "stats.json")
     params = FeatureParams.from_dict(read_json(dump_dir / "feature_params.json"))
@@ -133,7 +134,7 @@ def train(cfg: Config, data_dir: Path, dump_dir: Path, exp_dir: Path, resume: bo
     seed_everything(cfg.train.seed)
     by_chars = cfg.data.input == "chars"
     chars = TokenTable.load(dump_dir / "chars.txt") if "g2p" in cfg.tasks or by_chars else None
-    train_set = TTSDataset(data_dir / "train", tokens, stats, max_utts, chars, cfg.data.input)
+    train_set = TTSDataset(data_dir / "train", tokens, stats, max_utts, chars, cfg.data.input, utts)
     dev_set = (TTSDataset(data_dir / "dev", tokens, stats, 0, chars, cfg.data.input)
                if (data_dir / "dev" / "phones").is_file() else None)
     sources = {CORPUS: Source(train_set, cfg.train.batch_frames, collate)}

@@ -48,6 +48,15 @@ def test_identical_audio_has_zero_mcd_and_f0_error(speech):
     assert m["log_f0_rmse_cents"] == pytest.approx(0.0, abs=1e-6) and m["vuv_error"] == 0.0
 
 
+def test_f0_error_is_undefined_not_perfect_when_nothing_is_voiced_in_both(speech):
+    from mtts.evaluate import summarize_rows
+    noise = np.random.default_rng(0).normal(0, 0.05, len(speech)).astype(np.float32)
+    m = acoustic_metrics(speech, noise, P)
+    assert np.isnan(m["log_f0_rmse_cents"]) and m["vuv_error"] > 0.2 and m["mcd_db"] > 5
+    means, _ = summarize_rows([{"id": "a", **m}, {"id": "b", "log_f0_rmse_cents": 100.0, "mcd_db": 1.0}])
+    assert means["log_f0_rmse_cents"] == 100.0 and means["mcd_db"] == pytest.approx((m["mcd_db"] + 1) / 2)
+
+
 def test_time_shift_is_absorbed_by_dtw_only(speech):
     shifted = speech[5 * P.hop_length:]  # the same recording, starting 5 frames (58 ms) later
     with_dtw = acoustic_metrics(speech, shifted, P)["mcd_db"]

@@ -64,7 +64,7 @@ def test_ljspeech_recipe_on_real_ljspeech_files(tmp_path):
 @pytest.mark.skipif(shutil.which("text2wave") is None,
                     reason="Festival is not installed (apt-get install festival festvox-us-slt-hts sox)")
 def test_mini_recipe_fast(tmp_path):
-    root = run_recipe(tmp_path, "mini", "--fast", "true")
+    root = run_recipe(tmp_path, "mini", "--fast", "true", "--stop-stage", "9")
     assert len(list((root / "downloads" / "slt_24" / "wavs").glob("*.wav"))) == 24
     check_outputs(root, "tiny")
     # the teacher read held-out sentences too, and stage 8 scored the model against it on them
@@ -72,3 +72,9 @@ def test_mini_recipe_fast(tmp_path):
     if importlib.util.find_spec("pocketsphinx"):
         heldout = json.loads((root / "exp" / "tiny" / "eval" / "heldout" / "best.json").read_text())
         assert heldout["utterances"] == 2 and heldout["vs_teacher"]["teacher"]["wer"] >= 0
+    # stage 9, the ablation's smoke twin: every cell of conf/ablate_tiny.yaml, a report, nothing in docs/
+    results = sorted((root / "exp" / "ablate_tiny" / "results").rglob("*.json"))
+    assert [p.parent.name for p in results] == ["pitch_energy", "single"]
+    report = (root / "exp" / "ablate_tiny" / "report.md").read_text()
+    assert "None: every cell of the plan has a result." in report and "too few seeds" in report
+    assert not (tmp_path / "docs").exists()

@@ -111,10 +111,10 @@ def test_every_command_that_loads_a_model_refuses_a_crafted_file(work, tmp_path)
     # an ablation resumes its interrupted runs from their checkpoints
     plan = {"variants": {"single": {"tasks": {"alignment": {}, "duration": {}, "mel": {}}}}}
     (tmp_path / "plan.yaml").write_text(yaml.safe_dump(plan))
-    evil_file(tmp_path / "abl" / "single" / "seed1234" / "checkpoints" / "step_0000004.pt", marker)
+    evil_file(tmp_path / "abl" / "full" / "single" / "seed1234" / "checkpoints" / "step_0000004.pt", marker)
     refused(runner.invoke(app, ["ablate", "-p", str(tmp_path / "plan.yaml"), "-c", str(work / "tiny.yaml"),
                                 "--data-dir", w["data"], "--dump-dir", w["dump"], "--exp-dir",
-                                str(tmp_path / "abl"), "--steps", "8", "--seeds", "1"]),
+                                str(tmp_path / "abl"), "--steps", "8", "--seeds", "1234", "--no-asr"]),
             marker, "step_0000004.pt")
 
 

@@ -47,15 +47,22 @@ class Stats:
 
 class TTSDataset(Dataset):
     def __init__(self, split_dir: Path, tokens: TokenTable, stats: Stats, max_utts: int = 0,
-                 chars: TokenTable | None = None, input: str = "phones"):
+                 chars: TokenTable | None = None, input: str = "phones", only: list[str] | None = None):
         """tokens: the phoneme table; chars: the character table, the encoder's input table
-        when `input` is "chars"."""
+        when `input` is "chars"; only: these utterances of the split (e.g. a training-data size
+        of the ablation)."""
         if input == "chars" and chars is None:
             raise MttsError("a character input needs the character table (DUMP/chars.txt)")
         phones = read_table(split_dir / "phones")
         norm = read_table(split_dir / "norm_text") if chars is not None else {}
         feats = read_table(split_dir / "feats.scp")
         ids = sorted(set(phones) & set(feats) & (set(norm) if chars is not None else set(feats)))
+        if only is not None:
+            missing = sorted(set(only) - set(ids))
+            if missing:
+                raise MttsError(f"{split_dir} has no phones or features for {', '.join(missing[:3])}"
+                                + (f" and {len(missing) - 3} more" if len(missing) > 3 else ""))
+            ids = sorted(set(only))
         if max_utts:
             ids = ids[:max_utts]
         if not ids:

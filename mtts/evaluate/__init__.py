@@ -1,7 +1,8 @@
 """Stage `evaluate`: score checkpoints on a data split (or a text list), fully offline.
 
 Reads  checkpoints, DATA/<split>/{text,wav.scp,phones,feats.scp} (or a text file)
-Writes EXP/eval/<split>/<checkpoint>.json   metrics.json of one checkpoint
+Writes EXP/eval/<split>/<checkpoint>.json   metrics.json of one checkpoint (with each
+                                            sentence's scores: per_utterance)
        EXP/eval/<split>/summary.json        all checkpoints (select-best reads it)
        EXP/eval/<split>/references.json     the recordings and their Griffin-Lim resynthesis
        EXP/eval/<split>/<checkpoint>/{wavs,plots}/  synthesised audio, PNG plots
@@ -16,6 +17,7 @@ vocoder apart).
 from __future__ import annotations
 
 import json
+import zlib
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -59,13 +61,13 @@ def _score(args: tuple) -> dict:
     return out
 
 
-def score_wavs(items: list[tuple[str, str, str | None, str]], groups: tuple[str, ...], p: FeatureParams,
-               nj: int, label: str) -> tuple[dict[str, float], dict]:
-    """items: (id, hyp wav, ref wav or None, text). Returns averaged metrics and, with asr,
-    the transcripts and the 95 % intervals of WER and CER ({} without)."""
+def score_rows(items: list[tuple[str, str, str | None, str]], groups: tuple[str, ...], p: FeatureParams,
+               nj: int, label: str) -> list[dict]:
+    """items: (id, hyp wav, ref wav or None, text). One row per utterance, in item order:
+    its wav-level metrics and, with asr, its words (ref_words, hyp_words)."""
     wanted = tuple(g for g in groups if g in ("acoustic", "asr", "dnsmos"))
     if not wanted:
-        return {}, {}
+        return []
     jobs = [(uid, h, r, t, wanted, p.to_dict()) for uid, h, r, t in items]
     rows = []
     with progress() as prog:
@@ -79,11 +81,25 @@ def score_wavs(items: list[tuple[str, str, str | None, str]], groups: tuple[str,
             for job in jobs:
                 rows.append(_score(job))
                 prog.advance(task)
+    return rows
+
+
+def score_wavs(items: list[tuple[str, str, str | None, str]], groups: tuple[str, ...], p: FeatureParams,
+               nj: int, label: str) -> tuple[dict[str, float], dict]:
+    """items: (id, hyp wav, ref wav or None, text). Returns averaged metrics and, with asr,
+    the transcripts and the 95 % intervals of WER and CER ({} without)."""
+    return summarize_rows(score_rows(items, groups, p, nj, label))
+
+
+def summarize_rows(rows: list[dict]) -> tuple[dict[str, float], dict]:
+    """score_rows' rows -> averaged metrics (NaN, e.g. F0 with nothing voiced, left out) and
+    the asr part: transcripts and 95 % intervals of WER and CER ({} without asr)."""
     out: dict[str, float] = {}
     for k in sorted({k for r in rows for k in r if isinstance(r[k], float)}):
-        out[k] = float(np.mean([r[k] for r in rows if k in r]))
+        vals = [r[k] for r in rows if k in r and np.isfinite(r[k])]
+        out[k] = float(np.mean(vals)) if vals else float("nan")
     asr: dict = {}
-    if "asr" in wanted:
+    if any("hyp_words" in r for r in rows):
         from mtts.evaluate.metrics import asr_errors, asr_intervals, error_rates
         errors = asr_errors([r["ref_words"] for r in rows], [r["hyp_words"] for r in rows])
         out.update(error_rates(errors))
@@ -117,7 +133,7 @@ def evaluate_checkpoint(path: Path, split_dir: Path | None, out_dir: Path, group
     model = pkg.build_model(path)
     data = load_split(pkg, split_dir, max_utts) if split_dir is not None else None
     metrics: dict[str, float] = {}
-    used, asr = None, {}
+    used, asr, per_utt = None, {}, {}
     if "tasks" in groups and data is not None:
         metrics.update(task_metrics(model, data))
         metrics.update(logged_free_running(path, pkg.step, split_dir))
@@ -132,15 +148,19 @@ def evaluate_checkpoint(path: Path, split_dir: Path | None, out_dir: Path, group
         with progress() as prog:
             task = prog.add_task(f"synthesize {path.stem}", total=len(items))
             for uid, text, ref in items:
-                wav, info = synth(text)
+                # Griffin-Lim starts from random phases: seeded by the sentence, every model's
+                # audio of it is made alike and a rerun scores the same
+                wav, info = synth(text, seed=zlib.crc32(uid.encode()))
                 write_wav(wav_dir / f"{uid}.wav", wav, p.sample_rate)
                 t_am, t_voc, secs = t_am + info["acoustic_s"], t_voc + info["vocoder_s"], secs + info["audio_s"]
                 scored.append((uid, str(wav_dir / f"{uid}.wav"), ref, text))
                 prog.advance(task)
         if "speed" in groups:
             metrics.update({"rtf": (t_am + t_voc) / secs, "rtf_acoustic": t_am / secs, "rtf_vocoder": t_voc / secs})
-        scores, asr = score_wavs(scored, groups, p, nj, path.stem)
+        rows = score_rows(scored, groups, p, nj, path.stem)
+        scores, asr = summarize_rows(rows)
         metrics.update(scores)
+        per_utt = sentence_scores(rows)
         if data is not None:  # plots of the first few utterances
             feats = read_table(split_dir / "feats.scp")
             for uid, text, ref in items[:N_PLOTS]:
@@ -157,8 +177,26 @@ def evaluate_checkpoint(path: Path, split_dir: Path | None, out_dir: Path, group
         result["postfilter"] = synth.postfilter_strength
     if asr:
         result["asr"] = asr
+    if per_utt:
+        result["per_utterance"] = per_utt
     write_json(out_dir / f"{path.stem}.json", result)
     return result
+
+
+def sentence_scores(rows: list[dict]) -> dict[str, dict]:
+    """Utterance id -> its scores: the wav-level metrics and, with asr, its asr_errors row
+    as word_errors, words, char_errors, chars (what corpus WER/CER and paired statistics
+    are summed from; words 0 for a sentence with nothing to recognise)."""
+    from mtts.evaluate.metrics import asr_errors
+    out = {}
+    for r in rows:
+        s = {k: v for k, v in r.items() if isinstance(v, float)}
+        if "hyp_words" in r:
+            e = asr_errors([r["ref_words"]], [r["hyp_words"]])
+            we, wn, ce, cn = (e[0] if len(e) else (0.0, 0.0, 0.0, 0.0))
+            s.update(word_errors=int(we), words=int(wn), char_errors=int(ce), chars=int(cn))
+        out[r["id"]] = s
+    return out
 
 
 def logged_free_running(path: Path, step: int | None, split_dir: Path) -> dict[str, float]:

@@ -28,7 +28,8 @@ def dtw_path(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def acoustic_metrics(ref: np.ndarray, hyp: np.ndarray, p: FeatureParams, dtw: bool = True) -> dict[str, float]:
-    """MCD (dB), log-F0 RMSE (cents) on frames voiced in both, voiced/unvoiced error.
+    """MCD (dB), log-F0 RMSE (cents) on frames voiced in both (NaN when there are none),
+    voiced/unvoiced error.
 
     Both waveforms at p.sample_rate. With dtw=False frames are compared one to one
     (truncated to the shorter), which is what a time shift breaks."""
@@ -44,7 +45,8 @@ def acoustic_metrics(ref: np.ndarray, hyp: np.ndarray, p: FeatureParams, dtw: bo
     f0r, f0h = fr["pitch"][i], fh["pitch"][j]
     vr, vh = f0r > 0, f0h > 0
     both = vr & vh
-    cents = 1200 * np.log2(f0h[both] / f0r[both]) if both.any() else np.zeros(1)
+    # no frame voiced in both: no F0 to compare (NaN, left out of means), not a perfect 0
+    cents = 1200 * np.log2(f0h[both] / f0r[both]) if both.any() else np.full(1, np.nan)
     return {"mcd_db": mcd, "log_f0_rmse_cents": float(np.sqrt(np.mean(cents ** 2))),
             "vuv_error": float(np.mean(vr != vh))}
 

@@ -90,15 +90,18 @@ def extract(y: np.ndarray, p: FeatureParams) -> dict[str, np.ndarray]:
             "energy": energy[:T].astype(np.float32)}
 
 
-def griffin_lim(log_mel: np.ndarray, p: FeatureParams, n_iter: int = 32) -> np.ndarray:
-    """log-mel (T, n_mels) -> waveform, via librosa's mel inversion and Griffin-Lim."""
+def griffin_lim(log_mel: np.ndarray, p: FeatureParams, n_iter: int = 32, seed: int | None = None) -> np.ndarray:
+    """log-mel (T, n_mels) -> waveform, via librosa's mel inversion and Griffin-Lim.
+    seed: of the random initial phases (None: new ones every call, from the OS)."""
     min_frames = p.n_fft // p.hop_length + 1  # Griffin-Lim needs a few frames; pad with silence
     if log_mel.shape[0] < min_frames:
         pad = np.full((min_frames - log_mel.shape[0], log_mel.shape[1]), np.log(1e-5), dtype=log_mel.dtype)
         log_mel = np.concatenate([log_mel, pad])
     mag = np.exp(log_mel.T.astype(np.float64))
-    y = librosa.feature.inverse.mel_to_audio(
-        mag, sr=p.sample_rate, n_fft=p.n_fft, hop_length=p.hop_length, win_length=p.win_length,
-        power=1.0, n_iter=n_iter, fmin=p.fmin, fmax=p.fmax)
+    # librosa's mel_to_audio in two steps, so that the phases can be seeded
+    stft = librosa.feature.inverse.mel_to_stft(mag, sr=p.sample_rate, n_fft=p.n_fft, power=1.0,
+                                               fmin=p.fmin, fmax=p.fmax)
+    y = librosa.griffinlim(stft, n_iter=n_iter, hop_length=p.hop_length, win_length=p.win_length, n_fft=p.n_fft,
+                           dtype=np.float32, random_state=seed)
     peak = np.abs(y).max()
     return (y / peak * 0.95 if peak > 0 else y).astype(np.float32)

@@ -4,7 +4,8 @@
 #                                 (about 1 h 25 min on 2 cores)
 #   ./run.sh --fast true          smoke run: 24 utterances, conf/tiny.yaml (about 1 minute)
 #   ./run.sh --stage 3 --stop-stage 3   one stage; each stage reads what earlier ones wrote
-#   ./run.sh --stage 9 --stop-stage 9   single- vs multi-task ablation (conf/ablate.yaml, a few hours)
+#   ./run.sh --stage 9 --stop-stage 9   single- vs multi-task ablation (conf/ablate.yaml, ~20 core-hours;
+#                                 in pieces: --ablate-opts "--jobs 2 --job-index 0"; writes docs/ablation.md)
 # Stage 0 reads local/sentences.txt (LJSpeech transcripts, public domain; see local/SOURCES.md).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -29,12 +30,19 @@ synth_text="The quick brown fox jumps over the lazy dog, and nobody saw it happe
 heldout_text=local/heldout.txt          # stage 8 also scores these sentences, which never enter training,
 heldout_teacher=downloads/slt_heldout   # against the teacher's (Festival slt) reading of them
 heldout_n=100                           # how many of them
+ablate_plan=conf/ablate.yaml
+ablate_exp=exp/ablate
+ablate_results=../../docs/ablation/results   # committed: the study is run in pieces, over sessions
+ablate_report=../../docs/ablation.md
+ablate_opts=                            # e.g. "--jobs 2 --job-index 0", "--sizes 30 --only single"
 
 . utils/parse_options.sh
 
 if [ "${fast}" = true ]; then
   n_utts=24; train_config=conf/tiny.yaml; vocoder_config=conf/vocoder_tiny.yaml; n_dev=2; n_test=2; eval_metrics=tasks,acoustic,speed
   heldout_n=2
+  ablate_plan=conf/ablate_tiny.yaml; ablate_exp=exp/ablate_tiny; ablate_results=exp/ablate_tiny/results
+  ablate_report=exp/ablate_tiny/report.md; ablate_opts="--no-asr ${ablate_opts}"
 fi
 tag=${tag:-$(basename "${train_config}" .yaml)}
 db=downloads/slt_${n_utts}

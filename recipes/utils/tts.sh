@@ -16,8 +16,9 @@
 #   8 report    exp/$tag/eval/test/{best.json,references.json,report.md} (the best model in full);
 #               with heldout_text, exp/$tag/eval/<heldout>/{best.json,teacher.json,report.md}: WER/CER as
 #               multiples of the teacher's on the same sentences
-#   9 ablate    exp/ablate/{<variant>/seed<k>/,report.md,plots/}: single- vs multi-task at
-#               equal steps (hours; only when --stop-stage reaches 9)
+#   9 ablate    $ablate_exp/<size>/<variant>/seed<k>/ (runs), $ablate_results/ (one JSON per
+#               finished cell), $ablate_report: single- vs multi-task at equal steps over paired
+#               seeds and data sizes (hours; only when --stop-stage reaches 9; pieces via $ablate_opts)
 
 mtts=${mtts:-mtts}
 exp=exp/${tag}
@@ -30,9 +31,11 @@ else
   fexp=${vexp}
 fi
 lexicon_words=${lexicon_words:-20000}      # cmudict words for the G2P task's own dataset
-ablate_plan=${ablate_plan:-conf/ablate.yaml}
-ablate_steps=${ablate_steps:-250}
-ablate_seeds=${ablate_seeds:-2}
+ablate_plan=${ablate_plan:-conf/ablate.yaml}          # variants, sizes, seeds and steps
+ablate_exp=${ablate_exp:-exp/ablate}
+ablate_results=${ablate_results:-${ablate_exp}/results}
+ablate_report=${ablate_report:-${ablate_exp}/report.md}
+ablate_opts=${ablate_opts:-}      # e.g. "--jobs 2 --job-index 0", "--sizes 30 --only single", "--report-only"
 
 if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
   log "Stage 1: prepare data dirs and features from ${db}"
@@ -103,8 +106,9 @@ if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
 fi
 
 if [ "${stage}" -le 9 ] && [ "${stop_stage}" -ge 9 ]; then
-  log "Stage 9: ablation of ${ablate_plan}, ${ablate_steps} steps x ${ablate_seeds} seeds per variant"
+  log "Stage 9: ablation of ${ablate_plan} ${ablate_opts}"
+  # shellcheck disable=SC2086  # ablate_opts is a list of options
   ${mtts} ablate --plan "${ablate_plan}" --config "${train_config}" --data-dir data --dump-dir dump \
-    --exp-dir exp/ablate --steps "${ablate_steps}" --seeds "${ablate_seeds}"
-  log "Report: exp/ablate/report.md"
+    --exp-dir "${ablate_exp}" --results "${ablate_results}" --report "${ablate_report}" --nj "${nj}" ${ablate_opts}
+  log "Report: ${ablate_report}"
 fi
