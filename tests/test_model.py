@@ -9,6 +9,21 @@ from mtts.validate import config_from_dict
 from conftest import TINY, random_batch
 
 
+def fit(model, cfg, batch, steps: int = 100) -> tuple[dict, dict]:
+    """Train on one fixed batch with the static sum: the first and the last step's losses."""
+    method = METHODS["static"]({k: v.get("weight", 1.0) for k, v in cfg.tasks.items()})
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    first = None
+    for _ in range(steps):
+        out = model(batch)
+        opt.zero_grad()
+        method.backward(out["losses"], out["shared"])
+        opt.step()
+        losses = {k: v.item() for k, v in out["losses"].items()}
+        first = first or losses
+    return first, losses
+
+
 def test_forward_backward_and_infer_shapes(tiny_cfg):
     torch.manual_seed(0)
     model = MultiTaskModel(tiny_cfg, 20, 80, (200.0, 30.0))
@@ -37,17 +52,7 @@ def test_task_without_its_batch_field_contributes_no_loss(tiny_cfg):
 def test_loss_falls_on_a_fixed_tiny_batch(tiny_cfg):
     torch.manual_seed(0)
     model = MultiTaskModel(tiny_cfg, 20, 80, (200.0, 30.0))
-    method = METHODS["static"]({k: v.get("weight", 1.0) for k, v in tiny_cfg.tasks.items()})
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    batch = random_batch()
-    first = None
-    for _ in range(100):
-        out = model(batch)
-        opt.zero_grad()
-        method.backward(out["losses"], out["shared"])
-        opt.step()
-        losses = {k: v.item() for k, v in out["losses"].items()}
-        first = first or losses
+    first, losses = fit(model, tiny_cfg, random_batch())
     for task in ("mel", "duration", "alignment"):
         assert losses[task] < 0.7 * first[task], (task, first[task], losses[task])
 
@@ -343,16 +348,8 @@ def test_a_character_input_model_trains_on_characters_and_shares_them_with_g2p()
     assert all(torch.equal(v, phones.encoder.transformer.state_dict()[k])
                for k, v in model.encoder.transformer.state_dict().items())
     batch = char_batch()
-    method = METHODS["static"]({k: v.get("weight", 1.0) for k, v in cfg.tasks.items()})
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    first = None
-    for _ in range(100):
-        out = model(batch)
-        opt.zero_grad()
-        method.backward(out["losses"], out["shared"])
-        opt.step()
-        losses = {k: v.item() for k, v in out["losses"].items()}
-        first = first or losses
+    first, losses = fit(model, cfg, batch)
+    out = model(batch)
     assert set(losses) == set(CHAR_TASKS)
     for task in ("mel", "duration", "alignment", "g2p"):
         assert losses[task] < 0.7 * first[task], (task, first[task], losses[task])
