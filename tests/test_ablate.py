@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,6 +24,7 @@ from mtts.ablate import (
     variant_configs,
 )
 from mtts.cli import app
+from mtts.config import Config, load_yaml_config
 from mtts.errors import MttsError
 from mtts.validate import config_from_dict
 
@@ -82,6 +84,22 @@ def test_plan_defaults_and_the_grid(tmp_path):
     assert select_cells(grid, ["30min"], ["a", "c"], [8]) == [("30min", "a", 8), ("30min", "c", 8)]
     with pytest.raises(MttsError, match="--job-index must be in 0..2"):
         select_cells(grid, None, None, None, 3, 3)
+
+
+def test_the_mini_study_plan_holds_every_variant_the_study_asks_for():
+    # the shipped plan: every config valid, the tuned baseline, the three auxiliary tasks, two
+    # weighting methods and the character-input pair, each judged against the variant it must beat
+    root = Path(__file__).resolve().parents[1] / "recipes/mini/conf"
+    plan = load_plan(root / "ablate.yaml")
+    cfgs = variant_configs(load_yaml_config(root / "train.yaml", Config), plan, plan.steps)
+    refs = {n: v.compare_to or plan.baseline for n, v in plan.variants.items() if n != plan.baseline}
+    assert refs == {"single_nodrop": "single", "pitch_energy": "single", "recognition": "single",
+                    "g2p": "single", "all_static": "single", "all_uncertainty": "all_static",
+                    "all_upgrad": "all_static", "chars_single": "single", "chars_g2p": "chars_single"}
+    assert plan.seeds >= 3 and plan.sizes == ["10min", "30min", "60min", "full"]
+    assert cfgs["chars_g2p"].data.input == "chars" and "g2p" in cfgs["chars_g2p"].tasks
+    assert cfgs["chars_single"].data.input == "chars" and "g2p" not in cfgs["chars_single"].tasks
+    assert cfgs["single"].data.input != "chars" and cfgs["all_upgrad"].mtl.method == "upgrad"
 
 
 def fake_train_dir(path, n=300, seed=0):

@@ -4,7 +4,7 @@
 #                                 (about 1 h 25 min on 2 cores)
 #   ./run.sh --fast true          smoke run: 24 utterances, conf/tiny.yaml (about 1 minute)
 #   ./run.sh --stage 3 --stop-stage 3   one stage; each stage reads what earlier ones wrote
-#   ./run.sh --stage 9 --stop-stage 9   single- vs multi-task ablation (conf/ablate.yaml, ~20 core-hours;
+#   ./run.sh --stage 9 --stop-stage 9   single- vs multi-task ablation (conf/ablate.yaml, ~22 core-hours;
 #                                 in pieces: --ablate-opts "--jobs 2 --job-index 0"; writes docs/ablation.md)
 # Stage 0 reads local/sentences.txt (LJSpeech transcripts, public domain; see local/SOURCES.md).
 set -euo pipefail
