@@ -23,7 +23,7 @@ def write(path, text):
 
 
 def test_ipa_and_arpabet_forms_read_alike(tmp_path):
-    lex = read_lexicon(write(tmp_path / "l.tsv", f"# comment\nZorblax\tZ AO1 R B L AE0 K S\n"
+    lex = read_lexicon(write(tmp_path / "l.tsv", "# comment\nZorblax\tZ AO1 R B L AE0 K S\n"
                                                  "blip\tb l ˈɪ p\nkat\tkˈæt\nbanana\tB AH0 N AE1 N AH0\n"))
     assert lex == {"zorblax": ZORBLAX, "blip": "blˈɪp", "kat": "kˈæt", "banana": "bənˈænə"}
     assert parse_pronunciation(" ".join(ZORBLAX)) == ZORBLAX
