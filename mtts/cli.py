@@ -82,12 +82,15 @@ def tokenize(
                                                     "(NVIDIA's WFST normaliser, pip install 'mtts[tn]')."),
     lexicon_words: int = typer.Option(0, help="Also write a G2P lexicon of N cmudict words (espeak "
                                                "pronunciations) to DUMP/lexicon/ for data.mix.lexicon."),
+    lexicon: Optional[Path] = typer.Option(None, help="User lexicon, word<TAB>pronunciation (IPA or ARPAbet) "
+                                                      "per line: these words skip espeak; saved in the model "
+                                                      "(docs/text.md)."),
 ):
     """Normalise text, phonemize with espeak-ng (cached) and build the token tables."""
     from mtts.data.tokenize import tokenize as run
     if lexicon_words < 0:
         raise MttsError(f"--lexicon-words must be >= 0, got {lexicon_words}")
-    _print_json(run(data_dir, dump_dir, normalizer, lexicon_words))
+    _print_json(run(data_dir, dump_dir, normalizer, lexicon_words, lexicon))
 
 
 @app.command()
@@ -347,6 +350,8 @@ def synthesize(
     postfilter: float = typer.Option(POSTFILTER_DEFAULT, help="Global-variance postfilter strength, 0 (off) to 1: "
                                                               "how far each mel bin's variation is raised "
                                                               "towards the training recordings'."),
+    lexicon: Optional[Path] = typer.Option(None, help="User lexicon (word<TAB>pronunciation): adds to or "
+                                                      "overrides the one saved in the model (docs/text.md)."),
 ):
     """Speak text with a trained model (neural or Griffin-Lim vocoder), 22,050 Hz wav out."""
     from mtts.synthesize import SOURCES, Synthesizer, check_postfilter, read_text_file, write_wav
@@ -364,6 +369,8 @@ def synthesize(
     if text is not None and not out.parent.is_dir():
         raise MttsError(f"cannot write {out}: directory {out.parent} does not exist")
     synth = Synthesizer.load(model, vocoder, postfilter)
+    if lexicon is not None:
+        synth.add_lexicon(lexicon)
     if postfilter > 0 and synth.postfilter_strength == 0:
         console.print("note: this model's statistics predate the postfilter (no mel_gv): it is off")
     sr = synth.params.sample_rate

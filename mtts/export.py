@@ -119,7 +119,7 @@ class OnnxSynthesizer:
         gv = meta["stats"].get("mel_gv")
         self.mel_gv = np.asarray(gv, dtype=np.float32) if gv is not None else None
         self.postfilter = POSTFILTER if postfilter is None else postfilter
-        self.phonemizer = Phonemizer()
+        self.phonemizer = Phonemizer(lexicon=meta["text"].get("lexicon"))
 
     def ids(self, text: str) -> np.ndarray:
         """A sentence as the encoder graph reads it: phoneme or character ids, as Synthesizer.input_ids."""

@@ -101,7 +101,18 @@ class Synthesizer:
             from mtts.vocoder.model import build_vocoder
             voc = build_vocoder(pkg.vocoder)[0]
         return cls(model if model is not None else pkg.build_model(path), pkg.tokens, pkg.feature_params,
-                   Stats(pkg.stats), Phonemizer(), pkg.text["normalizer"], pkg.chars, voc, postfilter)
+                   Stats(pkg.stats), Phonemizer(lexicon=pkg.text.get("lexicon")), pkg.text["normalizer"],
+                   pkg.chars, voc, postfilter)
+
+    def add_lexicon(self, path: Path) -> None:
+        """A user lexicon on top of the one saved in the model (docs/text.md): its entries add
+        to or override the saved ones; its phonemes must be in the model's token table."""
+        from mtts.text.lexicon import check_symbols, read_lexicon_lines
+        entries = read_lexicon_lines(path)
+        if self.model.input == "chars":
+            raise MttsError("this model reads characters (data.input: chars): a lexicon of phonemes does not apply")
+        check_symbols(entries, self.tokens.symbols[self.tokens.n_special:], path)
+        self.phonemizer.lexicon.update({w: ipa for w, (ipa, _) in entries.items()})
 
     @property
     def postfilter_strength(self) -> float:

@@ -91,7 +91,7 @@ def write_wav(path: Path, seconds: float = 1.0, sr: int = 22050, channels: int =
     return path
 
 
-def make_model_package(path: Path, seed: int = 0) -> Path:
+def make_model_package(path: Path, seed: int = 0, text: dict | None = None) -> Path:
     """An untrained but complete model file: enough to exercise synthesize end to end."""
     from mtts import checkpoint
     from mtts.features.audio import FeatureParams
@@ -103,5 +103,6 @@ def make_model_package(path: Path, seed: int = 0) -> Path:
     stats = {"mel_mean": [-4.0] * 80, "mel_std": [2.0] * 80, "pitch_mean": 200.0, "pitch_std": 30.0,
              "energy_mean": -3.0, "energy_std": 1.0}
     checkpoint.save(path, {"model": model.state_dict(), "config": cfg.to_dict(), "tokens": tokens.symbols,
-                           "feature_params": FeatureParams().to_dict(), "stats": stats, "step": 0})
+                           "feature_params": FeatureParams().to_dict(), "stats": stats, "step": 0,
+                           **({"text": text} if text else {})})
     return path

@@ -5,6 +5,10 @@ Writes DATA/<set>/{norm_text,phones}, DUMP/tokens.txt (phonemes, from train),
        DUMP/chars.txt (characters of lower-cased normalised text, with <bos>/<eos>),
        DUMP/phonemize_cache.json,
        DUMP/lexicon/{train,dev}.tsv with --lexicon-words N (cmudict words for G2P)
+
+With --lexicon FILE (a user lexicon, mtts.text.lexicon) its words are pronounced as it says;
+its entries are saved in DUMP/text_config.json, which training copies into every checkpoint
+and package, so synthesis pronounces them the same way.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from pathlib import Path
 from mtts.data.datadir import read_table, write_table
 from mtts.errors import MttsError
 from mtts.io import read_json, write_json
+from mtts.text.lexicon import read_lexicon
 from mtts.text.normalize import get_normalizer
 from mtts.text.phonemize import Phonemizer
 from mtts.text.tokens import BASE_CHARS, BASE_SYMBOLS, TokenTable
@@ -34,10 +39,13 @@ def text_config(dump_dir: Path) -> dict:
     return read_json(path) if path.is_file() else {"normalizer": "builtin"}
 
 
-def tokenize(data_dir: Path, dump_dir: Path, normalizer: str = "builtin", lexicon_words: int = 0) -> dict[str, int]:
+def tokenize(data_dir: Path, dump_dir: Path, normalizer: str = "builtin", lexicon_words: int = 0,
+             lexicon: Path | None = None) -> dict[str, int]:
     get_normalizer(normalizer)  # fail early on an unknown name
+    user_lex = read_lexicon(lexicon) if lexicon is not None else {}
     # the phonemizer cache is keyed by normalised text, so it is shared by both normalisers
-    phonemizer = Phonemizer(cache_path=dump_dir / "phonemize_cache.json")
+    # (it holds espeak's output only: the user lexicon is applied on top)
+    phonemizer = Phonemizer(cache_path=dump_dir / "phonemize_cache.json", lexicon=user_lex)
     sets = [s for s in SETS if (data_dir / s / "text").is_file()]
     if "train" not in sets:
         raise MttsError(f"{data_dir / 'train' / 'text'} does not exist: run `mtts prepare` first")
@@ -52,14 +60,19 @@ def tokenize(data_dir: Path, dump_dir: Path, normalizer: str = "builtin", lexico
                             f"{', '.join(bad[:5])}; fix or remove those utterances")
         phones_by_set[s] = dict(zip(ids, phones))
         norm_by_set[s] = dict(zip(ids, norm))
-    tokens = TokenTable.build(list(phones_by_set["train"].values()), BASE_SYMBOLS, boundaries=True)
+    # the lexicon's phonemes are in the table even when no training sentence uses them
+    lex_symbols = {c for ipa in user_lex.values() for c in ipa}
+    tokens = TokenTable.build(list(phones_by_set["train"].values()), BASE_SYMBOLS | lex_symbols, boundaries=True)
     # with the boundaries too: a character-input model reads every utterance between them
     chars = TokenTable.build([t.lower() for t in norm_by_set["train"].values()], BASE_CHARS, boundaries=True)
     for s in sets:
         write_table(data_dir / s / "norm_text", norm_by_set[s])
         write_table(data_dir / s / "phones", phones_by_set[s])
     tokens.save(dump_dir / "tokens.txt")
-    write_json(dump_dir / "text_config.json", {"normalizer": normalizer, "language": phonemizer.language})
+    text_cfg = {"normalizer": normalizer, "language": phonemizer.language}
+    if user_lex:
+        text_cfg["lexicon"] = dict(sorted(user_lex.items()))
+    write_json(dump_dir / "text_config.json", text_cfg)
     chars.save(dump_dir / "chars.txt")
     lex = {}
     if lexicon_words > 0:
@@ -67,5 +80,6 @@ def tokenize(data_dir: Path, dump_dir: Path, normalizer: str = "builtin", lexico
         held_out = {w for s in ("dev", "test") for t in norm_by_set.get(s, {}).values()
                     for w in "".join(c if c.isalpha() else " " for c in t.lower()).split()}
         lex = build_lexicon(dump_dir, lexicon_words, phonemizer, tokens, chars, held_out)
+    lex.update({"user_lexicon_words": len(user_lex)} if user_lex else {})
     return {**lex, "phoneme_tokens": len(tokens), "char_tokens": len(chars),
             **{s: len(phones_by_set[s]) for s in sets}, "espeak_calls": phonemizer.calls}

@@ -4,6 +4,10 @@ espeak is loaded on first use, not at import. phonemizer can return a different 
 of lines than it was given (it splits on some punctuation, e.g. after "$3.50."), so a
 batch whose length does not match is redone one utterance at a time: the output always
 stays aligned with the input, utterance by utterance.
+
+With a user lexicon ({word: IPA}, mtts.text.lexicon), words found in it get its
+pronunciation and the stretches of text between them go to espeak as before, so each word
+of the text is still one word of phonemes. The cache holds espeak's output only.
 """
 
 from __future__ import annotations
@@ -18,8 +22,10 @@ LANGUAGE = "en-us"
 
 
 class Phonemizer:
-    def __init__(self, language: str = LANGUAGE, cache_path: Path | None = None):
+    def __init__(self, language: str = LANGUAGE, cache_path: Path | None = None,
+                 lexicon: dict[str, str] | None = None):
         self.language = language
+        self.lexicon = dict(lexicon or {})
         self.cache_path = cache_path
         self.cache: dict[str, str] = {}
         if cache_path is not None and cache_path.is_file():
@@ -53,6 +59,33 @@ class Phonemizer:
         return fixed
 
     def __call__(self, texts: list[str]) -> list[str]:
+        if not self.lexicon:
+            return self._espeak(texts)
+        from mtts.text.lexicon import normalise_word, split_word
+        plans = []   # per text: pieces, each ("lex", phonemes) or ("espeak", text)
+        for t in texts:
+            pieces, run = [], []
+            for tok in t.split():
+                lead, word, trail = split_word(tok)
+                ipa = self.lexicon.get(normalise_word(word)) if word else None
+                if ipa is None:
+                    run.append(tok)
+                    continue
+                if run:
+                    pieces.append(("espeak", " ".join(run)))
+                    run = []
+                pieces.append(("lex", lead + ipa + trail))   # punctuation kept, as espeak keeps it
+            if run:
+                pieces.append(("espeak", " ".join(run)))
+            plans.append(pieces)
+        spoken = iter(self._espeak([x for pieces in plans for kind, x in pieces if kind == "espeak"]))
+        out = []
+        for pieces in plans:
+            parts = [x if kind == "lex" else next(spoken) for kind, x in pieces]
+            out.append(" ".join(p for p in parts if p))
+        return out
+
+    def _espeak(self, texts: list[str]) -> list[str]:
         todo = sorted({t for t in texts if t not in self.cache and t.strip()})
         if todo:
             for i in range(0, len(todo), 500):
