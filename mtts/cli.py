@@ -381,11 +381,12 @@ def synthesize(
         return
     items = read_text_file(text_file)
     from mtts.console import progress
+    from mtts.io import child_path
     with progress() as prog:
         task = prog.add_task("synthesize", total=len(items))
         for uid, line in items:
             wav, _ = synth(line, length_scale, n_iter, input)
-            write_wav(out / f"{uid}.wav", wav, sr)
+            write_wav(child_path(out, f"{uid}.wav"), wav, sr)
             prog.advance(task)
     console.print(f"wrote {len(items)} wavs to {out}")
 

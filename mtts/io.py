@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +19,27 @@ import numpy as np
 import torch
 
 from mtts.errors import MttsError
+
+ID_PATTERN = re.compile(r"[A-Za-z0-9_\-][A-Za-z0-9_.\-]{0,127}")
+
+
+def check_id(value: str, where: str) -> str:
+    """An utterance id or speaker name read from a file, checked before it becomes part of a
+    path: letters, digits, `_ - .`, no leading dot, 1-128 characters. `where` is `FILE:LINE`."""
+    if not ID_PATTERN.fullmatch(value):
+        raise MttsError(f"{where}: id {value!r} is not allowed: use 1-128 letters, digits, '_', '-' "
+                        "or '.', not starting with '.'")
+    return value
+
+
+def child_path(directory: str | os.PathLike, name: str) -> Path:
+    """`directory / name`, refused unless it lies directly inside `directory` (the file itself
+    may be a symlink to elsewhere, as corpus wavs often are)."""
+    directory = Path(directory)
+    path = directory / name
+    if path.name != name or path.parent.resolve() != directory.resolve():
+        raise MttsError(f"{name!r} would be written outside {directory}")
+    return path
 
 
 def _ensure_dir(path: Path) -> None:

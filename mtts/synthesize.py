@@ -22,7 +22,7 @@ from mtts import checkpoint
 from mtts.data.dataset import Stats
 from mtts.errors import MttsError
 from mtts.features.audio import griffin_lim
-from mtts.io import atomic_path
+from mtts.io import atomic_path, check_id
 from mtts.text.normalize import get_normalizer
 from mtts.text.phonemize import Phonemizer
 from mtts.text.tokens import TokenTable
@@ -223,7 +223,7 @@ def read_text_file(path: Path) -> list[tuple[str, str]]:
         uid, sep, text = line.partition("|")
         if not sep:
             uid, text = f"utt{n:05d}", line
-        items.append((uid.strip(), text.split("|")[0].strip()))
+        items.append((check_id(uid.strip(), f"{path}:{n}"), text.split("|")[0].strip()))
     if not items:
         raise MttsError(f"{path} holds no text")
     return items

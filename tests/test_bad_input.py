@@ -199,6 +199,52 @@ def test_all_problems_are_listed_at_once_and_skip_bad_drops_them(tmp_path):
     assert sorted(ids) == ["U0", "U2", "U4", "U5", "U6", "U7"]
 
 
+def tree(root: Path) -> set[Path]:
+    return {p for p in root.rglob("*")}
+
+
+@pytest.mark.parametrize("bad_id", ["../../x/name", "sub/name", ".hidden", "a" * 129])
+def test_utterance_ids_cannot_escape_their_directories(tmp_path, bad_id):
+    """An id becomes `wavs/ID.wav` and `dump/feats/ID.npz`: one that would leave those
+    directories (or make a hidden or nested file) is refused, naming the line, and nothing
+    is read or written."""
+    root = corpus(tmp_path)
+    for target in (tmp_path / "x" / "name.wav", root / "wavs" / "sub" / "name.wav"):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_wav(target, 0.6)   # so that, unchecked, the wav would be found and featurised
+    with open(root / "metadata.csv", "a") as f:
+        f.write(f"{bad_id}|Escaping text.|Escaping text.\n")
+    before = tree(tmp_path)
+    out = fails(prepare(root, tmp_path), "metadata.csv:7", repr(bad_id), "not allowed")
+    assert len(out.split("error:")) == 2
+    assert tree(tmp_path) == before, sorted(map(str, tree(tmp_path) - before))
+
+
+def test_a_good_id_with_dots_and_dashes_works(tmp_path):
+    root = corpus(tmp_path)
+    write_wav(root / "wavs" / "LJ001-0001.v2_a.wav", 0.6)
+    with open(root / "metadata.csv", "a") as f:
+        f.write("LJ001-0001.v2_a|A good id.|A good id.\n")
+    ok(prepare(root, tmp_path))
+    assert (tmp_path / "dump" / "feats" / "LJ001-0001.v2_a.npz").is_file()
+
+
+def test_data_dir_ids_are_checked(tmp_path):
+    from mtts.data.datadir import read_table
+    from mtts.errors import MttsError
+    (tmp_path / "wav.scp").write_text("U1 /a.wav\n../../etc/x /b.wav\n")
+    with pytest.raises(MttsError, match=r"wav.scp:2: id '../../etc/x' is not allowed"):
+        read_table(tmp_path / "wav.scp")
+
+
+def test_synthesis_text_file_ids_are_checked(tmp_path):
+    from mtts.errors import MttsError
+    from mtts.synthesize import read_text_file
+    (tmp_path / "t.txt").write_text("good-1|Hello.\n../out|Bye.\n")
+    with pytest.raises(MttsError, match=r"t.txt:2: id '../out' is not allowed"):
+        read_text_file(tmp_path / "t.txt")
+
+
 @pytest.mark.parametrize("variant", ["stereo", "8k", "24bit", "float", "bom", "crlf"])
 def test_odd_but_valid_input_is_accepted(tmp_path, variant):
     root = corpus(tmp_path)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mtts.errors import MttsError
+from mtts.io import check_id, child_path
 
 
 @dataclass
@@ -44,6 +45,7 @@ def read_ljspeech(root: Path) -> tuple[list[Utterance], list[str]]:
         if not uid or any(c.isspace() for c in uid):
             problems.append(f"{meta}:{n}: utterance id {uid!r} is empty or contains spaces")
             continue
+        check_id(uid, f"{meta}:{n}")
         if uid in seen:
             problems.append(f"{meta}:{n}: duplicate id '{uid}'")
             continue
@@ -51,7 +53,7 @@ def read_ljspeech(root: Path) -> tuple[list[Utterance], list[str]]:
         if not text:
             problems.append(f"{meta}:{n}: '{uid}' has empty text")
             continue
-        utts.append(Utterance(uid, " ".join(text.split()), root / "wavs" / f"{uid}.wav"))
+        utts.append(Utterance(uid, " ".join(text.split()), child_path(root / "wavs", f"{uid}.wav")))
     if not utts and not problems:
         raise MttsError(f"{meta} has no utterances")
     return utts, problems

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mtts.errors import MttsError
-from mtts.io import write_lines
+from mtts.io import check_id, write_lines
 
 
 def write_table(path: Path, table: dict[str, str]) -> None:
@@ -25,6 +25,7 @@ def read_table(path: Path) -> dict[str, str]:
         if not line.strip():
             continue
         key, _, value = line.partition(" ")
+        check_id(key, f"{path}:{n}")
         if key in table:
             raise MttsError(f"{path}:{n}: duplicate id '{key}'")
         table[key] = value
@@ -33,6 +34,9 @@ def read_table(path: Path) -> dict[str, str]:
 
 def write_datadir(path: Path, wavs: dict[str, str], texts: dict[str, str],
                   spk: dict[str, str], durs: dict[str, float]) -> None:
+    for utt, s in spk.items():
+        check_id(utt, f"{path / 'utt2spk'}")
+        check_id(s, f"{path / 'utt2spk'}: speaker of '{utt}'")
     write_table(path / "wav.scp", wavs)
     write_table(path / "text", texts)
     write_table(path / "utt2spk", spk)

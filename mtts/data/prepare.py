@@ -17,7 +17,7 @@ from mtts.data.corpora import read_ljspeech, split_ids
 from mtts.data.datadir import validate_datadir, write_datadir, write_table
 from mtts.errors import MttsError
 from mtts.features.audio import FeatureParams, check_audio, extract, load_audio
-from mtts.io import atomic_path, read_json, write_json
+from mtts.io import atomic_path, child_path, read_json, write_json
 
 
 def _process(args: tuple[str, str, dict, str]) -> tuple[str, float, str | None]:
@@ -97,7 +97,8 @@ def prepare(corpus: Path, data_dir: Path, dump_dir: Path, nj: int = 2, n_dev: in
     for stale in feat_dir.glob(".*.tmp"):  # left by a killed run; finished files are kept
         stale.unlink(missing_ok=True)
 
-    jobs = [(u.utt_id, str(u.wav), params.to_dict(), str(feat_dir / f"{u.utt_id}.npz")) for u in utts]
+    jobs = [(u.utt_id, str(u.wav), params.to_dict(), str(child_path(feat_dir, f"{u.utt_id}.npz")))
+            for u in utts]
     durs: dict[str, float] = {}
     with progress() as prog, ProcessPoolExecutor(max_workers=max(1, nj)) as pool:
         task = prog.add_task("features", total=len(jobs))
