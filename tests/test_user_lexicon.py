@@ -100,3 +100,13 @@ def test_synthesis_lexicon_symbol_outside_the_token_table_is_an_error(tmp_path):
     assert res.exit_code == 1
     assert res.output.strip().startswith(f"error: {lex}:2: phoneme 'ʀ'")
     assert len(res.output.strip().splitlines()) == 1
+
+
+@requires_espeak
+def test_words_around_a_lexicon_word_keep_espeaks_reading_in_context(tmp_path):
+    # "He gave a" read on its own ends in a stressed "a" (ˈeɪ); in the sentence it is a weak one
+    text = "He gave a zorblax to a cat."
+    plain = Phonemizer()([text])[0].split()
+    out = Phonemizer(lexicon=read_lexicon(write(tmp_path / "l.tsv", "zorblax\tZ AO1 R B L AE0 K S\n")))([text])
+    words = out[0].split()
+    assert words[3] == ZORBLAX and words[:3] + words[4:] == plain[:3] + plain[4:]

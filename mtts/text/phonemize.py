@@ -6,8 +6,8 @@ batch whose length does not match is redone one utterance at a time: the output 
 stays aligned with the input, utterance by utterance.
 
 With a user lexicon ({word: IPA}, mtts.text.lexicon), words found in it get its
-pronunciation and the stretches of text between them go to espeak as before, so each word
-of the text is still one word of phonemes. The cache holds espeak's output only.
+pronunciation in place of espeak's word, the rest is espeak's reading of the whole text, so
+each word of the text is still one word of phonemes. The cache holds espeak's output only.
 """
 
 from __future__ import annotations
@@ -62,19 +62,33 @@ class Phonemizer:
         if not self.lexicon:
             return self._espeak(texts)
         from mtts.text.lexicon import normalise_word, split_word
+        # The whole text goes to espeak, so the words around a lexicon word keep their context
+        # ("to a cat": a weak "a"); the lexicon word's phoneme word is then swapped in. Where
+        # espeak's words do not line up one to one with the text's, the stretches between
+        # lexicon words are read on their own instead.
+        full = self._espeak(texts)
         plans = []   # per text: pieces, each ("lex", phonemes) or ("espeak", text)
-        for t in texts:
-            pieces, run = [], []
-            for tok in t.split():
+        for t, spoken_full in zip(texts, full):
+            toks = t.split()
+            hits = {}
+            for i, tok in enumerate(toks):
                 lead, word, trail = split_word(tok)
                 ipa = self.lexicon.get(normalise_word(word)) if word else None
-                if ipa is None:
+                if ipa is not None:
+                    hits[i] = lead + ipa + trail   # punctuation kept, as espeak keeps it
+            words = spoken_full.split()
+            if not hits or len(words) == len(toks):
+                plans.append([("lex", " ".join(hits.get(i, w) for i, w in enumerate(words)))])
+                continue
+            pieces, run = [], []
+            for i, tok in enumerate(toks):
+                if i not in hits:
                     run.append(tok)
                     continue
                 if run:
                     pieces.append(("espeak", " ".join(run)))
                     run = []
-                pieces.append(("lex", lead + ipa + trail))   # punctuation kept, as espeak keeps it
+                pieces.append(("lex", hits[i]))
             if run:
                 pieces.append(("espeak", " ".join(run)))
             plans.append(pieces)
