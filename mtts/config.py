@@ -32,6 +32,9 @@ class ModelConfig:
     ff_kernel: int = 3          # conv feed-forward as in FastSpeech
     ff_mult: int = 2
     dropout: float = 0.0        # small corpora on a CPU budget underfit before they overfit
+    # the decoder's positions start at a random frame in [0, this] in training (0: off), so
+    # that it reads silence and speech from its input, not from the absolute frame position
+    decoder_position_jitter: int = 0
 
 
 @dataclass

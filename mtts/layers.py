@@ -70,16 +70,31 @@ class Block(nn.Module):
 
 
 class Transformer(nn.Module):
-    """A stack of pre-LN blocks with sinusoidal positions and a final LayerNorm."""
+    """A stack of pre-LN blocks with sinusoidal positions and a final LayerNorm.
 
-    def __init__(self, d: int, layers: int, heads: int, mult: int, kernel: int, dropout: float):
+    position_jitter > 0: in training each sequence's positions start at a random offset in
+    [0, position_jitter], so that the stack cannot tie what it makes to the absolute position
+    (say "the first 17 frames are silence") and must read it from its input; at synthesis the
+    offset is 0."""
+
+    def __init__(self, d: int, layers: int, heads: int, mult: int, kernel: int, dropout: float,
+                 position_jitter: int = 0):
         super().__init__()
         self.blocks = nn.ModuleList(Block(d, heads, mult, kernel, dropout) for _ in range(layers))
         self.ln = nn.LayerNorm(d)
         self.scale = nn.Parameter(torch.ones(1))  # learnt weight of positions vs content
+        self.position_jitter = position_jitter
+
+    def positions(self, x: torch.Tensor) -> torch.Tensor:
+        """(B or 1, T, D) sinusoidal positions for x (B, T, D)."""
+        B, T, D = x.shape
+        if not (self.training and self.position_jitter > 0):
+            return sinusoids(T, D).to(x)[None]
+        offset = torch.randint(0, self.position_jitter + 1, (B, 1))
+        return sinusoids(T + self.position_jitter, D).to(x)[offset + torch.arange(T)[None]]
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        x = x + self.scale * sinusoids(x.shape[1], x.shape[2]).to(x)[None]
+        x = x + self.scale * self.positions(x)
         for block in self.blocks:
             x = block(x, mask)
         return self.ln(x).masked_fill(~mask[..., None], 0.0)

@@ -363,3 +363,25 @@ def test_a_character_input_model_trains_on_characters_and_shares_them_with_g2p()
     model.eval()
     inf = model.infer(batch["text"][:1])
     assert inf["durations"].shape == (1, 12) and inf["mel"].shape[1] == int(inf["durations"].sum()) > 0
+
+
+def test_decoder_position_jitter_shifts_positions_in_training_only():
+    from mtts.layers import Transformer, sinusoids
+    torch.manual_seed(0)
+    net = Transformer(16, 1, 2, 2, 3, 0.0, position_jitter=50)
+    x = torch.zeros(4, 20, 16)
+    pos = net.positions(x)                         # training: each row starts somewhere in [0, 50]
+    table = sinusoids(70, 16)
+    starts = [next(o for o in range(51) if torch.allclose(p, table[o:o + 20])) for p in pos]
+    assert len(set(starts)) > 1                    # not one offset for the whole batch
+    net.eval()                                     # synthesis: from frame 0, as without jitter
+    assert torch.equal(net.positions(x)[0], table[:20])
+    still = Transformer(16, 1, 2, 2, 3, 0.0)
+    assert torch.equal(still.positions(x)[0], table[:20])
+
+
+def test_decoder_position_jitter_reaches_the_mel_decoder(tiny_cfg):
+    cfg = config_from_dict({**TINY, "model": {**TINY["model"], "decoder_position_jitter": 30}})
+    model = MultiTaskModel(cfg, n_tokens=12, n_mels=8)
+    assert model.tasks["mel"].decoder.position_jitter == 30
+    assert model.encoder.transformer.position_jitter == 0   # the text encoder keeps its positions

@@ -23,7 +23,8 @@ class MelTask(Task):
     def __init__(self, model: ModelConfig, dims: Dims):
         super().__init__(model, dims)
         self.decoder = Transformer(model.d_model, model.decoder_layers, model.n_heads,
-                                   model.ff_mult, model.ff_kernel, model.dropout)
+                                   model.ff_mult, model.ff_kernel, model.dropout,
+                                   position_jitter=model.decoder_position_jitter)
         self.proj = nn.Linear(model.d_model, dims.n_mels)
 
     def _decode(self, ctx: Context) -> dict[str, torch.Tensor]:
