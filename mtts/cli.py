@@ -65,11 +65,16 @@ def prepare(
     n_test: int = typer.Option(0, help="Test utterances (0: 5 % of the corpus, 2 to 100)."),
     skip_bad: bool = typer.Option(False, help="Drop bad utterances with a warning instead of stopping."),
     sample_rate: int = typer.Option(22050, help="Target sample rate; other rates are resampled."),
+    trim_db: float = typer.Option(0.0, help="Cut leading and trailing silence quieter than this many dB "
+                                  "below the loudest frame, keeping 50 ms (0: keep it all)."),
 ):
     """Validate a corpus, write train/dev/test data dirs and extract log-mel, F0 and energy."""
     from mtts.data.prepare import prepare as run
     from mtts.features.audio import FeatureParams
-    summary = run(corpus, data_dir, dump_dir, nj, n_dev, n_test, skip_bad, FeatureParams(sample_rate=sample_rate))
+    if not 0 <= trim_db <= 120:
+        raise MttsError(f"--trim-db must be between 0 (off) and 120, got {trim_db}")
+    summary = run(corpus, data_dir, dump_dir, nj, n_dev, n_test, skip_bad,
+                  FeatureParams(sample_rate=sample_rate, trim_db=trim_db))
     _print_json(summary)
 
 

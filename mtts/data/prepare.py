@@ -16,7 +16,7 @@ from mtts.console import console, progress
 from mtts.data.corpora import read_ljspeech, split_ids
 from mtts.data.datadir import validate_datadir, write_datadir, write_table
 from mtts.errors import MttsError
-from mtts.features.audio import FeatureParams, check_audio, extract, load_audio
+from mtts.features.audio import FeatureParams, check_audio, extract, load_audio, trim_silence
 from mtts.io import atomic_path, child_path, read_json, write_json
 
 
@@ -32,6 +32,8 @@ def _process(args: tuple[str, str, dict, str]) -> tuple[str, float, str | None]:
     problem = check_audio(Path(wav), y, p.sample_rate)
     if problem:
         return utt_id, dur, problem
+    y = trim_silence(y, p)
+    dur = len(y) / p.sample_rate
     out_path = Path(out)
     if not out_path.is_file():
         feats = extract(y, p)
@@ -90,7 +92,8 @@ def prepare(corpus: Path, data_dir: Path, dump_dir: Path, nj: int = 2, n_dev: in
     utts, problems = read_ljspeech(corpus)
     pfile = dump_dir / "feature_params.json"
     feat_dir = dump_dir / "feats"
-    if pfile.is_file() and read_json(pfile) != params.to_dict():
+    # read through FeatureParams: a file from before a parameter existed holds its default
+    if pfile.is_file() and FeatureParams.from_dict(read_json(pfile)) != params:
         raise MttsError(f"{dump_dir} holds features made with other parameters; "
                         "remove it or choose another --dump-dir")
     write_json(pfile, params.to_dict())

@@ -30,6 +30,11 @@ class FeatureParams:
     fmax: float = 8000.0
     f0_min: float = 60.0      # pYIN search range; covers typical adult speakers
     f0_max: float = 600.0
+    # leading and trailing silence quieter than trim_db below the loudest frame is cut, all
+    # but trim_margin seconds of it (0: keep everything): left in, the alignment must give
+    # ~0.2 s of silence to the first and last phonemes, and its diagonal prior resists that
+    trim_db: float = 0.0
+    trim_margin: float = 0.05
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -65,6 +70,15 @@ def check_audio(path: Path, y: np.ndarray, sr: int) -> str | None:
     if np.abs(y).max() < 1e-4:
         return f"{path}: silent"
     return None
+
+
+def trim_silence(y: np.ndarray, p: FeatureParams) -> np.ndarray:
+    """y without its leading and trailing silence (FeatureParams.trim_db), keeping trim_margin."""
+    if p.trim_db <= 0:
+        return y
+    _, (start, end) = librosa.effects.trim(y, top_db=p.trim_db, frame_length=p.win_length, hop_length=p.hop_length)
+    margin = int(round(p.trim_margin * p.sample_rate))
+    return y[max(0, start - margin):min(len(y), end + margin)]
 
 
 def mel_basis(p: FeatureParams) -> np.ndarray:
