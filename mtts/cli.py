@@ -451,6 +451,32 @@ def _synthesize_stream(synth, text, text_file, out, length_scale, n_iter, source
 
 @app.command()
 @stage
+def serve(
+    model: Path = typer.Option(..., "--model", "-m", help="best.safetensors or any training checkpoint."),
+    host: str = typer.Option("127.0.0.1", help="Address to listen on: loopback only by default; 0.0.0.0 opens "
+                                               "the server to the network (it has no authentication)."),
+    port: int = typer.Option(5002, help="TCP port."),
+    max_chars: int = typer.Option(5000, help="Longest text a request may send (413 beyond)."),
+    timeout: float = typer.Option(60.0, help="Seconds a request may take in all, waiting included (504 beyond)."),
+    queue: int = typer.Option(8, help="Requests that may wait behind the one being synthesised (503 beyond)."),
+    n_iter: int = typer.Option(32, help="Griffin-Lim iterations."),
+    postfilter: float = typer.Option(POSTFILTER_DEFAULT, help="Global-variance postfilter strength, 0 (off) to 1."),
+):
+    """Serve a model over HTTP: /api/tts (wav), /api/tts/stream (sentence by sentence), /api/voices,
+    /api/health, the API page /docs and a web page at / (docs/serving.md). Needs the serve extra."""
+    try:
+        from mtts.serve import Limits, serve as run
+    except ImportError as e:
+        raise MttsError(f"mtts serve needs {e.name}: pip install -e '.[serve]'") from None
+    from mtts.synthesize import check_postfilter
+    check_postfilter(postfilter)
+    if n_iter < 1:
+        raise MttsError(f"--n-iter must be >= 1, got {n_iter}")
+    run(model, host, port, Limits(max_chars, timeout, queue), n_iter, postfilter)
+
+
+@app.command()
+@stage
 def convert(
     src: Path = typer.Argument(..., help="A model package or checkpoint written by an older mtts "
                                          "(best.pt, step_*.pt)."),
