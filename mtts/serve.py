@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-import struct
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -38,7 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mtts import checkpoint
 from mtts.errors import MttsError
-from mtts.synthesize import POSTFILTER, Synthesizer, pcm16, split_sentences
+from mtts.synthesize import POSTFILTER, Synthesizer, pcm16, split_sentences, wav_header
 
 log = logging.getLogger("mtts.serve")
 HOST, PORT = "127.0.0.1", 5002     # loopback unless --host says otherwise
@@ -146,13 +145,6 @@ def wav_bytes(wav: np.ndarray, sr: int) -> bytes:
     return buf.getvalue()
 
 
-def wav_header(sr: int) -> bytes:
-    """A 16-bit mono wav header for a stream of unknown length: the sizes are the largest
-    there are, as streaming servers send them; players read on to the end of the stream."""
-    return struct.pack("<4sI4s4sIHHIIHH4sI", b"RIFF", 0xFFFFFFFF, b"WAVE", b"fmt ", 16, 1, 1, sr, 2 * sr, 2, 16,
-                       b"data", 0xFFFFFFFF - 36)
-
-
 def _next(gen):
     """next() that returns None at the end (StopIteration cannot cross an executor)."""
     return next(gen, None)
@@ -183,7 +175,7 @@ def create_app(synths: dict[str, Synthesizer], limits: Limits | None = None, n_i
     app = FastAPI(title="mtts", version="1", docs_url=None, redoc_url=None,
                   description="Text to speech from one mtts model file. Errors are JSON: "
                               "{\"error\": message, \"parameter\": the one at fault, if any}.")
-    app.state.jobs, app.state.limits = jobs, limits
+    app.state.jobs, app.state.limits, app.state.synths = jobs, limits, synths
     pages = {route: (resources.files("mtts").joinpath("web", file).read_bytes(), kind)
              for route, (file, kind) in PAGES.items()}
 

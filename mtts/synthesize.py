@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import struct
 import sys
 import time
 from dataclasses import dataclass
@@ -226,6 +227,14 @@ def pcm16(wav: np.ndarray) -> bytes:
     return (np.clip(wav, -1.0, 1.0) * 32767.0).round().astype("<i2").tobytes()
 
 
+def wav_header(sr: int, samples: int | None = None) -> bytes:
+    """The 44-byte header of a 16-bit mono PCM wav of `samples` samples; None: of unknown length,
+    the sizes the largest there are, as streaming servers send them (players read to the end)."""
+    data = 0xFFFFFFFF - 36 if samples is None else 2 * samples
+    return struct.pack("<4sI4s4sIHHIIHH4sI", b"RIFF", 36 + data, b"WAVE", b"fmt ", 16, 1, 1, sr, 2 * sr, 2, 16,
+                       b"data", data)
+
+
 class WavStream:
     """A 16-bit mono wav at `path` that grows as audio is added: after each `write` its header
     is brought up to date, so the file is at every moment a valid wav of the audio so far (a
@@ -240,14 +249,16 @@ class WavStream:
     def write(self, wav: np.ndarray) -> None:
         try:
             if self.file is None:
-                self.file = sf.SoundFile(self.path, "w", samplerate=self.sr, channels=1, subtype="PCM_16",
-                                         format="WAV")
-            self.file.write(wav)
-            self.file.flush()    # libsndfile rewrites the header's sizes
-        except (RuntimeError, OSError) as e:
-            full = os.statvfs(self.path.parent).f_bavail == 0
-            raise MttsError(f"cannot write {self.path}: {'No space left on device' if full else e}") from None
-        self.frames += len(wav)
+                self.file = open(self.path, "wb")
+                self.file.write(wav_header(self.sr, 0))
+            self.file.seek(0, os.SEEK_END)
+            self.file.write(pcm16(wav))
+            self.frames += len(wav)
+            self.file.seek(0)
+            self.file.write(wav_header(self.sr, self.frames))
+            self.file.flush()
+        except OSError as e:
+            raise MttsError(f"cannot write {self.path}: {e.strerror or e}") from None
 
     def close(self) -> None:
         if self.file is not None:
@@ -258,7 +269,7 @@ class WavStream:
             return
         try:
             self.file.close()
-        except RuntimeError:
+        except OSError:
             pass
         self.path.unlink(missing_ok=True)
 

@@ -109,6 +109,41 @@ def test_streams_sentence_by_sentence_as_wav_or_raw_pcm(client):
     assert np.abs(samples).max() > 0
 
 
+def test_the_stream_sends_a_sentence_before_the_next_one_is_made(server, monkeypatch):
+    url, app = server
+    synth = app.state.synths["griffin-lim"]
+    real, gate = synth.vocode, threading.Event()
+
+    def vocode(mel, *args):   # the second sentence waits for the gate, which opens once audio has come
+        if mel is not first_mel[0] and not gate.wait(60):
+            timed_out.append(True)    # a server that held the first sentence back would end here
+        return real(mel, *args)
+    timed_out = []
+    first_mel = [None]
+    real_norm = synth.norm_mel
+
+    def norm_mel(*args):
+        mel = real_norm(*args)
+        first_mel[0] = mel if first_mel[0] is None else first_mel[0]
+        return mel
+    monkeypatch.setattr(synth, "vocode", vocode)
+    monkeypatch.setattr(synth, "norm_mel", norm_mel)
+    try:
+        with httpx.Client(base_url=url, timeout=WAIT) as c:
+            with c.stream("GET", "/api/tts/stream", params={"text": TEXT, "format": "raw"}) as res:
+                chunks = res.iter_raw()
+                first = next(chunks)
+                assert first and not gate.is_set()   # audio came while the second sentence was held
+                gate.set()
+                rest = b"".join(chunks)
+        assert not timed_out
+        monkeypatch.undo()
+        with httpx.Client(base_url=url, timeout=WAIT) as c:
+            assert len(first) + len(rest) == 2 * frames(c.get("/api/tts", params={"text": TEXT}))
+    finally:
+        gate.set()
+
+
 @pytest.mark.parametrize("method,params,status,parameter,needle", [
     ("get", {"text": "x" * 301}, 413, "text", "301 characters long, over the limit of 300"),
     ("post", {"text": "Hi.", "rate": 0}, 422, "rate", "rate: Input should be greater than or equal to 0.25"),

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +61,13 @@ def test_stream_skips_silent_pieces_and_refuses_text_with_nothing_to_say(synth):
         next(gen)
 
 
+def header_sizes(path: Path) -> tuple[int, int]:
+    """The RIFF and data chunk sizes written in a wav's header."""
+    head = path.read_bytes()[:256]
+    at = head.index(b"data")
+    return struct.unpack("<I", head[4:8])[0], struct.unpack("<I", head[at + 4:at + 8])[0]
+
+
 def test_wav_stream_is_a_valid_wav_after_every_write_and_abort_removes_it(tmp_path):
     path = tmp_path / "grow.wav"
     path.write_bytes(b"old")
@@ -69,8 +77,9 @@ def test_wav_stream_is_a_valid_wav_after_every_write_and_abort_removes_it(tmp_pa
     ws.write(a)
     y, sr = sf.read(path, dtype="float32")     # read while the stream is still open
     assert sr == 22050 and len(y) == 1000 and y[0] == pytest.approx(0.25, abs=1e-4)
+    assert header_sizes(path) == (path.stat().st_size - 8, 2000)   # the header itself says so
     ws.write(b)
-    assert sf.info(path).frames == 1500
+    assert sf.info(path).frames == 1500 and header_sizes(path) == (path.stat().st_size - 8, 3000)
     ws.close()
     y, _ = sf.read(path, dtype="int16")
     assert y.tobytes() == pcm16(np.concatenate([a, b]))    # the raw stream's bytes are the wav's
