@@ -223,7 +223,7 @@ class Synthesizer:
 
 
 def pcm16(wav: np.ndarray) -> bytes:
-    """float samples in [-1, 1] -> little-endian 16-bit PCM, as soundfile's PCM_16 writes them."""
+    """float samples in [-1, 1] -> little-endian 16-bit PCM (scaled by 32767 and rounded)."""
     return (np.clip(wav, -1.0, 1.0) * 32767.0).round().astype("<i2").tobytes()
 
 
