@@ -2,7 +2,7 @@
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := espeak-ng festival festvox-us-slt-hts sox libsndfile1
+APT_PACKAGES := espeak-ng festival festvox-us-slt-hts sox libsndfile1 chromium chromium-driver
 
 .PHONY: help sysdeps venv dev demo demo-fast test test-fast clean
 
@@ -12,13 +12,15 @@ help:
 	@echo "make test       set up and run the whole test suite"
 	@echo "make test-fast  unit tests only (skips recipe smoke runs)"
 
-# Debian packages, installed only when a command is missing.
+# Debian packages, installed only when a command is missing (chromium: the web page's browser test).
 sysdeps:
 	@missing=""; \
 	command -v espeak-ng >/dev/null || missing="$$missing espeak-ng"; \
 	command -v text2wave >/dev/null || missing="$$missing festival"; \
 	[ -d /usr/share/festival/voices/us/cmu_us_slt_arctic_hts ] || missing="$$missing festvox-us-slt-hts"; \
 	command -v sox >/dev/null || missing="$$missing sox"; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	[ -x /usr/bin/chromedriver ] || missing="$$missing chromium-driver"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages: $(APT_PACKAGES)"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
@@ -28,7 +30,7 @@ sysdeps:
 $(BIN)/mtts: pyproject.toml
 	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e ".[dev,eval,export]"
+	$(BIN)/pip install -q -e ".[dev,eval,export,serve]"
 	touch $@
 
 venv: $(BIN)/mtts

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import sys
 from pathlib import Path
 from typing import Optional
 
@@ -343,8 +345,10 @@ def export(
 def synthesize(
     model: Path = typer.Option(..., "--model", "-m", help="best.safetensors or any training checkpoint."),
     text: Optional[str] = typer.Option(None, "--text", "-t", help="Text to speak."),
-    text_file: Optional[Path] = typer.Option(None, help="File of lines 'text' or 'ID|text'."),
-    out: Path = typer.Option(Path("out.wav"), help="Output wav (--text) or directory (--text-file)."),
+    text_file: Optional[Path] = typer.Option(None, help="File of lines 'text' or 'ID|text' (with --stream: "
+                                                        "plain text lines; '-' reads standard input)."),
+    out: Optional[Path] = typer.Option(None, help="Output wav (--text, --stream; default out.wav) or "
+                                                  "directory (--text-file)."),
     length_scale: float = typer.Option(1.0, help="Speaking-rate factor: >1 slower, <1 faster."),
     n_iter: int = typer.Option(32, help="Griffin-Lim iterations."),
     input: str = typer.Option("auto", "--input", help="auto (what the model reads), phonemes (espeak-ng G2P) or "
@@ -357,28 +361,46 @@ def synthesize(
                                                               "towards the training recordings'."),
     lexicon: Optional[Path] = typer.Option(None, help="User lexicon (word<TAB>pronunciation): adds to or "
                                                       "overrides the one saved in the model (docs/text.md)."),
+    stream: bool = typer.Option(False, "--stream", help="Speak sentence by sentence, writing each one's audio as "
+                                                        "soon as it is made: the --out wav grows as it goes. Text "
+                                                        "from --text, --text-file or standard input, a line at a "
+                                                        "time."),
+    output_raw: bool = typer.Option(False, "--output-raw", help="Stream raw 16-bit little-endian mono PCM to "
+                                                                "standard output instead of a wav (implies "
+                                                                "--stream), e.g. | aplay -r 22050 -f S16_LE -t raw -"),
 ):
     """Speak text with a trained model (neural or Griffin-Lim vocoder), 22,050 Hz wav out."""
     from mtts.synthesize import SOURCES, Synthesizer, check_postfilter, read_text_file, write_wav
     check_postfilter(postfilter)
-    if (text is None) == (text_file is None):
+    stream = stream or output_raw
+    if output_raw and out is not None:
+        raise MttsError("--output-raw writes to standard output: leave out --out")
+    if text is not None and text_file is not None:
         raise MttsError("give exactly one of --text or --text-file")
+    if text is None and text_file is None and not stream:
+        raise MttsError("give exactly one of --text or --text-file (or --stream to read standard input)")
+    out = out if out is not None or output_raw else Path("out.wav")
     if not model.is_file():
         raise MttsError(f"model {model} does not exist: run select-best first or pass a checkpoint")
     if input not in SOURCES:
         raise MttsError(f"--input must be one of {', '.join(SOURCES)}, got {input!r}")
     if length_scale <= 0:
         raise MttsError(f"--length-scale must be > 0, got {length_scale}")
-    if text is not None and out.suffix.lower() != ".wav":
+    if (text is not None or stream) and out is not None and out.suffix.lower() != ".wav":
         raise MttsError(f"--out {out} must end in .wav")
-    if text is not None and not out.parent.is_dir():
+    if (text is not None or stream) and out is not None and not out.parent.is_dir():
         raise MttsError(f"cannot write {out}: directory {out.parent} does not exist")
+    if output_raw and sys.stdout.isatty():
+        raise MttsError("--output-raw writes binary audio: pipe it, e.g. | aplay -r 22050 -f S16_LE -t raw -")
     synth = Synthesizer.load(model, vocoder, postfilter)
     if lexicon is not None:
         synth.add_lexicon(lexicon)
     if postfilter > 0 and synth.postfilter_strength == 0:
         console.print("note: this model's statistics predate the postfilter (no mel_gv): it is off")
     sr = synth.params.sample_rate
+    if stream:
+        _synthesize_stream(synth, text, text_file, out, length_scale, n_iter, input)
+        return
     if text is not None:
         wav, info = synth(text, length_scale, n_iter, input)
         write_wav(out, wav, sr)
@@ -396,6 +418,66 @@ def synthesize(
     console.print(f"wrote {len(items)} wavs to {out}")
 
 
+def _synthesize_stream(synth, text, text_file, out, length_scale, n_iter, source) -> None:
+    """--stream: sentences to a growing wav (`out`) or, with out None, raw PCM on standard output."""
+    from mtts.synthesize import WavStream, pcm16, stream_lines, synthesize_stream
+    sr = synth.params.sample_rate
+    if out is None:
+        console.print(f"raw 16-bit little-endian mono PCM at {sr} Hz on standard output")
+
+        def write(wav):
+            try:
+                sys.stdout.buffer.write(pcm16(wav))
+                sys.stdout.buffer.flush()
+            except BrokenPipeError:
+                # the player went away; keep Python's exit flush from failing on the closed pipe
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                raise MttsError("standard output was closed (the player stopped reading)") from None
+        sink = None
+    else:
+        sink = WavStream(out, sr)
+        write = sink.write
+    note = lambda msg: console.print(f"note: {msg}", highlight=False, soft_wrap=True)   # noqa: E731
+    try:
+        info = synthesize_stream(synth, stream_lines(text, text_file), write, length_scale, n_iter, source, note)
+    except BaseException:
+        if sink is not None:
+            sink.abort()    # a failed stream leaves no half-written wav behind
+        raise
+    if sink is not None:
+        sink.close()
+    where = "standard output" if out is None else out
+    console.print(f"wrote {info['audio_s']:.2f} s of audio ({info['sentences']} sentences) to {where}; "
+                  f"first audio after {info['first_audio_s'] * 1000:.0f} ms, all in {info['total_s']:.2f} s",
+                  highlight=False, soft_wrap=True)
+
+
+
+
+@app.command()
+@stage
+def serve(
+    model: Path = typer.Option(..., "--model", "-m", help="best.safetensors or any training checkpoint."),
+    host: str = typer.Option("127.0.0.1", help="Address to listen on: loopback only by default; 0.0.0.0 opens "
+                                               "the server to the network (it has no authentication)."),
+    port: int = typer.Option(5002, help="TCP port."),
+    max_chars: int = typer.Option(5000, help="Longest text a request may send (413 beyond)."),
+    timeout: float = typer.Option(60.0, help="Seconds a request may take in all, waiting included (504 beyond)."),
+    queue: int = typer.Option(8, help="Requests that may wait behind the one being synthesised (503 beyond)."),
+    n_iter: int = typer.Option(32, help="Griffin-Lim iterations."),
+    postfilter: float = typer.Option(POSTFILTER_DEFAULT, help="Global-variance postfilter strength, 0 (off) to 1."),
+):
+    """Serve a model over HTTP: /api/tts (wav), /api/tts/stream (sentence by sentence), /api/voices,
+    /api/health, the API page /docs and a web page at / (docs/serving.md). Needs the serve extra."""
+    try:
+        from mtts.serve import Limits, serve as run
+    except ImportError as e:
+        raise MttsError(f"mtts serve needs {e.name}: pip install -e '.[serve]'") from None
+    from mtts.synthesize import check_postfilter
+    check_postfilter(postfilter)
+    if n_iter < 1:
+        raise MttsError(f"--n-iter must be >= 1, got {n_iter}")
+    run(model, host, port, Limits(max_chars, timeout, queue), n_iter, postfilter)
 
 
 @app.command()

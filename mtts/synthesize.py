@@ -3,16 +3,20 @@
 The file carries config (with the input the model reads: phonemes or characters), token
 tables, feature parameters and statistics, and the neural vocoder when one was packaged
 (`select-best --vocoder`); Griffin-Lim (librosa) needs nothing. Long text is split into
-sentences and the audio joined.
+sentences and the audio joined; `Synthesizer.stream` yields it sentence by sentence, as it is
+made, and `WavStream` writes a wav that grows as it arrives (docs/serving.md).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import struct
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 import soundfile as sf
@@ -31,6 +35,11 @@ VOCODERS = ("auto", "griffin-lim", "neural")
 SOURCES = ("auto", "phonemes", "chars")   # --input: what the text becomes before the model (input_ids)
 MAX_CHARS = 300  # longer sentences are split further at commas, then at spaces
 POSTFILTER = 0.0  # default strength of the global-variance postfilter: off (docs/synthesis.md)
+GAP_S = 0.15      # silence between sentences
+
+
+class NothingToSay(MttsError):
+    """A sentence with no pronounceable word: skipped inside longer text, an error on its own."""
 
 
 def gv_postfilter(mel: np.ndarray, gv: np.ndarray | None, strength: float) -> np.ndarray:
@@ -156,7 +165,7 @@ class Synthesizer:
         postfiltered (`postfilter`)."""
         ids = self.input_ids(get_normalizer(self.normalizer)(text), source)
         if not ids:
-            raise MttsError(f"nothing to say in {text[:60]!r}: no pronounceable words")
+            raise NothingToSay(f"nothing to say in {text[:60]!r}: no pronounceable words")
         mel = self.model.infer(torch.tensor([ids]), length_scale=length_scale)["mel"][0]
         return torch.from_numpy(gv_postfilter(mel.numpy(), self.stats.mel_gv, self.postfilter))
 
@@ -170,33 +179,99 @@ class Synthesizer:
             return self.vocoder(norm_mel[None])[0].clamp(-1.0, 1.0).numpy()
         return griffin_lim(self.stats.denorm_mel(norm_mel).numpy(), self.params, n_iter, seed)
 
+    def stream(self, text: str, length_scale: float = 1.0, n_iter: int = 32, source: str = "auto",
+               seed: int | None = None, timing: dict | None = None,
+               check: Callable[[], None] | None = None) -> Iterator[np.ndarray]:
+        """Any length of text -> its audio sentence by sentence, each piece yielded as soon as it
+        is made: float32 samples in [-1, 1], the GAP_S pause leading every piece but the first.
+        A punctuation-only piece inside longer text is skipped; text with nothing to say raises
+        NothingToSay. timing, when given, accumulates acoustic_s and vocoder_s; check, when
+        given, runs before each sentence (a server's deadline raises there)."""
+        sentences = split_sentences(text)
+        if not sentences:
+            raise MttsError("the text is empty")
+        gap = np.zeros(int(GAP_S * self.params.sample_rate), dtype=np.float32)
+        said = False
+        for k, s in enumerate(sentences):
+            if check is not None:
+                check()
+            t0 = time.perf_counter()
+            try:
+                mel = self.norm_mel(s, length_scale, source)
+            except NothingToSay:
+                if len(sentences) == 1:
+                    raise
+                continue
+            t1 = time.perf_counter()
+            wav = self.vocode(mel, n_iter, None if seed is None else seed + k)
+            if timing is not None:
+                timing["acoustic_s"] = timing.get("acoustic_s", 0.0) + t1 - t0
+                timing["vocoder_s"] = timing.get("vocoder_s", 0.0) + time.perf_counter() - t1
+            yield np.concatenate([gap, wav]) if said else wav
+            said = True
+        if not said:
+            raise NothingToSay(f"nothing to say in {text[:60]!r}: no pronounceable words")
+
     def __call__(self, text: str, length_scale: float = 1.0, n_iter: int = 32,
                  source: str = "auto", seed: int | None = None) -> tuple[np.ndarray, dict]:
         """Any length of text -> waveform, plus timing of acoustic model and vocoder.
         seed: Griffin-Lim's initial phases (evaluation makes them alike for every model)."""
-        sentences = split_sentences(text)
-        if not sentences:
-            raise MttsError("the text is empty")
-        gap = np.zeros(int(0.15 * self.params.sample_rate), dtype=np.float32)
-        pieces, t_am, t_voc = [], 0.0, 0.0
-        for k, s in enumerate(sentences):
-            t0 = time.perf_counter()
-            try:
-                mel = self.norm_mel(s, length_scale, source)
-            except MttsError:
-                if len(sentences) == 1:
-                    raise
-                continue  # a punctuation-only piece inside longer text is skipped
-            t1 = time.perf_counter()
-            pieces += [self.vocode(mel, n_iter, None if seed is None else seed + k), gap]
-            t_voc += time.perf_counter() - t1
-            t_am += t1 - t0
-        if not pieces:
-            raise MttsError(f"nothing to say in {text[:60]!r}: no pronounceable words")
-        wav = np.concatenate(pieces[:-1])
+        timing = {"acoustic_s": 0.0, "vocoder_s": 0.0}
+        wav = np.concatenate(list(self.stream(text, length_scale, n_iter, source, seed, timing)))
         secs = len(wav) / self.params.sample_rate
-        return wav, {"audio_s": secs, "acoustic_s": t_am, "vocoder_s": t_voc,
-                     "rtf": (t_am + t_voc) / max(secs, 1e-9)}
+        return wav, {"audio_s": secs, **timing, "rtf": (timing["acoustic_s"] + timing["vocoder_s"]) / max(secs, 1e-9)}
+
+
+def pcm16(wav: np.ndarray) -> bytes:
+    """float samples in [-1, 1] -> little-endian 16-bit PCM (scaled by 32767 and rounded)."""
+    return (np.clip(wav, -1.0, 1.0) * 32767.0).round().astype("<i2").tobytes()
+
+
+def wav_header(sr: int, samples: int | None = None) -> bytes:
+    """The 44-byte header of a 16-bit mono PCM wav of `samples` samples; None: of unknown length,
+    the sizes the largest there are, as streaming servers send them (players read to the end)."""
+    data = 0xFFFFFFFF - 36 if samples is None else 2 * samples
+    return struct.pack("<4sI4s4sIHHIIHH4sI", b"RIFF", 36 + data, b"WAVE", b"fmt ", 16, 1, 1, sr, 2 * sr, 2, 16,
+                       b"data", data)
+
+
+class WavStream:
+    """A 16-bit mono wav at `path` that grows as audio is added: after each `write` its header
+    is brought up to date, so the file is at every moment a valid wav of the audio so far (a
+    player can follow it). It is created at the first write, so a stream that fails before any
+    audio leaves an existing file alone; `abort` removes what was written."""
+
+    def __init__(self, path: Path, sr: int):
+        if not path.parent.is_dir():
+            raise MttsError(f"cannot write {path}: directory {path.parent} does not exist")
+        self.path, self.sr, self.file, self.frames = path, sr, None, 0
+
+    def write(self, wav: np.ndarray) -> None:
+        try:
+            if self.file is None:
+                self.file = open(self.path, "wb")
+                self.file.write(wav_header(self.sr, 0))
+            self.file.seek(0, os.SEEK_END)
+            self.file.write(pcm16(wav))
+            self.frames += len(wav)
+            self.file.seek(0)
+            self.file.write(wav_header(self.sr, self.frames))
+            self.file.flush()
+        except OSError as e:
+            raise MttsError(f"cannot write {self.path}: {e.strerror or e}") from None
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+
+    def abort(self) -> None:
+        if self.file is None:
+            return
+        try:
+            self.file.close()
+        except OSError:
+            pass
+        self.path.unlink(missing_ok=True)
 
 
 def write_wav(path: Path, wav: np.ndarray, sr: int) -> None:
@@ -227,3 +302,68 @@ def read_text_file(path: Path) -> list[tuple[str, str]]:
     if not items:
         raise MttsError(f"{path} holds no text")
     return items
+
+
+def stream_lines(text: str | None, text_file: Path | None) -> Iterator[str]:
+    """The lines `synthesize --stream` reads, one at a time as they come: the text given, a UTF-8
+    file ('-': standard input), or standard input when neither is given."""
+    if text is not None:
+        yield from text.splitlines() or [""]
+        return
+    if text_file is not None and str(text_file) != "-":
+        if not text_file.is_file():
+            raise MttsError(f"{text_file} does not exist")
+        with open(text_file, "rb") as f:
+            yield from _decoded(f, str(text_file))
+        return
+    if sys.stdin is None or sys.stdin.isatty():
+        raise MttsError("no text given: pass --text, --text-file, or pipe it to standard input")
+    yield from _decoded(sys.stdin.buffer, "standard input")
+
+
+def _decoded(lines: Iterable[bytes], where: str) -> Iterator[str]:
+    """UTF-8 lines decoded one at a time, so a bad byte is found on its own line, after the
+    lines before it were spoken."""
+    for n, raw in enumerate(lines, 1):
+        try:
+            yield raw.decode("utf-8-sig" if n == 1 else "utf-8")
+        except UnicodeDecodeError:
+            raise MttsError(f"{where}:{n} is not UTF-8 text") from None
+
+
+def synthesize_stream(synth: Synthesizer, lines: Iterable[str], write: Callable[[np.ndarray], None],
+                      length_scale: float = 1.0, n_iter: int = 32, source: str = "auto",
+                      note: Callable[[str], None] = lambda _: None) -> dict:
+    """Speak lines in order, handing each sentence's audio to `write` as soon as it is made
+    (GAP_S of silence between sentences and lines). A line with nothing to say is skipped
+    with a `note`; when no line says anything, NothingToSay. Returns counts and timings:
+    first_audio_s runs from the first line read to its first audio written."""
+    gap = np.zeros(int(GAP_S * synth.params.sample_rate), dtype=np.float32)
+    t_start = first = None
+    samples = sentences = n_lines = 0
+    skipped: list[str] = []
+    for n, line in enumerate(lines, 1):
+        line = line.strip()
+        if not line:
+            continue
+        n_lines += 1
+        t_start = t_start if t_start is not None else time.perf_counter()
+        try:
+            for k, wav in enumerate(synth.stream(line, length_scale, n_iter, source)):
+                if k == 0 and sentences:
+                    wav = np.concatenate([gap, wav])
+                write(wav)
+                first = first if first is not None else time.perf_counter() - t_start
+                samples += len(wav)
+                sentences += 1
+        except NothingToSay as e:
+            skipped.append(f"line {n}: {e}, skipped")
+        if sentences:   # notes wait for the first audio: text with nothing at all to say is one error
+            for msg in skipped:
+                note(msg)
+            skipped = []
+    if not sentences:
+        raise NothingToSay(skipped[0].split(": ", 1)[1].removesuffix(", skipped") if n_lines == 1
+                           else "nothing to say: no line holds a pronounceable word")
+    return {"lines": n_lines, "sentences": sentences, "audio_s": samples / synth.params.sample_rate,
+            "first_audio_s": first, "total_s": time.perf_counter() - t_start}

@@ -91,15 +91,25 @@ def write_wav(path: Path, seconds: float = 1.0, sr: int = 22050, channels: int =
     return path
 
 
-def make_model_package(path: Path, seed: int = 0, text: dict | None = None) -> Path:
-    """An untrained but complete model file: enough to exercise synthesize end to end."""
+def make_model_package(path: Path, seed: int = 0, text: dict | None = None, frames_per_token: int = 0,
+                       config: dict | None = None) -> Path:
+    """An untrained but complete model file: enough to exercise synthesize end to end.
+    frames_per_token > 0 fixes every predicted duration at that many frames (an untrained
+    predictor gives almost none), so the audio has a known, speech-like length; config
+    replaces the tiny dimensions (e.g. {} for the default model's size)."""
     from mtts import checkpoint
     from mtts.features.audio import FeatureParams
     from mtts.model import MultiTaskModel
     from mtts.text.tokens import BASE_SYMBOLS, TokenTable
-    cfg = config_from_dict({**TINY, "train": {**TINY["train"], "seed": seed}})   # the seed sets the weights
+    base = TINY if config is None else config
+    cfg = config_from_dict({**base, "train": {**base.get("train", {}), "seed": seed}})   # the seed sets the weights
     tokens = TokenTable.build([], BASE_SYMBOLS)
     model = MultiTaskModel(cfg, len(tokens), 80, (200.0, 30.0))
+    if frames_per_token > 0:
+        proj = model.tasks["duration"].predictor.proj
+        with torch.no_grad():
+            proj.weight.zero_()
+            proj.bias.fill_(float(np.log1p(frames_per_token)))
     stats = {"mel_mean": [-4.0] * 80, "mel_std": [2.0] * 80, "pitch_mean": 200.0, "pitch_std": 30.0,
              "energy_mean": -3.0, "energy_std": 1.0}
     checkpoint.save(path, {"model": model.state_dict(), "config": cfg.to_dict(), "tokens": tokens.symbols,

@@ -4,7 +4,7 @@ from typer.testing import CliRunner
 from mtts.cli import app
 
 runner = CliRunner()
-COMMANDS = ["prepare", "tokenize", "train", "plot", "evaluate", "compare", "select-best", "synthesize"]
+COMMANDS = ["prepare", "tokenize", "train", "plot", "evaluate", "compare", "select-best", "synthesize", "serve"]
 
 
 @pytest.mark.parametrize("cmd", [[]] + [[c] for c in COMMANDS])
