@@ -23,6 +23,7 @@ from mtts.data.dataset import Stats
 from mtts.errors import MttsError
 from mtts.features.audio import griffin_lim
 from mtts.io import atomic_path, check_id
+from mtts.limits import MAX_CHARS as MAX_TEXT_CHARS, MAX_SECONDS, MAX_TEXT_FILE_BYTES, check_chars, check_seconds
 from mtts.text.normalize import get_normalizer
 from mtts.text.phonemize import Phonemizer
 from mtts.text.tokens import TokenTable
@@ -171,14 +172,16 @@ class Synthesizer:
         return griffin_lim(self.stats.denorm_mel(norm_mel).numpy(), self.params, n_iter, seed)
 
     def __call__(self, text: str, length_scale: float = 1.0, n_iter: int = 32,
-                 source: str = "auto", seed: int | None = None) -> tuple[np.ndarray, dict]:
+                 source: str = "auto", seed: int | None = None,
+                 max_seconds: float = MAX_SECONDS) -> tuple[np.ndarray, dict]:
         """Any length of text -> waveform, plus timing of acoustic model and vocoder.
-        seed: Griffin-Lim's initial phases (evaluation makes them alike for every model)."""
+        seed: Griffin-Lim's initial phases (evaluation makes them alike for every model).
+        max_seconds: stop with an error once the audio passes it (0: no limit; mtts.limits)."""
         sentences = split_sentences(text)
         if not sentences:
             raise MttsError("the text is empty")
         gap = np.zeros(int(0.15 * self.params.sample_rate), dtype=np.float32)
-        pieces, t_am, t_voc = [], 0.0, 0.0
+        pieces, t_am, t_voc, samples = [], 0.0, 0.0, 0
         for k, s in enumerate(sentences):
             t0 = time.perf_counter()
             try:
@@ -189,6 +192,8 @@ class Synthesizer:
                 continue  # a punctuation-only piece inside longer text is skipped
             t1 = time.perf_counter()
             pieces += [self.vocode(mel, n_iter, None if seed is None else seed + k), gap]
+            samples += len(pieces[-2]) + len(gap)
+            check_seconds(samples / self.params.sample_rate, max_seconds)
             t_voc += time.perf_counter() - t1
             t_am += t1 - t0
         if not pieces:
@@ -208,18 +213,26 @@ def write_wav(path: Path, wav: np.ndarray, sr: int) -> None:
             raise MttsError(f"cannot write {path}: {'No space left on device' if full else e}") from None
 
 
-def read_text_file(path: Path) -> list[tuple[str, str]]:
-    """Lines `text` or `ID|text` -> (id, text); ids default to line numbers."""
+def read_text_file(path: Path, max_chars: int = MAX_TEXT_CHARS) -> list[tuple[str, str]]:
+    """Lines `text` or `ID|text` -> (id, text); ids default to line numbers. Lines longer than
+    `max_chars` (0: no limit), NUL bytes and text that is not UTF-8 are refused, naming the line."""
     if not path.is_file():
         raise MttsError(f"{path} does not exist")
+    if path.stat().st_size > MAX_TEXT_FILE_BYTES:
+        raise MttsError(f"{path} is larger than {MAX_TEXT_FILE_BYTES // 2**20} MB: split it")
+    raw = path.read_bytes()
     try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
-    except UnicodeDecodeError:
-        raise MttsError(f"{path} is not UTF-8 text") from None
+        lines = raw.decode("utf-8-sig").splitlines()
+    except UnicodeDecodeError as e:
+        line = raw[:e.start].count(b"\n") + 1
+        raise MttsError(f"{path}:{line}: not UTF-8 text; convert it with iconv -t UTF-8") from None
     items = []
     for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
+        if "\0" in line:
+            raise MttsError(f"{path}:{n}: holds a NUL byte: is it a text file?")
+        check_chars(line, f"{path}:{n}", max_chars)
         uid, sep, text = line.partition("|")
         if not sep:
             uid, text = f"utt{n:05d}", line

@@ -13,14 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
-
-from mtts.cli import app
-
+import soundfile as sf
 from test_bad_input import corpus, fails, no_temp_files, ok, prepare
 
-runner = CliRunner()
-
+from conftest import make_model_package, requires_espeak
 
 # ---------------------------------------------------------------- locks
 
@@ -112,3 +108,172 @@ def test_numba_caches_under_the_users_cache_unless_set(tmp_path):
                                      text=True, check=True).stdout.strip()
     assert run({**env, "XDG_CACHE_HOME": str(tmp_path)}) == str(tmp_path / "mtts" / "numba")
     assert run({**env, "NUMBA_CACHE_DIR": "/elsewhere"}) == "/elsewhere"
+
+
+# ---------------------------------------------------------------- synthesis: size limits and hostile text
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory) -> Path:
+    return make_model_package(tmp_path_factory.mktemp("model") / "model.pt")
+
+
+def synth_file(model: Path, tmp_path: Path, content: bytes, *extra) -> list:
+    (tmp_path / "in.txt").write_bytes(content)
+    return ["synthesize", "-m", model, "--text-file", tmp_path / "in.txt", "--out", tmp_path / "out",
+            "--n-iter", 1, *extra]
+
+
+def test_a_runaway_word_is_refused_before_any_work(model, tmp_path):
+    from mtts.limits import MAX_CHARS
+    word = "a" * 100_000
+    fails(["synthesize", "-m", model, "-t", word, "--out", tmp_path / "o.wav"],
+          "--text is 100,000 characters", f"limit of {MAX_CHARS:,}", "--max-chars")
+    fails(synth_file(model, tmp_path, b"fine|Hello.\nbig|" + word.encode() + b"\n"), "in.txt:2", "--max-chars")
+    fails(synth_file(model, tmp_path, b"x" * 1_000_000), "in.txt:1", "1,000,000 characters")
+    assert not (tmp_path / "o.wav").exists() and not (tmp_path / "out").exists()
+
+
+@requires_espeak
+def test_audio_longer_than_the_limit_stops_early_and_writes_nothing(model, tmp_path):
+    text = "One sentence here. " * 20
+    fails(["synthesize", "-m", model, "-t", text, "--out", tmp_path / "o.wav", "--n-iter", 1,
+           "--max-seconds", 0.05], "longer than 0.05 s", "--max-seconds")
+    assert not (tmp_path / "o.wav").exists()
+    no_temp_files(tmp_path)
+
+
+def test_limits_can_be_lifted():
+    from mtts.errors import MttsError
+    from mtts.limits import check_chars, check_seconds
+    check_chars("a" * 10 ** 6, "x", 0)
+    check_seconds(10 ** 6, 0)
+    with pytest.raises(MttsError):
+        check_seconds(901)
+
+
+@pytest.mark.parametrize("content,needles", [
+    (b"good|Hello.\nbad|nul\x00byte\n", ["in.txt:2", "NUL byte"]),
+    (b"good|Hello.\n\xff\xfe broken\n", ["in.txt:2", "not UTF-8"]),
+])
+def test_text_file_that_is_not_text(model, tmp_path, content, needles):
+    fails(synth_file(model, tmp_path, content), *needles)
+    assert not (tmp_path / "out").exists()
+
+
+@requires_espeak
+def test_emoji_only_line_names_its_id_and_a_long_word_is_read(model, tmp_path):
+    fails(synth_file(model, tmp_path, "a|Hi.\nsmile|\U0001F600\U0001F602\n".encode()), "in.txt, id smile",
+          "nothing to say")
+    ok(synth_file(model, tmp_path, b"w|" + b"abcdefghij" * 200 + b"\n"))   # 2,000 letters, no space
+    assert sf.info(tmp_path / "out" / "w.wav").duration > 0
+
+
+# ---------------------------------------------------------------- configs
+
+LAUGHS = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{c}: &{c} [{', '.join(['*' + p] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi")) + "train: {seed: 1}\n"
+
+
+@pytest.mark.parametrize("command", ["train", "train-vocoder"])
+@pytest.mark.parametrize("yaml_text,needles", [
+    (LAUGHS, ["line 2", "anchors and aliases"]),
+    ("train: !!python/object/apply:os.system [echo hi]\n", ["not valid YAML"]),
+    ("[" * 10000 + "]" * 10000, ["nested too deeply"]),
+])
+def test_hostile_yaml_is_refused(tmp_path, command, yaml_text, needles):
+    (tmp_path / "c.yaml").write_text(yaml_text)
+    fails([command, "-c", tmp_path / "c.yaml", "--exp-dir", tmp_path / "exp"], "c.yaml", *needles)
+    assert not (tmp_path / "exp").exists()
+
+
+@pytest.mark.parametrize("yaml_text,key", [
+    ("train: {lr: .nan}\n", "'train.lr' must be a finite number"),
+    ("train: {lr: -0.001}\n", "'train.lr' must be > 0"),
+    ("train: {batch_frames: 1000000000000}\n", "'train.batch_frames' must be >= 1 and <= 1e+07"),
+    ("train: {max_minutes: .inf}\n", "'train.max_minutes' must be a finite number"),
+    ("train: {seed: -1}\n", "'train.seed' must be >= 0"),
+    ("model: {dropout: 1.5}\n", "'model.dropout'"),
+    ("train: {warmup_steps: -5}\n", "'train.warmup_steps' must be >= 0"),
+])
+def test_absurd_numbers_in_the_training_config(tmp_path, yaml_text, key):
+    (tmp_path / "c.yaml").write_text(yaml_text)
+    fails(["train", "-c", tmp_path / "c.yaml", "--exp-dir", tmp_path / "exp"], "c.yaml", key)
+
+
+@pytest.mark.parametrize("yaml_text,key", [
+    ("lr: -1\n", "'lr' must be > 0"),
+    ("batch_size: 1000000000000\n", "'batch_size'"),
+    ("mel_weight: .nan\n", "'mel_weight' must be a finite number"),
+])
+def test_absurd_numbers_in_the_vocoder_config(tmp_path, yaml_text, key):
+    (tmp_path / "c.yaml").write_text(yaml_text)
+    fails(["train-vocoder", "-c", tmp_path / "c.yaml", "--exp-dir", tmp_path / "exp"], "c.yaml", key)
+
+
+def test_an_override_with_an_absurd_number_names_the_key(tmp_path):
+    fails(["train", "--max-steps", -3, "--exp-dir", tmp_path / "exp"], "'train.max_steps' must be >= 0")
+
+
+# ---------------------------------------------------------------- audio
+
+def wav_header_only(path: Path, seconds: float, sr: int = 22050) -> None:
+    """A 16-bit mono WAV whose header says `seconds` long, its data a sparse hole (no disk used)."""
+    import struct
+    n = int(seconds * sr) * 2
+    head = b"RIFF" + struct.pack("<I", 36 + n) + b"WAVEfmt " + struct.pack("<IHHIIHH", 16, 1, 1, sr, 2 * sr, 2, 16)
+    with open(path, "wb") as f:
+        f.write(head + b"data" + struct.pack("<I", n))
+        f.truncate(44 + n)
+
+
+def test_audio_with_nan_samples_is_named(tmp_path):
+    root = corpus(tmp_path)
+    y = 0.3 * np.sin(np.arange(13230) / 20.0)
+    y[100:200] = np.nan
+    sf.write(root / "wavs" / "U2.wav", y, 22050, subtype="FLOAT")
+    fails(prepare(root, tmp_path), "U2.wav", "NaN")
+    assert not (tmp_path / "data").exists()
+
+
+def test_a_two_hour_file_is_refused_from_its_header(tmp_path):
+    root = corpus(tmp_path)
+    wav_header_only(root / "wavs" / "U2.wav", 2 * 3600)
+    t0 = time.time()
+    fails(prepare(root, tmp_path), "U2.wav", "too long (7200.0 s")
+    assert time.time() - t0 < 120
+
+
+@pytest.mark.parametrize("sr,subtype", [(96000, "PCM_24"), (22050, "PCM_U8"), (8000, "PCM_U8")])
+def test_96khz_and_8bit_audio_is_resampled_and_read(tmp_path, sr, subtype):
+    root = corpus(tmp_path)
+    t = np.arange(int(0.6 * sr)) / sr
+    sf.write(root / "wavs" / "U2.wav", 0.3 * np.sin(2 * np.pi * 180 * t), sr, subtype=subtype)
+    ok(prepare(root, tmp_path))
+    with np.load(tmp_path / "dump" / "feats" / "U2.npz") as z:
+        assert z["mel"].shape == (1 + int(0.6 * 22050) // 256, 80) and np.isfinite(z["mel"]).all()
+
+
+# ---------------------------------------------------------------- a full disk during training
+
+def test_a_full_disk_while_saving_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    import torch
+
+    from mtts import checkpoint, io
+    from mtts.errors import MttsError
+    from mtts.run import Run
+    run = Run(tmp_path / "exp", max_steps=10, keep=1)
+    with run:
+        run.step = 1
+        first = run.save({"w": torch.ones(3)})
+        good = first.read_bytes()
+
+        def full_disk(obj, f):
+            Path(f).write_bytes(b"half a checkpoint")
+            raise OSError(28, "No space left on device")
+        monkeypatch.setattr(io.torch, "save", full_disk)
+        run.step = 2
+        with pytest.raises(MttsError, match="step_0000002.pt: No space left on device"):
+            run.save({"w": torch.zeros(3)})
+    assert checkpoint.list_checkpoints(tmp_path / "exp" / "checkpoints") == [first]   # not pruned
+    assert first.read_bytes() == good
+    no_temp_files(tmp_path)

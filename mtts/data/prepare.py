@@ -25,7 +25,7 @@ from mtts.console import console, progress
 from mtts.data.corpora import read_ljspeech, split_ids
 from mtts.data.datadir import validate_datadir, write_datadir, write_table
 from mtts.errors import MttsError
-from mtts.features.audio import FeatureParams, check_audio, extract, load_audio
+from mtts.features.audio import MAX_SECONDS, FeatureParams, check_audio, extract, load_audio
 from mtts.io import DirLock, atomic_path, child_path, read_json, write_json
 
 FEATURE_KEYS = ("mel", "pitch", "energy")
@@ -70,7 +70,7 @@ def _process(args: tuple[str, str, dict, str]) -> tuple[str, float, str | None]:
 
 def _featurise(utt_id: str, wav: Path, p: FeatureParams, out_path: Path) -> tuple[str, float, str | None]:
     try:
-        y = load_audio(wav, p.sample_rate)
+        y = load_audio(wav, p.sample_rate, max_seconds=MAX_SECONDS)
     except MttsError as e:
         return utt_id, 0.0, str(e)
     dur = len(y) / p.sample_rate
