@@ -243,6 +243,15 @@ def test_a_two_hour_file_is_refused_from_its_header(tmp_path):
     assert time.time() - t0 < 120
 
 
+def test_a_long_file_is_not_read_to_find_it_too_long(tmp_path, monkeypatch):
+    from mtts.errors import MttsError
+    from mtts.features import audio
+    wav_header_only(tmp_path / "long.wav", 2 * 3600)
+    monkeypatch.setattr(audio.sf, "read", lambda *a, **k: pytest.fail("the samples were read"))
+    with pytest.raises(MttsError, match=r"long.wav: too long \(7200.0 s > 30 s\)"):
+        audio.load_audio(tmp_path / "long.wav", 22050, max_seconds=30)
+
+
 @pytest.mark.parametrize("sr,subtype", [(96000, "PCM_24"), (22050, "PCM_U8"), (8000, "PCM_U8")])
 def test_96khz_and_8bit_audio_is_resampled_and_read(tmp_path, sr, subtype):
     root = corpus(tmp_path)
@@ -277,3 +286,20 @@ def test_a_full_disk_while_saving_keeps_the_last_good_checkpoint(tmp_path, monke
     assert checkpoint.list_checkpoints(tmp_path / "exp" / "checkpoints") == [first]   # not pruned
     assert first.read_bytes() == good
     no_temp_files(tmp_path)
+
+
+# ---------------------------------------------------------------- data dirs: Kaldi's rules
+
+@pytest.mark.parametrize("damage,needle", [
+    (lambda d: (d / "text").write_text("".join(reversed((d / "text").read_text().splitlines(True)))), "not sorted"),
+    (lambda d: (d / "spk2utt").write_text("spk1 U0\n"), "does not match utt2spk"),
+    (lambda d: (d / "utt2dur").write_text("".join(f"{l.split()[0]} nan\n" for l in
+                                                  (d / "utt2dur").read_text().splitlines())), "bad duration"),
+    (lambda d: (d / "text").write_bytes(b"U0 caf\xe9\n"), "text:1: not UTF-8"),
+])
+def test_a_damaged_data_dir_is_refused_by_tokenize(tmp_path, damage, needle):
+    root = corpus(tmp_path, 8)
+    ok(prepare(root, tmp_path))
+    damage(tmp_path / "data" / "train")
+    fails(["tokenize", "--data-dir", tmp_path / "data", "--dump-dir", tmp_path / "dump"], "train", needle)
+    assert not (tmp_path / "data" / "train" / "phones").exists()
