@@ -167,8 +167,8 @@ def check_data(cfg: Config) -> None:
     for name, r in cfg.data.mix.items():
         if name not in DATASETS:
             raise MttsError(f"unknown dataset '{name}' in data.mix (known: {', '.join(DATASETS)})")
-        if not isinstance(r, (int, float)) or isinstance(r, bool) or r < 0:
-            raise MttsError(f"config key 'data.mix.{name}' must be a number >= 0, got {r!r}")
+        if not isinstance(r, (int, float)) or isinstance(r, bool) or not 0 <= r < math.inf:   # NaN too
+            raise MttsError(f"config key 'data.mix.{name}' must be a finite number >= 0, got {r!r}")
     if not cfg.data.mix.get("corpus", 0) > 0:
         raise MttsError("data.mix.corpus must be > 0: the acoustic tasks learn from the corpus")
     if cfg.data.mix.get("lexicon", 0) > 0 and "g2p" not in cfg.tasks:

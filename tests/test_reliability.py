@@ -194,6 +194,8 @@ def test_hostile_yaml_is_refused(tmp_path, command, yaml_text, needles):
     ("train: {seed: -1}\n", "'train.seed' must be >= 0"),
     ("model: {dropout: 1.5}\n", "'model.dropout'"),
     ("train: {warmup_steps: -5}\n", "'train.warmup_steps' must be >= 0"),
+    ("tasks: {alignment: {}, duration: {}, mel: {weight: .nan}}\n", "'tasks.mel.weight' must be a finite number"),
+    ("data: {mix: {corpus: .inf}}\n", "'data.mix.corpus' must be a finite number"),
 ])
 def test_absurd_numbers_in_the_training_config(tmp_path, yaml_text, key):
     (tmp_path / "c.yaml").write_text(yaml_text)
