@@ -201,28 +201,34 @@ def with_overrides(data: dict[str, Any], overrides: dict[str, Any] | None) -> di
     return out
 
 
-class _NoAliasLoader(yaml.SafeLoader):
-    """safe_load without anchors and aliases: a config has no use for them, and nested
-    aliases ("billion laughs") expand to more than any memory once the config is copied."""
+MAX_YAML_VALUES = 100_000   # values once aliases are expanded; the shipped configs and plans hold a few hundred
 
-    def compose_node(self, parent, index):
-        if self.check_event(yaml.AliasEvent):
-            mark = self.peek_event().start_mark
-            raise yaml.YAMLError(f"line {mark.line + 1}: anchors and aliases (&name, *name) are not allowed")
-        return super().compose_node(parent, index)
+
+def _expanded_size(obj: Any, memo: dict[int, int]) -> int:
+    """How many values `obj` holds with every alias expanded, in time linear in the file: an
+    alias is one shared object, counted once per use but walked once (memo by id)."""
+    if id(obj) in memo:
+        return memo[id(obj)]
+    children = list(obj.keys()) + list(obj.values()) if isinstance(obj, dict) else obj if isinstance(obj, list) else []
+    memo[id(obj)] = n = 1 + sum(_expanded_size(c, memo) for c in children)
+    return n
 
 
 def read_yaml(path: str | Path, what: str = "config") -> Any:
-    """A YAML file's content ({} when empty); a missing file, bad YAML, an alias or a file
-    over MAX_YAML_BYTES is one-line MttsError. Plain YAML only: tags that build Python objects
-    are refused by the safe loader."""
+    """A YAML file's content ({} when empty); a missing file, bad YAML, a file over
+    MAX_YAML_BYTES or aliases that expand past MAX_YAML_VALUES is one-line MttsError. Plain
+    YAML only: tags that build Python objects are refused by the safe loader."""
     path = Path(path)
     if not path.is_file():
         raise MttsError(f"{what} {path} does not exist")
     if path.stat().st_size > MAX_YAML_BYTES:
         raise MttsError(f"{what} {path} is larger than {MAX_YAML_BYTES >> 10} kB: is it a config?")
     try:
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=_NoAliasLoader) or {}
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if _expanded_size(data, {}) > MAX_YAML_VALUES:   # nested aliases, "billion laughs"
+            raise MttsError(f"{what} {path} expands to more than {MAX_YAML_VALUES:,} values through its "
+                            "aliases (*name): is it a config?")
+        return data
     except UnicodeDecodeError:
         raise MttsError(f"{what} {path} is not UTF-8 text") from None
     except yaml.YAMLError as e:
