@@ -15,6 +15,7 @@ from rich.table import Table
 
 from mtts.console import console
 from mtts.errors import MttsError
+from mtts.limits import MAX_CHARS, MAX_SECONDS
 
 POSTFILTER_DEFAULT = 0.0   # = mtts.synthesize.POSTFILTER, not imported here to keep --help free of torch
 
@@ -368,6 +369,8 @@ def synthesize(
     output_raw: bool = typer.Option(False, "--output-raw", help="Stream raw 16-bit little-endian mono PCM to "
                                                                 "standard output instead of a wav (implies "
                                                                 "--stream), e.g. | aplay -r 22050 -f S16_LE -t raw -"),
+    max_chars: int = typer.Option(MAX_CHARS, help="Longest --text, or --text-file line, in characters (0: no limit)."),
+    max_seconds: float = typer.Option(MAX_SECONDS, help="Longest output wav, in seconds (0: no limit)."),
 ):
     """Speak text with a trained model (neural or Griffin-Lim vocoder), 22,050 Hz wav out."""
     from mtts.synthesize import SOURCES, Synthesizer, check_postfilter, read_text_file, write_wav
@@ -386,6 +389,11 @@ def synthesize(
         raise MttsError(f"--input must be one of {', '.join(SOURCES)}, got {input!r}")
     if length_scale <= 0:
         raise MttsError(f"--length-scale must be > 0, got {length_scale}")
+    if max_chars < 0 or not max_seconds >= 0:
+        raise MttsError(f"--max-chars and --max-seconds must be >= 0 (0: no limit), got {max_chars}, {max_seconds}")
+    if text is not None:
+        from mtts.limits import check_chars
+        check_chars(text, "--text", max_chars)
     if (text is not None or stream) and out is not None and out.suffix.lower() != ".wav":
         raise MttsError(f"--out {out} must end in .wav")
     if (text is not None or stream) and out is not None and not out.parent.is_dir():
@@ -402,17 +410,20 @@ def synthesize(
         _synthesize_stream(synth, text, text_file, out, length_scale, n_iter, input)
         return
     if text is not None:
-        wav, info = synth(text, length_scale, n_iter, input)
+        wav, info = synth(text, length_scale, n_iter, input, max_seconds=max_seconds)
         write_wav(out, wav, sr)
         console.print(f"wrote {out} ({info['audio_s']:.2f} s, RTF {info['rtf']:.3f})")
         return
-    items = read_text_file(text_file)
+    items = read_text_file(text_file, max_chars)
     from mtts.console import progress
     from mtts.io import child_path
     with progress() as prog:
         task = prog.add_task("synthesize", total=len(items))
         for uid, line in items:
-            wav, _ = synth(line, length_scale, n_iter, input)
+            try:
+                wav, _ = synth(line, length_scale, n_iter, input, max_seconds=max_seconds)
+            except MttsError as e:
+                raise MttsError(f"{text_file}, id {uid}: {e}") from None
             write_wav(child_path(out, f"{uid}.wav"), wav, sr)
             prog.advance(task)
     console.print(f"wrote {len(items)} wavs to {out}")

@@ -9,17 +9,23 @@ their own sections (mtts.validate runs every check).
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
 from mtts.errors import MttsError
 
 DATASETS = ("corpus", "lexicon")
+MAX_YAML_BYTES = 1 << 20   # a config or plan is a few kB; anything near this is not one
+# Every number in a config is finite, >= 0 and at most LARGEST, unless its class's RANGES
+# says otherwise: name -> (low, high, low excluded). A value outside is a typo or a unit slip
+# (batch_frames 10^12, a negative learning rate), caught here before it costs a run.
+LARGEST = 10 ** 9
 INPUTS = ("phones", "chars")   # data.input: what the shared encoder reads
 
 
@@ -35,6 +41,9 @@ class ModelConfig:
     # the decoder's positions start at a random frame in [0, this] in training (0: off), so
     # that it reads silence and speech from its input, not from the absolute frame position
     decoder_position_jitter: int = 0
+    RANGES: ClassVar[dict] = {"d_model": (1, 8192, False), "n_heads": (1, 256, False), "ff_kernel": (1, 31, False),
+                              "ff_mult": (1, 64, False), "encoder_layers": (0, 256, False),
+                              "decoder_layers": (0, 256, False), "dropout": (0, 1, False)}
 
 
 @dataclass
@@ -60,6 +69,7 @@ class DataConfig:
     # `lexicon` (cmudict words, `mtts tokenize --lexicon-words N`) feeds the g2p task only
     mix: dict[str, float] = field(default_factory=lambda: {"corpus": 1.0})
     lexicon_batch_chars: int = 4000   # padded characters per lexicon batch
+    RANGES: ClassVar[dict] = {"lexicon_batch_chars": (1, 10 ** 7, False)}
 
 
 @dataclass
@@ -79,6 +89,9 @@ class TrainConfig:
     # free-running intelligibility at every dev evaluation: pocketsphinx WER/CER of the first N
     # dev sentences synthesised from text alone (Griffin-Lim); 0 = off (mtts/evaluate/listen.py)
     asr_utts: int = 0
+    RANGES: ClassVar[dict] = {"seed": (0, 2 ** 32 - 1, False), "batch_frames": (1, 10 ** 7, False),
+                              "lr": (0, 1, True), "grad_clip": (0, LARGEST, True), "log_every": (1, LARGEST, False),
+                              "ckpt_every": (1, LARGEST, False), "num_threads": (0, 1024, False)}
 
 
 @dataclass
@@ -98,6 +111,17 @@ class Config:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _check_range(cls: type, key: str, value: Any, where: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return
+    if isinstance(value, float) and not math.isfinite(value):
+        raise MttsError(f"config key '{where}' must be a finite number, got {value!r}")
+    low, high, open_low = getattr(cls, "RANGES", {}).get(key, (0, LARGEST, False))
+    if value < low or value > high or (open_low and value == low):
+        raise MttsError(f"config key '{where}' must be {'>' if open_low else '>='} {low:g} and <= {high:g}, "
+                        f"got {value!r}")
 
 
 def _check_type(value: Any, tp: Any, where: str) -> Any:
@@ -128,6 +152,7 @@ def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
             kwargs[key] = _build(tp, value or {}, f"{where}.")
         else:
             kwargs[key] = _check_type(value, tp, where)
+            _check_range(cls, key, kwargs[key], where)
     return cls(**kwargs)
 
 
@@ -145,8 +170,8 @@ def check_data(cfg: Config) -> None:
     for name, r in cfg.data.mix.items():
         if name not in DATASETS:
             raise MttsError(f"unknown dataset '{name}' in data.mix (known: {', '.join(DATASETS)})")
-        if not isinstance(r, (int, float)) or isinstance(r, bool) or r < 0:
-            raise MttsError(f"config key 'data.mix.{name}' must be a number >= 0, got {r!r}")
+        if not isinstance(r, (int, float)) or isinstance(r, bool) or not 0 <= r < math.inf:   # NaN too
+            raise MttsError(f"config key 'data.mix.{name}' must be a finite number >= 0, got {r!r}")
     if not cfg.data.mix.get("corpus", 0) > 0:
         raise MttsError("data.mix.corpus must be > 0: the acoustic tasks learn from the corpus")
     if cfg.data.mix.get("lexicon", 0) > 0 and "g2p" not in cfg.tasks:
@@ -179,15 +204,40 @@ def with_overrides(data: dict[str, Any], overrides: dict[str, Any] | None) -> di
     return out
 
 
+MAX_YAML_VALUES = 100_000   # values once aliases are expanded; the shipped configs and plans hold a few hundred
+
+
+def _expanded_size(obj: Any, memo: dict[int, int]) -> int:
+    """How many values `obj` holds with every alias expanded, in time linear in the file: an
+    alias is one shared object, counted once per use but walked once (memo by id)."""
+    if id(obj) in memo:
+        return memo[id(obj)]
+    children = list(obj.keys()) + list(obj.values()) if isinstance(obj, dict) else obj if isinstance(obj, list) else []
+    memo[id(obj)] = n = 1 + sum(_expanded_size(c, memo) for c in children)
+    return n
+
+
 def read_yaml(path: str | Path, what: str = "config") -> Any:
-    """A YAML file's content ({} when empty); a missing file or bad YAML is one-line MttsError."""
+    """A YAML file's content ({} when empty); a missing file, bad YAML, a file over
+    MAX_YAML_BYTES or aliases that expand past MAX_YAML_VALUES is one-line MttsError. Plain
+    YAML only: tags that build Python objects are refused by the safe loader."""
     path = Path(path)
     if not path.is_file():
         raise MttsError(f"{what} {path} does not exist")
+    if path.stat().st_size > MAX_YAML_BYTES:
+        raise MttsError(f"{what} {path} is larger than {MAX_YAML_BYTES >> 10} kB: is it a config?")
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if _expanded_size(data, {}) > MAX_YAML_VALUES:   # nested aliases, "billion laughs"
+            raise MttsError(f"{what} {path} expands to more than {MAX_YAML_VALUES:,} values through its "
+                            "aliases (*name): is it a config?")
+        return data
+    except UnicodeDecodeError:
+        raise MttsError(f"{what} {path} is not UTF-8 text") from None
     except yaml.YAMLError as e:
         raise MttsError(f"{what} {path} is not valid YAML: {str(e).splitlines()[0]}") from None
+    except RecursionError:
+        raise MttsError(f"{what} {path} is nested too deeply to be a config") from None
 
 
 def load_yaml_config(path: str | Path | None, cls: type, overrides: dict[str, Any] | None = None,

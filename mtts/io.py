@@ -6,10 +6,12 @@ killed process never leaves a half-written file under the final name.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import random
 import re
+import socket
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -69,6 +71,53 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+class DirLock:
+    """An exclusive lock on a directory, held while one process writes into it: `DIR/.lock`,
+    locked with `flock` and holding the holder's pid and host. The kernel releases a flock
+    when its process dies, however it dies, so a lock left by a killed run is no lock: the
+    next run takes it over (and rewrites the pid). `what` names the holder in the error, e.g.
+    "training run". Works on local disks; NFS flock depends on the server."""
+
+    def __init__(self, directory: str | os.PathLike, what: str, hint: str = "wait for it to finish"):
+        self.directory, self.what, self.hint = Path(directory), what, hint
+        self.path = self.directory / ".lock"
+        self._fd: int | None = None
+
+    def acquire(self) -> "DirLock":
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as e:
+            raise MttsError(f"cannot lock {self.directory}: {e.strerror}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:   # held by a live process
+            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").split()
+            os.close(fd)
+            who = f"pid {holder[0]} on {holder[1]}" if len(holder) >= 2 else "a process that is starting"
+            raise MttsError(f"{self.directory} is in use by another {self.what} ({who}): "
+                            f"{self.hint}") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()} {socket.gethostname()}\n".encode(), 0)
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        """Unlock (the file stays: removing it would race with a process opening it)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> "DirLock":
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+    def __del__(self) -> None:
+        self.release()
 
 
 def _umask() -> int:

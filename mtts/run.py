@@ -2,9 +2,11 @@
 
 `Run` owns the checkpoints (atomic saves, pruning, temp files left by a killed save), the
 metrics log (trimmed to the checkpoint resumed from; a line cut short by a kill is dropped),
-the SIGINT/SIGTERM stopper and the budget. `max_steps` is the budget that decides results;
-the clock (`max_minutes`) is a safety stop, reported as such, since where it stops depends
-on the machine's speed that day. Each loop (train.py, vocoder/train.py) keeps only its step.
+the SIGINT/SIGTERM stopper and the budget, and holds EXP/.lock from its creation to the end
+of the `with` block, so a second run on the same dir stops at once with the holder's pid.
+`max_steps` is the budget that decides results; the clock (`max_minutes`) is a safety stop,
+reported as such, since where it stops depends on the machine's speed that day. Each loop
+(train.py, vocoder/train.py) keeps only its step.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Callable
 from mtts import checkpoint
 from mtts.console import console
 from mtts.errors import MttsError
-from mtts.io import write_text
+from mtts.io import DirLock, write_text
 
 
 def step_of(line: str) -> int | None:
@@ -40,6 +42,7 @@ class Run:
         self._signal = False
         self._old_handlers: dict = {}
         self._t0 = 0.0
+        self._lock = DirLock(exp_dir, "training run", "wait for it to finish or choose another --exp-dir").acquire()
 
     def resume(self, resume: bool, load: Callable[[Path], dict]) -> dict | None:
         """The newest checkpoint's state (read by `load`) with --resume; None for a new run.
@@ -70,6 +73,7 @@ class Run:
     def __exit__(self, *exc) -> None:
         for sig, handler in self._old_handlers.items():
             signal.signal(sig, handler)
+        self._lock.release()
 
     def _on_signal(self, signum, frame) -> None:
         self._signal = True

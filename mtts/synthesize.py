@@ -27,6 +27,7 @@ from mtts.data.dataset import Stats
 from mtts.errors import MttsError
 from mtts.features.audio import griffin_lim
 from mtts.io import atomic_path, check_id
+from mtts.limits import MAX_CHARS as MAX_TEXT_CHARS, MAX_SECONDS, MAX_TEXT_FILE_BYTES, check_chars, check_seconds
 from mtts.text.normalize import get_normalizer
 from mtts.text.phonemize import Phonemizer
 from mtts.text.tokens import TokenTable
@@ -213,11 +214,18 @@ class Synthesizer:
             raise NothingToSay(f"nothing to say in {text[:60]!r}: no pronounceable words")
 
     def __call__(self, text: str, length_scale: float = 1.0, n_iter: int = 32,
-                 source: str = "auto", seed: int | None = None) -> tuple[np.ndarray, dict]:
+                 source: str = "auto", seed: int | None = None,
+                 max_seconds: float = MAX_SECONDS) -> tuple[np.ndarray, dict]:
         """Any length of text -> waveform, plus timing of acoustic model and vocoder.
-        seed: Griffin-Lim's initial phases (evaluation makes them alike for every model)."""
+        seed: Griffin-Lim's initial phases (evaluation makes them alike for every model).
+        max_seconds: stop with an error once the audio passes it (0: no limit; mtts.limits)."""
         timing = {"acoustic_s": 0.0, "vocoder_s": 0.0}
-        wav = np.concatenate(list(self.stream(text, length_scale, n_iter, source, seed, timing)))
+        pieces, samples = [], 0
+        for piece in self.stream(text, length_scale, n_iter, source, seed, timing):
+            pieces.append(piece)
+            samples += len(piece)
+            check_seconds(samples / self.params.sample_rate, max_seconds)
+        wav = np.concatenate(pieces)
         secs = len(wav) / self.params.sample_rate
         return wav, {"audio_s": secs, **timing, "rtf": (timing["acoustic_s"] + timing["vocoder_s"]) / max(secs, 1e-9)}
 
@@ -283,18 +291,26 @@ def write_wav(path: Path, wav: np.ndarray, sr: int) -> None:
             raise MttsError(f"cannot write {path}: {'No space left on device' if full else e}") from None
 
 
-def read_text_file(path: Path) -> list[tuple[str, str]]:
-    """Lines `text` or `ID|text` -> (id, text); ids default to line numbers."""
+def read_text_file(path: Path, max_chars: int = MAX_TEXT_CHARS) -> list[tuple[str, str]]:
+    """Lines `text` or `ID|text` -> (id, text); ids default to line numbers. Lines longer than
+    `max_chars` (0: no limit), NUL bytes and text that is not UTF-8 are refused, naming the line."""
     if not path.is_file():
         raise MttsError(f"{path} does not exist")
+    if path.stat().st_size > MAX_TEXT_FILE_BYTES:
+        raise MttsError(f"{path} is larger than {MAX_TEXT_FILE_BYTES // 2**20} MB: split it")
+    raw = path.read_bytes()
     try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
-    except UnicodeDecodeError:
-        raise MttsError(f"{path} is not UTF-8 text") from None
+        lines = raw.decode("utf-8-sig").splitlines()
+    except UnicodeDecodeError as e:
+        line = raw[:e.start].count(b"\n") + 1
+        raise MttsError(f"{path}:{line}: not UTF-8 text; convert it with iconv -t UTF-8") from None
     items = []
     for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
+        if "\0" in line:
+            raise MttsError(f"{path}:{n}: holds a NUL byte: is it a text file?")
+        check_chars(line, f"{path}:{n}", max_chars)
         uid, sep, text = line.partition("|")
         if not sep:
             uid, text = f"utt{n:05d}", line

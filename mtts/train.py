@@ -124,6 +124,8 @@ TRIM_EVERY = 10   # steps; every step was 11 % slower on synthetic batches, ever
 def train(cfg: Config, data_dir: Path, dump_dir: Path, exp_dir: Path, resume: bool = False,
           max_utts: int = 0, utts: list[str] | None = None) -> dict:
     """utts: train on these utterances of DATA/train only (the ablation's data sizes)."""
+    # first: Run locks EXP (EXP/.lock) before anything is read, so a second run stops at once
+    run = Run(exp_dir, cfg.train.max_steps, cfg.train.max_minutes, cfg.train.keep_checkpoints)
     tokens = TokenTable.load(dump_dir / "tokens.txt")
     stats_d = read_json(dump_dir / "stats.json")
     params = FeatureParams.from_dict(read_json(dump_dir / "feature_params.json"))
@@ -157,7 +159,6 @@ def train(cfg: Config, data_dir: Path, dump_dir: Path, exp_dir: Path, resume: bo
         from mtts.text.phonemize import Phonemizer
         listen = FreeRunning(data_dir / "dev", cfg.train.asr_utts, tokens, stats, params, text_cfg["normalizer"],
                              chars, Phonemizer(cache_path=dump_dir / "phonemize_cache.json"))
-    run = Run(exp_dir, cfg.train.max_steps, cfg.train.max_minutes, cfg.train.keep_checkpoints)
     ck = run.resume(resume, checkpoint.load)
     if ck is not None:
         if ck["tokens"] != tokens.symbols or ck.get("chars") != (chars.symbols if chars else None):

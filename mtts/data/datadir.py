@@ -1,11 +1,14 @@
 """Kaldi-style data directories: `wav.scp`, `text`, `utt2spk`, `spk2utt`, `utt2dur`.
 
 One record per line keyed by utterance id, sorted, ids unique. Later stages add files
-with the same keys (`phones`, `feats.scp`).
+with the same keys (`phones`, `feats.scp`). `validate_datadir` checks Kaldi's
+validate_data_dir.sh rules that matter here: ids valid, unique and sorted (C order) in every
+file, the same ids in every file, spk2utt the inverse of utt2spk, durations positive.
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from mtts.errors import MttsError
@@ -21,7 +24,13 @@ def read_table(path: Path) -> dict[str, str]:
     if not path.is_file():
         raise MttsError(f"{path} does not exist: run the earlier stage first")
     table: dict[str, str] = {}
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    raw = path.read_bytes()
+    try:
+        content = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[:e.start].count(b"\n") + 1
+        raise MttsError(f"{path}:{line}: not UTF-8 text") from None
+    for n, line in enumerate(content.splitlines(), 1):
         if not line.strip():
             continue
         key, _, value = line.partition(" ")
@@ -47,18 +56,37 @@ def write_datadir(path: Path, wavs: dict[str, str], texts: dict[str, str],
     write_table(path / "spk2utt", {s: " ".join(u) for s, u in spk2utt.items()})
 
 
+def _sorted_table(path: Path) -> dict[str, str]:
+    table = read_table(path)
+    keys = list(table)
+    for a, b in zip(keys, keys[1:]):
+        if a > b:
+            raise MttsError(f"{path}: not sorted: '{b}' comes after '{a}' (sort it with LC_ALL=C sort)")
+    return table
+
+
 def validate_datadir(path: Path) -> list[str]:
-    """Kaldi's validate_data_dir in short: the same ids in every file. Returns ids."""
-    wavs = read_table(path / "wav.scp")
-    for name in ("text", "utt2spk", "utt2dur", "feats.scp"):
-        other = read_table(path / name)
+    """Kaldi's validate_data_dir in short (see the module docstring). Returns the ids."""
+    wavs = _sorted_table(path / "wav.scp")
+    tables = {name: _sorted_table(path / name) for name in ("text", "utt2spk", "utt2dur", "feats.scp")}
+    for name, other in tables.items():
         if set(other) != set(wavs):
             missing = sorted(set(wavs) ^ set(other))[:3]
             raise MttsError(f"{path / name}: ids differ from wav.scp (e.g. {', '.join(missing)})")
-    for utt, dur in read_table(path / "utt2dur").items():
+    for name in ("wav.scp", "utt2spk", "feats.scp"):
+        for utt, value in (wavs if name == "wav.scp" else tables[name]).items():
+            if not value.strip():
+                raise MttsError(f"{path / name}: '{utt}' has no value")
+    for utt, dur in tables["utt2dur"].items():
         try:
-            if float(dur) <= 0:
+            if not (math.isfinite(float(dur)) and float(dur) > 0):
                 raise ValueError
         except ValueError:
             raise MttsError(f"{path / 'utt2dur'}: '{utt}' has a bad duration {dur!r}") from None
+    spk2utt = _sorted_table(path / "spk2utt")
+    inverse: dict[str, list[str]] = {}
+    for utt, spk in tables["utt2spk"].items():
+        inverse.setdefault(spk, []).append(utt)
+    if {s: sorted(u) for s, u in inverse.items()} != {s: sorted(u.split()) for s, u in spk2utt.items()}:
+        raise MttsError(f"{path / 'spk2utt'}: does not match utt2spk (rebuild it from utt2spk)")
     return sorted(wavs)

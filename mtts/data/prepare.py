@@ -3,11 +3,20 @@
 Reads  CORPUS/metadata.csv, CORPUS/wavs/*.wav
 Writes DATA/{train,dev,test}/{wav.scp,text,utt2spk,spk2utt,utt2dur,feats.scp}
        DUMP/feats/<utt>.npz (mel, pitch, energy), DUMP/feature_params.json, DUMP/stats.json
+
+DUMP is locked (DUMP/.lock) while it runs. Each feature file is written atomically and kept,
+so a rerun after a kill or a crashed worker extracts only what is missing. Workers start by
+forkserver, not fork: a fork of a process whose libraries hold threads (OpenMP, numba) can
+deadlock or crash; a worker that dies all the same is named with the utterance it was on.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import signal
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import numpy as np
@@ -16,31 +25,127 @@ from mtts.console import console, progress
 from mtts.data.corpora import read_ljspeech, split_ids
 from mtts.data.datadir import validate_datadir, write_datadir, write_table
 from mtts.errors import MttsError
-from mtts.features.audio import FeatureParams, check_audio, extract, load_audio, trim_silence
-from mtts.io import atomic_path, child_path, read_json, write_json
+from mtts.features.audio import MAX_SECONDS, FeatureParams, check_audio, extract, load_audio, trim_silence
+from mtts.io import DirLock, atomic_path, child_path, read_json, write_json
+
+FEATURE_KEYS = ("mel", "pitch", "energy")
+WORKING = ".working."   # + worker pid: the utterance a worker is on, removed when it is done
+CRASH_ENV = "_MTTS_TEST_WORKER_CRASH"   # tests only: a worker kills itself on this utterance
+_crash_on: str | None = None
+
+
+def complete(path: Path) -> bool:
+    """Whether a feature file is there and whole (all its arrays readable)."""
+    try:
+        with np.load(path) as z:
+            return all(z[k].size >= 0 for k in FEATURE_KEYS)
+    except Exception:   # missing, truncated, not a zip: extract it again
+        return False
+
+
+def _worker_init(marker_dir: str, crash_on: str | None) -> None:
+    """A worker stopped by the pool (after another one died) removes its marker, so that only
+    a worker that died on its own leaves one."""
+    global _crash_on
+    _crash_on = crash_on
+    def stop(signum, frame):
+        Path(marker_dir, f"{WORKING}{os.getpid()}").unlink(missing_ok=True)
+        os._exit(128 + signum)
+    signal.signal(signal.SIGTERM, stop)
 
 
 def _process(args: tuple[str, str, dict, str]) -> tuple[str, float, str | None]:
     """Worker: load, check and featurise one utterance. Returns (id, seconds, problem)."""
     utt_id, wav, pdict, out = args
-    p = FeatureParams.from_dict(pdict)
+    out_path = Path(out)
+    marker = out_path.parent / f"{WORKING}{os.getpid()}"
+    marker.write_text(utt_id, encoding="utf-8")
+    if utt_id == _crash_on:
+        os.kill(os.getpid(), signal.SIGSEGV)
     try:
-        y = load_audio(Path(wav), p.sample_rate)
+        return _featurise(utt_id, Path(wav), FeatureParams.from_dict(pdict), out_path)
+    finally:
+        marker.unlink(missing_ok=True)
+
+
+def _featurise(utt_id: str, wav: Path, p: FeatureParams, out_path: Path) -> tuple[str, float, str | None]:
+    try:
+        y = load_audio(wav, p.sample_rate, max_seconds=MAX_SECONDS)
     except MttsError as e:
         return utt_id, 0.0, str(e)
     dur = len(y) / p.sample_rate
-    problem = check_audio(Path(wav), y, p.sample_rate)
+    problem = check_audio(wav, y, p.sample_rate)
     if problem:
         return utt_id, dur, problem
     y = trim_silence(y, p)
     dur = len(y) / p.sample_rate
-    out_path = Path(out)
-    if not out_path.is_file():
-        feats = extract(y, p)
+    if not complete(out_path):
+        try:
+            feats = extract(y, p)
+        except Exception as e:   # librosa's own errors on audio it cannot analyse
+            return utt_id, dur, f"{wav}: unreadable audio (feature extraction failed: {type(e).__name__})"
         with atomic_path(out_path) as tmp:
             with open(tmp, "wb") as f:
                 np.savez(f, **feats)
     return utt_id, dur, None
+
+
+def extract_all(jobs: list[tuple[str, str, dict, str]], feat_dir: Path, nj: int) -> list[tuple[str, float, str | None]]:
+    """Run `_process` over the jobs in `nj` worker processes; results in job order. A worker
+    that dies (a signal, the OOM killer) ends it with one error naming its utterance."""
+    feat_dir.mkdir(parents=True, exist_ok=True)
+    for old in feat_dir.glob(f"{WORKING}*"):
+        old.unlink(missing_ok=True)
+    ctx = multiprocessing.get_context("forkserver")
+    # imported once by the server, not per worker: librosa loads its parts lazily, at first use
+    ctx.set_forkserver_preload(["mtts.data.prepare", "librosa.core.spectrum", "librosa.core.pitch",
+                                "librosa.feature", "librosa.sequence"])
+    results: list = [None] * len(jobs)
+    broken = False
+    pool = ProcessPoolExecutor(max(1, nj), mp_context=ctx, initializer=_worker_init,
+                               initargs=(str(feat_dir), os.environ.get(CRASH_ENV)))
+    codes: dict[int, int | None] = {}
+    with progress() as prog:
+        task = prog.add_task("features", total=len(jobs))
+        futures = [pool.submit(_process, job) for job in jobs]
+        try:
+            for k, fut in enumerate(futures):
+                results[k] = fut.result()
+                prog.advance(task)
+        except BrokenProcessPool:
+            broken = True
+            # exit codes of the workers (-N: killed by signal N), before shutdown forgets them
+            codes = {pid: p.exitcode for pid, p in (getattr(pool, "_processes", None) or {}).items()}
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+    if broken:
+        for tmp in feat_dir.glob(".*.tmp"):   # of the workers stopped mid-write
+            tmp.unlink(missing_ok=True)
+        raise MttsError(_crash_message(feat_dir, jobs, codes))
+    return results
+
+
+def _crash_message(feat_dir: Path, jobs: list, codes: dict[int, int | None]) -> str:
+    on = []
+    for marker in sorted(feat_dir.glob(f"{WORKING}*")):
+        pid = int(marker.name[len(WORKING):]) if marker.name[len(WORKING):].isdigit() else 0
+        code = codes.get(pid)
+        why = f" (signal {-code})" if code is not None and code < 0 else ""
+        try:
+            on.append((marker.read_text(encoding="utf-8"), why))
+        except OSError:
+            pass
+        marker.unlink(missing_ok=True)
+    kept = sum(complete(Path(job[3])) for job in jobs)
+    if on:
+        utt, why = on[0]
+        wav = next((job[1] for job in jobs if job[0] == utt), "?")
+        what = f"worker died{why} while on utterance {utt} ({wav})"
+    else:
+        sig = next((-c for c in codes.values() if c is not None and c < 0 and c != -signal.SIGTERM), None)
+        what = f"a worker died{f' (signal {sig})' if sig else ''}"
+    return (f"{what}; {kept} finished utterance(s) kept in {feat_dir}, rerun to continue "
+            "(drop the utterance from metadata.csv if it fails again)")
 
 
 KINDS = ("does not exist", "0 bytes", "unreadable", "too short", "too long", "silent", "fields",
@@ -88,8 +193,14 @@ def compute_stats(paths: list[Path]) -> dict[str, object]:
 
 def prepare(corpus: Path, data_dir: Path, dump_dir: Path, nj: int = 2, n_dev: int = 0,
             n_test: int = 0, skip_bad: bool = False, params: FeatureParams | None = None) -> dict:
-    params = params or FeatureParams()
-    utts, problems = read_ljspeech(corpus)
+    utts, problems = read_ljspeech(corpus)   # read (and refused) before anything is written
+    with DirLock(dump_dir, "prepare", "wait for it to finish or choose another --dump-dir"):
+        return _prepare(corpus, utts, problems, data_dir, dump_dir, nj, n_dev, n_test, skip_bad,
+                        params or FeatureParams())
+
+
+def _prepare(corpus: Path, utts: list, problems: list[str], data_dir: Path, dump_dir: Path, nj: int,
+             n_dev: int, n_test: int, skip_bad: bool, params: FeatureParams) -> dict:
     pfile = dump_dir / "feature_params.json"
     feat_dir = dump_dir / "feats"
     # read through FeatureParams: a file from before a parameter existed holds its default
@@ -103,14 +214,11 @@ def prepare(corpus: Path, data_dir: Path, dump_dir: Path, nj: int = 2, n_dev: in
     jobs = [(u.utt_id, str(u.wav), params.to_dict(), str(child_path(feat_dir, f"{u.utt_id}.npz")))
             for u in utts]
     durs: dict[str, float] = {}
-    with progress() as prog, ProcessPoolExecutor(max_workers=max(1, nj)) as pool:
-        task = prog.add_task("features", total=len(jobs))
-        for utt_id, dur, problem in pool.map(_process, jobs, chunksize=4):
-            if problem:
-                problems.append(problem)
-            else:
-                durs[utt_id] = dur
-            prog.advance(task)
+    for utt_id, dur, problem in extract_all(jobs, feat_dir, nj):
+        if problem:
+            problems.append(problem)
+        else:
+            durs[utt_id] = dur
 
     if problems:
         for line in problems:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mtts.data.datadir import read_table, write_table
+from mtts.data.datadir import read_table, validate_datadir, write_table
 from mtts.errors import MttsError
 from mtts.io import read_json, write_json
 from mtts.text.lexicon import read_lexicon
@@ -49,6 +49,9 @@ def tokenize(data_dir: Path, dump_dir: Path, normalizer: str = "builtin", lexico
     sets = [s for s in SETS if (data_dir / s / "text").is_file()]
     if "train" not in sets:
         raise MttsError(f"{data_dir / 'train' / 'text'} does not exist: run `mtts prepare` first")
+    for s in sets:   # a data dir of prepare's (hand-made ones may hold only text): checked before any work
+        if (data_dir / s / "wav.scp").is_file():
+            validate_datadir(data_dir / s)
     phones_by_set, norm_by_set = {}, {}
     for s in sets:
         text = read_table(data_dir / s / "text")

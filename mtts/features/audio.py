@@ -44,16 +44,24 @@ class FeatureParams:
         return cls(**d)
 
 
-def load_audio(path: Path, sr: int) -> np.ndarray:
-    """Read any soundfile format, mix to mono, resample to `sr`. Raises MttsError."""
+def load_audio(path: Path, sr: int, max_seconds: float | None = None) -> np.ndarray:
+    """Read any soundfile format, mix to mono, resample to `sr`. Raises MttsError, also for
+    NaN or infinite samples, and, from the header before reading, for a file longer than
+    `max_seconds` (a 2-hour recording at 96 kHz would be gigabytes in memory)."""
     if not path.is_file():
         raise MttsError(f"{path}: audio file does not exist")
     if path.stat().st_size == 0:
         raise MttsError(f"{path}: audio file is empty (0 bytes)")
     try:
+        if max_seconds is not None and (dur := sf.info(path).duration) > max_seconds:
+            raise MttsError(f"{path}: too long ({dur:.1f} s > {max_seconds:g} s); split it first")
         y, file_sr = sf.read(path, dtype="float32", always_2d=True)
+    except MttsError:
+        raise
     except Exception as e:  # libsndfile reports corrupt headers in several ways
         raise MttsError(f"{path}: unreadable audio ({str(e).splitlines()[0][:80]})") from None
+    if not np.isfinite(y).all():
+        raise MttsError(f"{path}: unreadable audio (it holds NaN or infinite samples)")
     y = y.mean(axis=1)
     if file_sr != sr:
         y = librosa.resample(y, orig_sr=file_sr, target_sr=sr)

@@ -39,8 +39,8 @@ def validate_tasks(cfg: Config) -> None:
                             "mel, alignment (durations for training) and duration (for synthesis)")
     for name, opts in cfg.tasks.items():
         w = opts.get("weight", 1.0)
-        if not isinstance(w, (int, float)) or isinstance(w, bool) or w < 0:
-            raise MttsError(f"config key 'tasks.{name}.weight' must be a number >= 0, got {w!r}")
+        if not isinstance(w, (int, float)) or isinstance(w, bool) or not 0 <= w < float("inf"):   # NaN too
+            raise MttsError(f"config key 'tasks.{name}.weight' must be a finite number >= 0, got {w!r}")
         known = [p for p in inspect.signature(TASKS[name].__init__).parameters if p not in ("self", "model", "dims")]
         bad = [k for k in opts if k != "weight" and k not in known]
         if bad:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -65,6 +66,11 @@ class VocoderConfig:
     # Acoustic model (checkpoint, best.safetensors or exp dir) whose teacher-forced mels replace the
     # recordings' mels as input: the vocoder learns the model's smoother texture ("GTA")
     gta_model: str = ""
+    # bounds checked by mtts.config (other numbers: finite, >= 0, at most 10^9)
+    RANGES: ClassVar[dict] = {"seed": (0, 2 ** 32 - 1, False), "lr": (0, 1, True), "batch_size": (1, 4096, False),
+                              "segment_frames": (1, 10 ** 5, False), "log_every": (1, 10 ** 9, False),
+                              "ckpt_every": (1, 10 ** 9, False), "num_threads": (0, 1024, False),
+                              "grad_clip": (0, 10 ** 9, True)}
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -247,6 +247,8 @@ def dev_loss(voc: Vocoder, loss_fn: SpectralLoss, pairs) -> dict[str, float]:
 
 def train_vocoder(cfg: VocoderConfig, data_dir: Path, dump_dir: Path, exp_dir: Path, resume: bool = False,
                   max_utts: int = 0) -> dict:
+    # first: Run locks EXP (EXP/.lock) before anything is read, so a second run stops at once
+    run = Run(exp_dir, cfg.max_steps, cfg.max_minutes, cfg.keep_checkpoints)
     params = FeatureParams.from_dict(read_json(dump_dir / "feature_params.json"))
     stats_d = read_json(dump_dir / "stats.json")
     stats = Stats(stats_d)
@@ -281,7 +283,6 @@ def train_vocoder(cfg: VocoderConfig, data_dir: Path, dump_dir: Path, exp_dir: P
     opt_d = torch.optim.AdamW(disc.parameters(), lr=cfg.lr, betas=(0.8, 0.99), weight_decay=0.01) \
         if disc is not None else None
     rng = random.Random(cfg.seed)
-    run = Run(exp_dir, cfg.max_steps, cfg.max_minutes, cfg.keep_checkpoints)
     ck = run.resume(resume, load_checkpoint)
     if ck is not None:
         voc.load_state_dict(ck["model"])
