@@ -16,6 +16,7 @@ stop_stage=8          # 9 = the ablation (hours): --stage 9 --stop-stage 9
 nj=2
 fast=false
 n_utts=2000            # sentences read into the corpus
+trim_db=45             # prepare cuts leading/trailing silence 45 dB below the peak, but 50 ms (0: keep it)
 train_config=conf/train.yaml
 vocoder_config=conf/vocoder.yaml
 vocoder_finetune_config=   # conf/vocoder_gan.yaml: adversarial fine-tuning (+25 min, see docs/vocoder.md)

@@ -39,7 +39,8 @@ ablate_opts=${ablate_opts:-}      # e.g. "--jobs 2 --job-index 0", "--sizes 30 -
 
 if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
   log "Stage 1: prepare data dirs and features from ${db}"
-  ${mtts} prepare "${db}" --data-dir data --dump-dir dump --nj "${nj}" --n-dev "${n_dev}" --n-test "${n_test}"
+  ${mtts} prepare "${db}" --data-dir data --dump-dir dump --nj "${nj}" --n-dev "${n_dev}" --n-test "${n_test}" \
+    --trim-db "${trim_db:-0}"
 fi
 
 if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
