@@ -221,6 +221,17 @@ def train_subset(train_dir: Path, size: str) -> tuple[list[str], float]:
     return sorted(out), total / 60
 
 
+def features_hash(dump_dir: Path) -> str:
+    """What prepare made the features with (sample rate, mels, F0 range, silence trimming):
+    cells on features made otherwise are not comparable."""
+    from mtts.features.audio import FeatureParams
+    path = dump_dir / "feature_params.json"
+    if not path.is_file():
+        raise MttsError(f"{path} does not exist: run `mtts prepare` first")
+    params = FeatureParams.from_dict(read_json(path)).to_dict()   # old files read with today's defaults
+    return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
+
+
 def score_ids(dev_dir: Path, n: int) -> list[str]:
     """The dev sentences every cell is scored on (evaluate's first n in id order)."""
     return sorted(read_table(dev_dir / "text"))[:n]
@@ -359,6 +370,12 @@ def ablate(config: Path | None, plan_path: Path, data_dir: Path, dump_dir: Path,
         console.print(f"{len(mine) - len(todo)} of the {len(mine)} cells chosen are finished; {len(todo)} to run")
     subsets: dict[str, tuple[list[str], float]] = {}
     dev_ids = _ids_hash(score_ids(data_dir / "dev", score_utts)) if todo else ""
+    feats = features_hash(dump_dir) if todo else ""
+    for cell, res in found.items():
+        if todo and res["data"].get("features") != feats:
+            raise MttsError(f"{cell_path(results_dir, *cell)} was trained on features made with other "
+                            f"settings than {dump_dir / 'feature_params.json'} (e.g. silence trimming): "
+                            f"use another --results directory or the dump dir it was made from")
     for size in dict.fromkeys(c[0] for c in todo):   # new cells must pair with the finished ones
         subsets[size] = train_subset(data_dir / "train", size)
         data = {"train_ids": _ids_hash(subsets[size][0]), "score_ids": dev_ids}
@@ -374,6 +391,7 @@ def ablate(config: Path | None, plan_path: Path, data_dir: Path, dump_dir: Path,
                        score_utts, asr, nj)
         if res["data"]["score_ids"] != dev_ids:
             raise MttsError(f"{data_dir / 'dev'}: scored other sentences than its first {score_utts}")
+        res["data"]["features"] = feats
         res.update(plan=plan.name, config_hash=hashes[size, name], command=command)
         write_text(cell_path(results_dir, size, name, seed), dump_cell(res))
     found = collect(results_dir, grid, hashes, steps)
@@ -395,6 +413,10 @@ def collect(results_dir: Path, grid: list, hashes: dict, steps: int) -> dict[tup
             res = read_json(path)
             check_result(res, path, cell, hashes[cell[0], cell[1]], steps)
             found[cell] = res
+    feats = {r["data"].get("features") for r in found.values()}
+    if len(feats) > 1:
+        raise MttsError(f"{results_dir}: the results were made on features prepared with different settings "
+                        f"({', '.join(sorted(map(str, feats)))}); they cannot be compared")
     for size in {c[0] for c in found}:
         for key in ("train_ids", "score_ids"):
             seen = {r["data"][key] for c, r in found.items() if c[0] == size}

@@ -287,6 +287,19 @@ def test_ablate_runs_in_pieces_and_rebuilds_the_report(prepared, tmp_path):
     assert res.exit_code == 1 and "other utterances than" in res.output and "ablation full" not in res.output
     for p, text in saved.items():
         p.write_text(text)
+    # ... and so are results on features prepared otherwise (e.g. untrimmed): mixed, or against the dump dir
+    assert pitch["data"]["features"] == full["data"]["features"] and len(pitch["data"]["features"]) == 16
+    path.write_text(path.read_text().replace(pitch["data"]["features"], "0" * 16))
+    res = invoke(*args, "--report-only")
+    assert res.exit_code == 1 and "features prepared with different settings" in res.output
+    saved = {p: p.read_text() for p in (tmp_path / "results").rglob("*.json")}
+    for p, text in saved.items():
+        p.write_text(text.replace(pitch["data"]["features"], "0" * 16))
+    (tmp_path / "results" / "full" / "single" / "seed1234.json").unlink()
+    res = invoke(*args)
+    assert res.exit_code == 1 and "features made with other settings" in res.output and "ablation full" not in res.output
+    for p, text in saved.items():
+        p.write_text(text.replace("0" * 16, pitch["data"]["features"]))
     # scoring again gives the stored scores: Griffin-Lim's phases are seeded by the sentence
     from mtts.evaluate import evaluate_checkpoint
     ck = next((tmp_path / "abl" / "full" / "single" / "seed1235" / "checkpoints").glob("step_*.pt"))
