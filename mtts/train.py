@@ -136,8 +136,8 @@ def train(cfg: Config, data_dir: Path, dump_dir: Path, exp_dir: Path, resume: bo
     seed_everything(cfg.train.seed)
     by_chars = cfg.data.input == "chars"
     chars = TokenTable.load(dump_dir / "chars.txt") if "g2p" in cfg.tasks or by_chars else None
-    train_set = TTSDataset(data_dir / "train", tokens, stats, max_utts, chars, cfg.data.input, utts)
-    dev_set = (TTSDataset(data_dir / "dev", tokens, stats, 0, chars, cfg.data.input)
+    train_set = TTSDataset(data_dir / "train", tokens, stats, max_utts, chars, cfg.data.input, utts, cfg.data.load)
+    dev_set = (TTSDataset(data_dir / "dev", tokens, stats, 0, chars, cfg.data.input, load=cfg.data.load)
                if (data_dir / "dev" / "phones").is_file() else None)
     sources = {CORPUS: Source(train_set, cfg.train.batch_frames, collate)}
     lex_dev = None
