@@ -248,8 +248,8 @@ def test_evaluate_against_the_teacher_on_the_same_sentences(tmp_path):
 def test_scoring_workers_agree_with_one_process_and_a_dead_worker_is_one_error(speech, tmp_path, monkeypatch):
     """evaluate --nj N scores in forkserver workers: the same rows as in process; a worker that
     dies (a native crash, the OOM killer) ends in an error naming where it was, not a traceback."""
-    from mtts.evaluate import CRASH_ENV, score_rows
     from mtts.errors import MttsError
+    from mtts.evaluate import CRASH_ENV, score_rows
     items = []
     for k, shift in enumerate((0, 200, 400)):
         sf.write(tmp_path / f"h{k}.wav", np.roll(speech, shift), P.sample_rate)
