@@ -304,3 +304,10 @@ def test_explain_names_the_class_of_each_span():
     assert [(s.text, s.cls) for s in spans] == [("Dr.", "ABBREVIATION"), ("$3.50", "MONEY"), ("12/25/2020", "DATE"),
                                                ("9", "CARDINAL"), ("-", "RANGE"), ("5", "CARDINAL")]
     assert spans[1].reading == "three dollars fifty cents"
+
+
+@pytest.mark.parametrize("text,spoken", [("Mr #.", "mister."), ("Mr#.", "mister."), ("Dr*.", "doctor."),
+                                         ("St |.", "street."), ("a*b", "a b"), ("#5", "number five")])
+def test_signs_that_are_not_spoken_go_before_the_rules_read(text, spoken):
+    """A sign read as nothing must not leave text that reads otherwise a second time."""
+    assert normalize(text) == spoken and normalize(spoken) == spoken

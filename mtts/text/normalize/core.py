@@ -101,6 +101,10 @@ _ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SPACE = re.compile(r"\s+")
 _SPACE_BEFORE_PUNCT = re.compile(r" (?=[,;:!?)\]]|\.(?![0-9A-Za-z]))")
 _SPACE_AFTER_OPEN = re.compile(r"(?<=[(\[]) ")
+# signs that are not spoken, gone before the rules run (a rule reading them as nothing would
+# leave "Mr#." as "Mr.", which reads "mister" only the second time round): "#" but before a
+# number ("#5"), "_" but inside a word ("john_doe@x.com")
+_SILENT = re.compile(r"[*|\\]|#(?![0-9])|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
 
 
 def _drop_unspeakable(s: str) -> str:
@@ -125,7 +129,7 @@ def clean(text: str) -> str:
         text = unicodedata.normalize("NFKC", _drop_unspeakable(text))  # a mark can join a letter again
     elif _ASCII_CONTROL.search(text):
         text = _ASCII_CONTROL.sub(" ", text)
-    text = _SPACE.sub(" ", text).strip()
+    text = _SPACE.sub(" ", _SILENT.sub(" ", text)).strip()
     return _SPACE_AFTER_OPEN.sub("", _SPACE_BEFORE_PUNCT.sub("", text))
 
 
