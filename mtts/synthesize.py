@@ -2,7 +2,8 @@
 
 The file carries config (with the input the model reads: phonemes or characters), token
 tables, feature parameters and statistics, and the neural vocoder when one was packaged
-(`select-best --vocoder`); Griffin-Lim (librosa) needs nothing. Long text is split into
+(`select-best --vocoder`), and a multi-speaker model's speaker names (`speaker`, chosen with
+`set_speaker`); Griffin-Lim (librosa) needs nothing. Long text is split into
 sentences and the audio joined; `Synthesizer.stream` yields it sentence by sentence, as it is
 made, and `WavStream` writes a wav that grows as it arrives (docs/serving.md).
 """
@@ -90,10 +91,26 @@ class Synthesizer:
     chars: TokenTable | None = None     # present when the model reads characters (G2P task or data.input)
     vocoder: torch.nn.Module | None = None   # the packaged neural vocoder, when chosen
     postfilter: float = POSTFILTER           # gv_postfilter strength; 0 = off
+    speakers: dict[str, int] | None = None   # a multi-speaker model's names -> indices
+    speaker: str | None = None               # the voice spoken with (None: the model's index 0)
 
     @classmethod
-    def load(cls, path: Path, vocoder: str = "auto", postfilter: float = POSTFILTER) -> "Synthesizer":
-        return cls.from_package(checkpoint.Package.load(path), path, vocoder=vocoder, postfilter=postfilter)
+    def load(cls, path: Path, vocoder: str = "auto", postfilter: float = POSTFILTER,
+             speaker: str | None = None) -> "Synthesizer":
+        synth = cls.from_package(checkpoint.Package.load(path), path, vocoder=vocoder, postfilter=postfilter)
+        synth.set_speaker(speaker)
+        return synth
+
+    def set_speaker(self, name: str | None) -> None:
+        """Speak with this speaker of a multi-speaker model (None: its first, index 0); an
+        unknown name is an error that names the speakers the model knows."""
+        checkpoint.speaker_index(self.speakers, name)
+        self.speaker = name
+
+    @property
+    def default_speaker(self) -> str | None:
+        """The speaker a multi-speaker model speaks with when none is chosen (index 0)."""
+        return next((s for s, i in (self.speakers or {}).items() if i == 0), None)
 
     @classmethod
     def from_package(cls, pkg: checkpoint.Package, path: Path, model=None, vocoder: str = "auto",
@@ -112,7 +129,7 @@ class Synthesizer:
             voc = build_vocoder(pkg.vocoder)[0]
         return cls(model if model is not None else pkg.build_model(path), pkg.tokens, pkg.feature_params,
                    Stats(pkg.stats), Phonemizer(lexicon=pkg.text.get("lexicon")), pkg.text["normalizer"],
-                   pkg.chars, voc, postfilter)
+                   pkg.chars, voc, postfilter, pkg.speakers)
 
     def add_lexicon(self, path: Path) -> None:
         """A user lexicon on top of the one saved in the model (docs/text.md): its entries add
@@ -167,7 +184,9 @@ class Synthesizer:
         ids = self.input_ids(get_normalizer(self.normalizer)(text), source)
         if not ids:
             raise NothingToSay(f"nothing to say in {text[:60]!r}: no pronounceable words")
-        mel = self.model.infer(torch.tensor([ids]), length_scale=length_scale)["mel"][0]
+        index = checkpoint.speaker_index(self.speakers, self.speaker)
+        speaker = torch.tensor([index]) if index is not None else None
+        mel = self.model.infer(torch.tensor([ids]), speaker=speaker, length_scale=length_scale)["mel"][0]
         return torch.from_numpy(gv_postfilter(mel.numpy(), self.stats.mel_gv, self.postfilter))
 
     def mel(self, text: str, length_scale: float = 1.0, source: str = "auto") -> np.ndarray:

@@ -81,6 +81,33 @@ def espeak_corpus(tmp_path_factory) -> Path:
     return root
 
 
+VOICES = {"alice": ["-v", "en-us+f3", "-p", "70"], "bob": ["-v", "en-us", "-p", "30"]}   # two espeak-ng voices
+
+
+@pytest.fixture(scope="session")
+def two_voice_corpus(tmp_path_factory) -> Path:
+    """A multi-speaker LJSpeech-layout corpus (ID|text|normalized|speaker): espeak-ng's en-us
+    read by two voices (a high female variant and a low male one), 6 sentences each, ids
+    prefixed by the speaker as Kaldi wants."""
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed (apt-get install espeak-ng)")
+    import librosa
+    root = tmp_path_factory.mktemp("two_voice_corpus")
+    (root / "wavs").mkdir()
+    lines = []
+    for k, (spk, opts) in enumerate(VOICES.items()):
+        for i, text in enumerate(SENTENCES[k * 6:(k + 1) * 6]):
+            uid = f"{spk}_{i:03d}"
+            raw = root / f"{uid}.raw.wav"
+            subprocess.run(["espeak-ng", *opts, "-w", str(raw), text], check=True)
+            y, sr = sf.read(raw, dtype="float32")
+            sf.write(root / "wavs" / f"{uid}.wav", librosa.resample(y, orig_sr=sr, target_sr=22050), 22050)
+            raw.unlink()
+            lines.append(f"{uid}|{text}|{text}|{spk}")
+    (root / "metadata.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return root
+
+
 def write_wav(path: Path, seconds: float = 1.0, sr: int = 22050, channels: int = 1,
               subtype: str = "PCM_16", freq: float = 220.0) -> Path:
     t = np.arange(int(seconds * sr)) / sr
