@@ -65,9 +65,14 @@ def read_ljspeech(root: Path) -> tuple[list[Utterance], list[str]]:
             problems.append(f"{meta}:{n}: '{uid}' has empty text")
             continue
         utts.append(Utterance(uid, " ".join(text.split()), child_path(root / "wavs", f"{uid}.wav"), speaker))
-    if with_speaker and without_speaker:
-        problems.append(f"{meta}:{without_speaker[0]}: no speaker field, although line {with_speaker[0]} has one "
-                        f"({len(without_speaker)} line(s) without): give every line 'ID|text|normalized|speaker'")
+    if with_speaker and without_speaker:   # named at the odd ones out
+        if len(with_speaker) < len(without_speaker):
+            problems.append(f"{meta}:{with_speaker[0]}: has a speaker field, although line {without_speaker[0]} "
+                            f"has none ({len(with_speaker)} line(s) with one): give every line "
+                            "'ID|text|normalized|speaker' or none")
+        else:
+            problems.append(f"{meta}:{without_speaker[0]}: no speaker field, although line {with_speaker[0]} has one "
+                            f"({len(without_speaker)} line(s) without): give every line 'ID|text|normalized|speaker'")
     if not utts and not problems:
         raise MttsError(f"{meta} has no utterances")
     return utts, problems
