@@ -185,10 +185,11 @@ def variant_configs(base: Config, plan: Plan, steps: int) -> dict[str, Config]:
 
 
 def config_hash(cfg: Config, size: str, score_utts: int, asr: bool) -> str:
-    """What decides a cell's result but its seed: the config (less seed and thread count),
+    """What decides a cell's result but its seed: the config (less seed, threads and feature loading),
     the data size and the scoring."""
     d = cfg.to_dict()
     d["train"] = {k: v for k, v in d["train"].items() if k not in ("seed", "num_threads")}
+    d["data"] = {k: v for k, v in d["data"].items() if k != "load"}   # where features live, not what they are
     blob = json.dumps({"config": d, "size": size, "score_utts": score_utts, "asr": asr,
                        "vocoder": "griffin-lim"}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]

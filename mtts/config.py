@@ -27,6 +27,7 @@ MAX_YAML_BYTES = 1 << 20   # a config or plan is a few kB; anything near this is
 # (batch_frames 10^12, a negative learning rate), caught here before it costs a run.
 LARGEST = 10 ** 9
 INPUTS = ("phones", "chars")   # data.input: what the shared encoder reads
+LOADS = ("auto", "memory", "stream")   # data.load: features in memory or read per batch
 
 
 @dataclass
@@ -69,6 +70,9 @@ class DataConfig:
     # `lexicon` (cmudict words, `mtts tokenize --lexicon-words N`) feeds the g2p task only
     mix: dict[str, float] = field(default_factory=lambda: {"corpus": 1.0})
     lexicon_batch_chars: int = 4000   # padded characters per lexicon batch
+    # "memory": features read once; "stream": read per batch (a corpus bigger than RAM);
+    # "auto": streams when the feature files exceed half the memory available at start
+    load: str = "auto"
     RANGES: ClassVar[dict] = {"lexicon_batch_chars": (1, 10 ** 7, False)}
 
 
@@ -165,6 +169,8 @@ def from_dict(data: dict[str, Any], cls: type = Config) -> Any:
 
 def check_data(cfg: Config) -> None:
     """The data section: a known input, known datasets, ratios >= 0, a corpus, a lexicon only with g2p."""
+    if cfg.data.load not in LOADS:
+        raise MttsError(f"config key 'data.load' must be one of {', '.join(LOADS)}, got {cfg.data.load!r}")
     if cfg.data.input not in INPUTS:
         raise MttsError(f"config key 'data.input' must be one of {', '.join(INPUTS)}, got {cfg.data.input!r}")
     for name, r in cfg.data.mix.items():

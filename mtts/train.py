@@ -139,8 +139,10 @@ def train(cfg: Config, data_dir: Path, dump_dir: Path, exp_dir: Path, resume: bo
     by_chars = cfg.data.input == "chars"
     chars = TokenTable.load(dump_dir / "chars.txt") if "g2p" in cfg.tasks or by_chars else None
     speakers = read_spk2id(data_dir / "train")   # None: one speaker, no speaker table
-    train_set = TTSDataset(data_dir / "train", tokens, stats, max_utts, chars, cfg.data.input, utts, speakers)
-    dev_set = (TTSDataset(data_dir / "dev", tokens, stats, 0, chars, cfg.data.input, speakers=speakers)
+    train_set = TTSDataset(data_dir / "train", tokens, stats, max_utts, chars, cfg.data.input, utts, cfg.data.load,
+                           speakers=speakers)
+    dev_set = (TTSDataset(data_dir / "dev", tokens, stats, 0, chars, cfg.data.input, load=cfg.data.load,
+                          speakers=speakers)
                if (data_dir / "dev" / "phones").is_file() else None)
     sources = {CORPUS: Source(train_set, cfg.train.batch_frames, collate)}
     lex_dev = None

@@ -9,6 +9,7 @@ import subprocess
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from mtts.evaluate.metrics import (
     acoustic_metrics,
@@ -242,3 +243,20 @@ def test_evaluate_against_the_teacher_on_the_same_sentences(tmp_path):
     else:   # no multiple of zero errors
         assert "wer" not in result["vs_teacher"]["ratio"]
     assert "the teacher's" in res.output and "the teacher's" in (out_dir / "report.md").read_text()
+
+
+def test_scoring_workers_agree_with_one_process_and_a_dead_worker_is_one_error(speech, tmp_path, monkeypatch):
+    """evaluate --nj N scores in forkserver workers: the same rows as in process; a worker that
+    dies (a native crash, the OOM killer) ends in an error naming where it was, not a traceback."""
+    from mtts.errors import MttsError
+    from mtts.evaluate import CRASH_ENV, score_rows
+    items = []
+    for k, shift in enumerate((0, 200, 400)):
+        sf.write(tmp_path / f"h{k}.wav", np.roll(speech, shift), P.sample_rate)
+        items.append((f"u{k}", str(tmp_path / f"h{k}.wav"), str(tmp_path / "h0.wav"), "the birch canoe"))
+    one = score_rows(items, ("acoustic",), P, 1, "dev")
+    two = score_rows(items, ("acoustic",), P, 2, "dev")
+    assert [r["id"] for r in two] == ["u0", "u1", "u2"] and one == two and two[1]["mcd_db"] > two[0]["mcd_db"]
+    monkeypatch.setenv(CRASH_ENV, "u1")
+    with pytest.raises(MttsError, match=r"scoring worker died .* 'u[01]'.* --nj 1"):
+        score_rows(items, ("acoustic",), P, 2, "dev")

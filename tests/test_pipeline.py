@@ -454,3 +454,39 @@ def test_a_character_input_model_trains_speaks_and_exports_from_characters(prepa
     meta = json.loads((tmp_path / "onnx" / "meta.json").read_text())
     assert meta["input"] == "chars" and meta["chars"] == chars.symbols
     assert OnnxSynthesizer(tmp_path / "onnx").ids("Hello there.")[0].tolist() == synth.input_ids("hello there.")
+
+
+def test_features_that_do_not_fit_in_memory_are_streamed(prepared, tmp_path):
+    """data.load: stream (or auto over the memory budget) reads each utterance's features when it
+    is batched: the same items, the same batches, the same training as with everything in memory."""
+    from test_bad_input import fails
+
+    from mtts.data.dataset import Stats, TTSDataset
+    from mtts.text.tokens import TokenTable
+    tokens = TokenTable.load(prepared / "dump" / "tokens.txt")
+    stats = Stats(json.loads((prepared / "dump" / "stats.json").read_text()))
+    split = prepared / "data" / "train"
+    memory = TTSDataset(split, tokens, stats, load="memory")
+    streamed = TTSDataset(split, tokens, stats, load="stream")
+    assert not memory.streaming and streamed.streaming
+    assert all("feats" not in it for it in streamed.items)          # nothing acoustic held
+    assert TTSDataset(split, tokens, stats, memory_budget=0).streaming
+    assert not TTSDataset(split, tokens, stats, memory_budget=10 ** 12).streaming
+    assert streamed.ids == memory.ids and streamed.lengths == memory.lengths
+    for i in range(len(memory)):
+        a, b = memory[i], streamed[i]
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a if k != "id")
+    runs = {}
+    for load in ("memory", "stream"):
+        cfg = {**TINY, "data": {"load": load}, "train": {**TINY["train"], "max_steps": 4, "log_every": 1}}
+        (tmp_path / f"{load}.yaml").write_text(yaml.safe_dump(cfg))
+        mtts("train", "-c", tmp_path / f"{load}.yaml", "--data-dir", prepared / "data", "--dump-dir",
+             prepared / "dump", "--exp-dir", tmp_path / load)
+        rows = [json.loads(l) for l in (tmp_path / load / "metrics.jsonl").read_text().splitlines()]
+        runs[load] = [{k: v for k, v in r.items() if k.startswith("loss_")} for r in rows if r["split"] == "train"]
+    assert len(runs["memory"]) == 4 and "loss_mel" in runs["memory"][0] and runs["memory"] == runs["stream"]
+    (tmp_path / "bad.yaml").write_text("data: {load: disk}\n")
+    fails(["train", "-c", tmp_path / "bad.yaml", "--data-dir",
+           prepared / "data", "--dump-dir", prepared / "dump", "--exp-dir", tmp_path / "bad"],
+          "data.load", "auto, memory, stream")
+

@@ -1,4 +1,5 @@
-"""Training data: utterances in memory, padding collate, batches filled by frame count.
+"""Training data: utterances in memory (or read from disk when they do not fit), padding
+collate, batches filled by frame count.
 
 Batch keys: `ids`, `text` (B, N) the encoder's input ids between <bos> and <eos> when the
 table has them: phonemes, or with `input="chars"` the lower-cased normalised text's
@@ -12,13 +13,16 @@ the model's spk2id).
 
 from __future__ import annotations
 
+import os
 import random
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from mtts.config import LOADS
 from mtts.data.datadir import read_table
 from mtts.errors import MttsError
 from mtts.text.tokens import TokenTable
@@ -47,14 +51,44 @@ class Stats:
         return mel * self.mel_std + self.mel_mean
 
 
+def available_memory() -> int:
+    """Bytes the kernel says can be allocated without swapping (MemAvailable), else all RAM."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def npz_frames(path: Path) -> int:
+    """The mel's frame count from its header in the .npz, without reading the array."""
+    try:
+        with zipfile.ZipFile(path) as z, z.open("mel.npy") as f:
+            read = {(1, 0): np.lib.format.read_array_header_1_0,
+                    (2, 0): np.lib.format.read_array_header_2_0}[np.lib.format.read_magic(f)]
+            shape = read(f)[0]
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as e:
+        raise MttsError(f"{path}: not a feature file of `mtts prepare` ({e}); rerun prepare") from None
+    return int(shape[0])
+
+
 class TTSDataset(Dataset):
     def __init__(self, split_dir: Path, tokens: TokenTable, stats: Stats, max_utts: int = 0,
                  chars: TokenTable | None = None, input: str = "phones", only: list[str] | None = None,
-                 speakers: dict[str, int] | None = None):
+                 load: str = "auto", memory_budget: int | None = None, speakers: dict[str, int] | None = None):
         """tokens: the phoneme table; chars: the character table, the encoder's input table
         when `input` is "chars"; only: these utterances of the split (e.g. a training-data size
-        of the ablation); speakers: a multi-speaker model's speaker -> index (its spk2id), read
-        for every utterance from the split's utt2spk."""
+        of the ablation). load: "memory" reads every feature file once, "stream" reads each
+        utterance's when it is batched (a corpus bigger than RAM), "auto" streams when the
+        feature files add up to more than `memory_budget` bytes (default: half of the memory
+        available now), so a big corpus does not fail hours in, when memory runs out.
+        speakers: a multi-speaker model's speaker -> index (its spk2id), read for every
+        utterance from the split's utt2spk."""
+        if load not in LOADS:
+            raise MttsError(f"data load must be one of {', '.join(LOADS)}, got {load!r}")
         if input == "chars" and chars is None:
             raise MttsError("a character input needs the character table (DUMP/chars.txt)")
         phones = read_table(split_dir / "phones")
@@ -79,15 +113,24 @@ class TTSDataset(Dataset):
             if spk not in speakers:
                 raise MttsError(f"{split_dir / 'utt2spk'}: speaker {spk!r} of '{i}' is not one the model knows "
                                 f"(known: {', '.join(speakers)})")
-        self.items = []
-        for i in ids:
-            path = Path(feats[i])
+        self.stats = stats
+        paths = [Path(feats[i]) for i in ids]
+        for i, path in zip(ids, paths):
             if not path.is_file():
                 raise MttsError(f"{split_dir / 'feats.scp'}: {path} for '{i}' does not exist; rerun prepare")
-            with np.load(path) as z:
-                mel = stats.norm_mel(torch.from_numpy(z["mel"]))
-                energy = (torch.from_numpy(z["energy"]) - stats.d["energy_mean"]) / stats.d["energy_std"]
-                pitch = torch.from_numpy(z["pitch"])
+        if load == "auto":
+            budget = memory_budget if memory_budget is not None else available_memory() // 2
+            load = "stream" if sum(p.stat().st_size for p in paths) > budget else "memory"
+        self.streaming = load == "stream"
+        self.items = []
+        self.lengths = []
+        for i, path in zip(ids, paths):
+            if self.streaming:
+                acoustic = {"path": path}
+                self.lengths.append(npz_frames(path))
+            else:
+                acoustic = self._features(path)
+                self.lengths.append(acoustic["feats"].shape[0])
             phone_ids = torch.tensor(tokens.encode(phones[i]), dtype=torch.long)
             if input == "chars":   # what the encoder reads, wrapped like phonemes; G2P reads the same
                 text = torch.tensor(chars.encode_utterance(norm[i].lower()), dtype=torch.long)
@@ -95,19 +138,31 @@ class TTSDataset(Dataset):
             else:
                 text = torch.tensor(tokens.wrap(phone_ids.tolist()), dtype=torch.long)
                 char_ids = torch.tensor(chars.encode(norm[i].lower()), dtype=torch.long) if chars else None
-            item = {"id": i, "text": text, "feats": mel, "pitch": pitch, "energy": energy}
+            item = {"id": i, "text": text, **acoustic}
             if chars is not None:   # for G2P: characters, and the phonemes without the boundary tokens
                 item["chars"], item["phones"] = char_ids, phone_ids
             if speakers is not None:
                 item["speaker"] = speakers[self.speakers[i]]
             self.items.append(item)
-        self.lengths = [it["feats"].shape[0] for it in self.items]
+
+    def _features(self, path: Path) -> dict:
+        """Normalised mel and energy, pitch in Hz, of one feature file."""
+        with np.load(path) as z:
+            mel = self.stats.norm_mel(torch.from_numpy(z["mel"]))
+            energy = (torch.from_numpy(z["energy"]) - self.stats.d["energy_mean"]) / self.stats.d["energy_std"]
+            pitch = torch.from_numpy(z["pitch"])
+        return {"feats": mel, "pitch": pitch, "energy": energy}
 
     def __len__(self) -> int:
         return len(self.items)
 
     def __getitem__(self, i: int) -> dict:
-        return self.items[i]
+        item = self.items[i]
+        if not self.streaming:
+            return item
+        out = {k: v for k, v in item.items() if k != "path"}
+        out.update(self._features(item["path"]))
+        return out
 
 
 def pad(seqs: list[torch.Tensor]) -> torch.Tensor:

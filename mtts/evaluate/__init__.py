@@ -19,8 +19,12 @@ vocoder apart).
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
+import signal
 import zlib
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import numpy as np
@@ -47,10 +51,21 @@ def parse_groups(spec: str) -> tuple[str, ...]:
     return groups
 
 
+CRASH_ENV = "_MTTS_TEST_WORKER_CRASH"   # tests only: a scoring worker kills itself on this utterance
+_crash_on: str | None = None
+
+
+def _worker_init(crash_on: str | None) -> None:
+    global _crash_on   # passed in: a forkserver's workers have the server's environment, not ours
+    _crash_on = crash_on
+
+
 def _score(args: tuple) -> dict:
     """Worker: wav-level metrics of one utterance."""
     from mtts.evaluate import metrics as M
     uid, hyp_path, ref_path, text, groups, pdict = args
+    if _crash_on == uid:
+        os.kill(os.getpid(), signal.SIGSEGV)
     p = FeatureParams.from_dict(pdict)
     hyp = load_audio(Path(hyp_path), p.sample_rate)
     out: dict = {"id": uid}
@@ -76,10 +91,20 @@ def score_rows(items: list[tuple[str, str, str | None, str]], groups: tuple[str,
     with progress() as prog:
         task = prog.add_task(f"score {label}", total=len(jobs))
         if nj > 1:
-            with ProcessPoolExecutor(nj) as pool:
-                for row in pool.map(_score, jobs):
-                    rows.append(row)
-                    prog.advance(task)
+            # forkserver, not fork: a fork of a process whose libraries hold threads (torch's
+            # OpenMP, numba) can deadlock in the child
+            ctx = multiprocessing.get_context("forkserver")
+            try:
+                with ProcessPoolExecutor(nj, mp_context=ctx, initializer=_worker_init,
+                                         initargs=(os.environ.get(CRASH_ENV),)) as pool:
+                    for row in pool.map(_score, jobs):
+                        rows.append(row)
+                        prog.advance(task)
+            except BrokenProcessPool:
+                uid = jobs[len(rows)][0]
+                raise MttsError(f"a scoring worker died (a crash in a native library, or out of memory) while "
+                                f"scoring '{uid}' or one after it; {len(rows)} of {len(jobs)} scored; "
+                                f"rerun, or with --nj 1 to see which") from None
         else:
             for job in jobs:
                 rows.append(_score(job))
