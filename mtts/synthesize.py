@@ -178,20 +178,21 @@ class Synthesizer:
         ids = [i for i in ids if i >= self.tokens.n_special]
         return self.tokens.wrap(ids) if ids else []
 
-    def norm_mel(self, text: str, length_scale: float = 1.0, source: str = "auto") -> torch.Tensor:
+    def norm_mel(self, text: str, length_scale: float = 1.0, source: str = "auto",
+                 speaker: str | None = None) -> torch.Tensor:
         """One sentence -> normalised log-mel (T, n_mels), as the model outputs it and then
-        postfiltered (`postfilter`)."""
+        postfiltered (`postfilter`); speaker: this call's voice (None: `self.speaker`)."""
+        index = checkpoint.speaker_index(self.speakers, speaker if speaker is not None else self.speaker)
         ids = self.input_ids(get_normalizer(self.normalizer)(text), source)
         if not ids:
             raise NothingToSay(f"nothing to say in {text[:60]!r}: no pronounceable words")
-        index = checkpoint.speaker_index(self.speakers, self.speaker)
         speaker = torch.tensor([index]) if index is not None else None
         mel = self.model.infer(torch.tensor([ids]), speaker=speaker, length_scale=length_scale)["mel"][0]
         return torch.from_numpy(gv_postfilter(mel.numpy(), self.stats.mel_gv, self.postfilter))
 
-    def mel(self, text: str, length_scale: float = 1.0, source: str = "auto") -> np.ndarray:
+    def mel(self, text: str, length_scale: float = 1.0, source: str = "auto", speaker: str | None = None) -> np.ndarray:
         """One sentence -> log-mel (T, n_mels)."""
-        return self.stats.denorm_mel(self.norm_mel(text, length_scale, source)).numpy()
+        return self.stats.denorm_mel(self.norm_mel(text, length_scale, source, speaker)).numpy()
 
     @torch.no_grad()
     def vocode(self, norm_mel: torch.Tensor, n_iter: int = 32, seed: int | None = None) -> np.ndarray:
@@ -201,12 +202,14 @@ class Synthesizer:
 
     def stream(self, text: str, length_scale: float = 1.0, n_iter: int = 32, source: str = "auto",
                seed: int | None = None, timing: dict | None = None,
-               check: Callable[[], None] | None = None) -> Iterator[np.ndarray]:
+               check: Callable[[], None] | None = None, speaker: str | None = None) -> Iterator[np.ndarray]:
         """Any length of text -> its audio sentence by sentence, each piece yielded as soon as it
         is made: float32 samples in [-1, 1], the GAP_S pause leading every piece but the first.
         A punctuation-only piece inside longer text is skipped; text with nothing to say raises
         NothingToSay. timing, when given, accumulates acoustic_s and vocoder_s; check, when
-        given, runs before each sentence (a server's deadline raises there)."""
+        given, runs before each sentence (a server's deadline raises there); speaker: the
+        voice of a multi-speaker model for this text (None: `self.speaker`), so that
+        interleaved streams of one Synthesizer may speak in different voices."""
         sentences = split_sentences(text)
         if not sentences:
             raise MttsError("the text is empty")
@@ -217,7 +220,7 @@ class Synthesizer:
                 check()
             t0 = time.perf_counter()
             try:
-                mel = self.norm_mel(s, length_scale, source)
+                mel = self.norm_mel(s, length_scale, source, speaker)
             except NothingToSay:
                 if len(sentences) == 1:
                     raise
@@ -234,13 +237,13 @@ class Synthesizer:
 
     def __call__(self, text: str, length_scale: float = 1.0, n_iter: int = 32,
                  source: str = "auto", seed: int | None = None,
-                 max_seconds: float = MAX_SECONDS) -> tuple[np.ndarray, dict]:
+                 max_seconds: float = MAX_SECONDS, speaker: str | None = None) -> tuple[np.ndarray, dict]:
         """Any length of text -> waveform, plus timing of acoustic model and vocoder.
         seed: Griffin-Lim's initial phases (evaluation makes them alike for every model).
         max_seconds: stop with an error once the audio passes it (0: no limit; mtts.limits)."""
         timing = {"acoustic_s": 0.0, "vocoder_s": 0.0}
         pieces, samples = [], 0
-        for piece in self.stream(text, length_scale, n_iter, source, seed, timing):
+        for piece in self.stream(text, length_scale, n_iter, source, seed, timing, speaker=speaker):
             pieces.append(piece)
             samples += len(piece)
             check_seconds(samples / self.params.sample_rate, max_seconds)

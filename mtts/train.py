@@ -163,7 +163,7 @@ def train(cfg: Config, data_dir: Path, dump_dir: Path, exp_dir: Path, resume: bo
         from mtts.evaluate.listen import FreeRunning
         from mtts.text.phonemize import Phonemizer
         listen = FreeRunning(data_dir / "dev", cfg.train.asr_utts, tokens, stats, params, text_cfg["normalizer"],
-                             chars, Phonemizer(cache_path=dump_dir / "phonemize_cache.json"))
+                             chars, Phonemizer(cache_path=dump_dir / "phonemize_cache.json"), speakers)
     ck = run.resume(resume, checkpoint.load)
     if ck is not None:
         if ck["tokens"] != tokens.symbols or ck.get("chars") != (chars.symbols if chars else None):

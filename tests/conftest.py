@@ -119,11 +119,12 @@ def write_wav(path: Path, seconds: float = 1.0, sr: int = 22050, channels: int =
 
 
 def make_model_package(path: Path, seed: int = 0, text: dict | None = None, frames_per_token: int = 0,
-                       config: dict | None = None) -> Path:
+                       config: dict | None = None, speakers: dict[str, int] | None = None) -> Path:
     """An untrained but complete model file: enough to exercise synthesize end to end.
     frames_per_token > 0 fixes every predicted duration at that many frames (an untrained
     predictor gives almost none), so the audio has a known, speech-like length; config
-    replaces the tiny dimensions (e.g. {} for the default model's size)."""
+    replaces the tiny dimensions (e.g. {} for the default model's size); speakers: a
+    multi-speaker model's name -> index map."""
     from mtts import checkpoint
     from mtts.features.audio import FeatureParams
     from mtts.model import MultiTaskModel
@@ -131,7 +132,7 @@ def make_model_package(path: Path, seed: int = 0, text: dict | None = None, fram
     base = TINY if config is None else config
     cfg = config_from_dict({**base, "train": {**base.get("train", {}), "seed": seed}})   # the seed sets the weights
     tokens = TokenTable.build([], BASE_SYMBOLS)
-    model = MultiTaskModel(cfg, len(tokens), 80, (200.0, 30.0))
+    model = MultiTaskModel(cfg, len(tokens), 80, (200.0, 30.0), n_speakers=len(speakers or {}))
     if frames_per_token > 0:
         proj = model.tasks["duration"].predictor.proj
         with torch.no_grad():
@@ -141,5 +142,5 @@ def make_model_package(path: Path, seed: int = 0, text: dict | None = None, fram
              "energy_mean": -3.0, "energy_std": 1.0}
     checkpoint.save(path, {"model": model.state_dict(), "config": cfg.to_dict(), "tokens": tokens.symbols,
                            "feature_params": FeatureParams().to_dict(), "stats": stats, "step": 0,
-                           **({"text": text} if text else {})})
+                           **({"text": text} if text else {}), **({"speakers": speakers} if speakers else {})})
     return path

@@ -25,7 +25,7 @@ from mtts.tasks.speaker import reverse_gradient
 from mtts.train import build_method
 from mtts.validate import config_from_dict
 
-from conftest import TINY, VOICES, random_batch
+from conftest import TINY, VOICES, make_model_package, random_batch, requires_espeak
 
 runner = CliRunner()
 SPEAKER_TASKS = {"alignment": {}, "duration": {}, "pitch": {}, "energy": {}, "mel": {},
@@ -45,7 +45,7 @@ def build(tasks: dict | None = None, n_speakers: int = 2, method: str = "static"
 # the corpus and data dirs
 
 def write_meta(root: Path, lines: list[str]) -> Path:
-    (root / "wavs").mkdir(exist_ok=True)
+    (root / "wavs").mkdir(parents=True, exist_ok=True)
     (root / "metadata.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return root
 
@@ -90,6 +90,23 @@ def test_spk2id_is_written_for_several_speakers_and_validated(tmp_path):
     (d / "spk2id").write_text("alice 0\nbob x\n")
     with pytest.raises(MttsError, match=r"spk2id:2: speaker 'bob' has index 'x'"):
         validate_datadir(d)
+
+
+def test_prepare_warns_of_a_speaker_with_no_training_utterance(tmp_path):
+    from mtts.data.corpora import split_ids
+
+    from conftest import write_wav
+    base = [f"a_{k}" for k in range(6)]
+    # a speaker with one utterance that the hash split sends to dev or test
+    lonely = next(f"b_{k}" for k in range(100) if f"b_{k}" not in split_ids(base + [f"b_{k}"], 1, 1)["train"])
+    lines = [f"{u}|Hello there.|Hello there.|{u[0]}" for u in base + [lonely]]
+    root = write_meta(tmp_path / "corpus", lines)
+    for k, u in enumerate(base + [lonely]):
+        write_wav(root / "wavs" / f"{u}.wav", 1.0, freq=150.0 + 20 * k)
+    out = mtts("prepare", root, "--data-dir", tmp_path / "data", "--dump-dir", tmp_path / "dump", "--nj", 1,
+               "--n-dev", 1, "--n-test", 1)
+    assert "speaker(s) b have no training utterance" in " ".join(out.split())
+    assert json.loads(out[out.index("{"):])["speakers"] == 2
 
 
 # the model
@@ -211,6 +228,40 @@ def test_package_keeps_the_speaker_map_and_names_the_known_speakers(tmp_path):
         checkpoint.check_speakers({"alice": 0, "bob": 5}, "m.pt")
 
 
+def test_old_and_single_speaker_model_files_speak_as_before_and_refuse_a_speaker(tmp_path):
+    from mtts.synthesize import Synthesizer
+    old = make_model_package(tmp_path / "old.pt", frames_per_token=2)   # no "speakers" entry at all
+    assert "speakers" not in torch.load(old, weights_only=True)
+    pkg = checkpoint.Package.load(old)
+    assert pkg.speakers is None and pkg.build_model().speaker_embed is None
+    out = runner.invoke(app, ["synthesize", "-m", str(old), "--text", "Hi.", "--speaker", "alice",
+                              "--out", str(tmp_path / "x.wav")])
+    assert out.exit_code == 1 and "this model has a single speaker; leave out --speaker" in out.output
+    assert Synthesizer.load(old).speakers is None
+
+
+@requires_espeak
+def test_serve_lists_the_speakers_and_speaks_in_each(tmp_path):
+    httpx = pytest.importorskip("httpx", reason="the serve extra is not installed")
+    pytest.importorskip("uvicorn", reason="the serve extra is not installed")
+    from test_serve import running
+
+    from mtts.serve import Limits, create_app, load_synthesizers
+    model = make_model_package(tmp_path / "m.pt", frames_per_token=2, speakers={"alice": 0, "bob": 1})
+    with running(create_app(load_synthesizers(model), Limits(timeout_s=600), n_iter=2)) as url, \
+            httpx.Client(base_url=url, timeout=600) as client:
+        assert [v["id"] for v in client.get("/api/voices").json()["voices"]] == ["alice", "bob"]
+        wavs = {}
+        for spk in ("alice", "bob"):
+            res = client.post("/api/tts", json={"text": "The birch canoe slid.", "speaker": spk})
+            assert res.status_code == 200, res.text
+            wavs[spk] = res.content
+        assert wavs["alice"] != wavs["bob"]
+        res = client.post("/api/tts", json={"text": "Hi.", "speaker": "carol"})
+        assert res.status_code == 422 and res.json() == {
+            "error": "speaker 'carol' is not one of this model's voices (alice, bob)", "parameter": "speaker"}
+
+
 # every stage on two voices (about a minute: marked slow)
 
 def mtts(*args) -> str:
@@ -275,6 +326,27 @@ def test_evaluate_per_speaker_and_synthesize_each_voice(multi, tmp_path):
     assert not (tmp_path / "c.wav").exists()
     out = mtts("synthesize", "-m", model, "--text", "Hi.", "--out", tmp_path / "d.wav", "--vocoder", "griffin-lim")
     assert "speaking as alice" in out
+
+
+@pytest.mark.slow
+def test_free_running_listening_speaks_each_dev_sentence_in_its_voice(multi, monkeypatch):
+    import mtts.evaluate.listen as listen_mod
+    import mtts.evaluate.metrics as metrics
+    from mtts.data.dataset import Stats
+    from mtts.synthesize import Synthesizer
+    from mtts.text.phonemize import Phonemizer
+    monkeypatch.setattr(listen_mod, "check_available", lambda: None)
+    monkeypatch.setattr(metrics, "transcribe", lambda wav, sr: "")
+    heard = []
+    monkeypatch.setattr(Synthesizer, "__call__", lambda self, text, **kw: heard.append(
+        (self.speakers, kw.get("speaker"))) or (np.zeros(100, np.float32), {}))
+    pkg = checkpoint.Package.load(checkpoint.resolve(multi / "exp", ""))
+    dev = multi / "data" / "dev"
+    listen = listen_mod.FreeRunning(dev, 2, pkg.tokens, Stats(pkg.stats), pkg.feature_params, "builtin", None,
+                                    Phonemizer(), pkg.speakers)
+    listen(pkg.build_model())
+    utt2spk = dict(line.split() for line in (dev / "utt2spk").read_text().splitlines())
+    assert heard == [(pkg.speakers, utt2spk[u]) for u in sorted(utt2spk)[:2]]
 
 
 @pytest.mark.slow

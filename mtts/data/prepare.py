@@ -244,6 +244,11 @@ def _prepare(corpus: Path, utts: list, problems: list[str], data_dir: Path, dump
                       {i: durs[i] for i in ids}, spk2id)
         write_table(d / "feats.scp", {i: str((feat_dir / f"{i}.npz").resolve()) for i in ids})
         validate_datadir(d)
+    if spk2id is not None:   # a speaker with nothing in train would keep an untrained vector
+        idle = sorted(set(spk2id) - {by_id[i].speaker for i in split["train"]})
+        if idle:
+            console.print(f"[yellow]warning: speaker(s) {', '.join(idle)} have no training utterance "
+                          "(all went to dev/test): give them more utterances", highlight=False, soft_wrap=True)
     stats = compute_stats([feat_dir / f"{i}.npz" for i in split["train"]])
     write_json(dump_dir / "stats.json", stats)
     summary = {k: len(v) for k, v in split.items()}
