@@ -133,12 +133,6 @@ class Package:
                 "chars": self.chars.symbols if self.chars else None, "step": self.step,
                 "vocoder": self.vocoder.meta() if self.vocoder else None, "speakers": self.speakers}
 
-    def speaker_id(self, name: str | None) -> int | None:
-        """A speaker name -> the model's index for it; None for None (a multi-speaker model then
-        speaks with index 0, its first speaker). An unknown name, or any name for a
-        single-speaker model, is an error naming the speakers there are."""
-        return speaker_index(self.speakers, name)
-
     def build_model(self, where: Path | str = "checkpoint") -> MultiTaskModel:
         """The model exactly as it was trained, in eval mode."""
         model = MultiTaskModel(self.config, len(self.tokens), self.feature_params.n_mels,
@@ -207,7 +201,9 @@ def check_speakers(speakers, where: Path | str) -> dict[str, int] | None:
 
 
 def speaker_index(speakers: dict[str, int] | None, name: str | None) -> int | None:
-    """A speaker name -> its index in `speakers`; an error naming the known ones otherwise."""
+    """A speaker name -> its index in `speakers` (a model's map); None for None (a multi-speaker
+    model then speaks with index 0). An unknown name, or any name for a single-speaker model
+    (speakers None), is an error naming the speakers there are."""
     if name is None:
         return None
     if not speakers:

@@ -206,7 +206,6 @@ def test_weighting_methods_step_with_the_speaker_tasks(name):
 # model files
 
 def test_package_keeps_the_speaker_map_and_names_the_known_speakers(tmp_path):
-    model = build()
     cfg = config_from_dict({**TINY, "tasks": SPEAKER_TASKS})
     from mtts.features.audio import FeatureParams
     from mtts.text.tokens import BASE_SYMBOLS, TokenTable
@@ -218,12 +217,11 @@ def test_package_keeps_the_speaker_map_and_names_the_known_speakers(tmp_path):
     pkg.save(tmp_path / "m.safetensors")
     back = checkpoint.Package.load(tmp_path / "m.safetensors")
     assert back.speakers == {"alice": 0, "bob": 1} and back.build_model().n_speakers == 2
-    assert back.speaker_id("bob") == 1 and back.speaker_id(None) is None
+    assert checkpoint.speaker_index(back.speakers, "bob") == 1 and checkpoint.speaker_index(back.speakers, None) is None
     with pytest.raises(MttsError, match="unknown speaker 'carol': this model knows alice, bob"):
-        back.speaker_id("carol")
-    single = checkpoint.Package(cfg, tokens, FeatureParams(), stats, {}, speakers=None)
+        checkpoint.speaker_index(back.speakers, "carol")
     with pytest.raises(MttsError, match="single speaker; leave out --speaker"):
-        single.speaker_id("alice")
+        checkpoint.speaker_index(None, "alice")
     with pytest.raises(MttsError, match="speaker indices are not 0..1"):
         checkpoint.check_speakers({"alice": 0, "bob": 5}, "m.pt")
 
