@@ -2,9 +2,9 @@
 # Mini multi-speaker recipe: an LJSpeech-style corpus read by the English voices Debian ships
 # (Festival slt, kal, ked; flite awb), no download needed; flite's rms is held out of training
 # for the adaptation study (conf/voices.txt says which voice is which).
-#   ./run.sh                      300 utterances per voice (1,200 in training, about 8 minutes to
-#                                 build on 2 cores), conf/train.yaml + conf/vocoder.yaml
-#   ./run.sh --fast true          smoke run: 6 utterances per voice, conf/tiny.yaml (a few minutes)
+#   ./run.sh                      300 utterances per voice (1,200 in training, 2.1 h of audio; the
+#                                 corpus took 9 minutes to build on 2 cores), conf/train.yaml + conf/vocoder.yaml
+#   ./run.sh --fast true          smoke run: 6 utterances per voice, conf/tiny.yaml (about 4.5 minutes)
 #   ./run.sh --train-config conf/speaker_tasks.yaml   the same with both speaker tasks
 # Stage 0 reads the mini recipe's local/sentences.txt (LJSpeech transcripts, public domain).
 set -euo pipefail
