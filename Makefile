@@ -2,7 +2,9 @@
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := espeak-ng festival festvox-us-slt-hts sox libsndfile1 chromium chromium-driver
+# flite, festvox-kallpc16k, festvox-kdlpc16k: the other voices of recipes/mini_multi
+APT_PACKAGES := espeak-ng festival festvox-us-slt-hts flite festvox-kallpc16k festvox-kdlpc16k sox libsndfile1 \
+	chromium chromium-driver
 
 .PHONY: help sysdeps venv dev demo demo-fast test test-fast clean
 
@@ -18,6 +20,9 @@ sysdeps:
 	command -v espeak-ng >/dev/null || missing="$$missing espeak-ng"; \
 	command -v text2wave >/dev/null || missing="$$missing festival"; \
 	[ -d /usr/share/festival/voices/us/cmu_us_slt_arctic_hts ] || missing="$$missing festvox-us-slt-hts"; \
+	command -v flite >/dev/null || missing="$$missing flite"; \
+	[ -d /usr/share/festival/voices/english/kal_diphone ] || missing="$$missing festvox-kallpc16k"; \
+	[ -d /usr/share/festival/voices/english/ked_diphone ] || missing="$$missing festvox-kdlpc16k"; \
 	command -v sox >/dev/null || missing="$$missing sox"; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	[ -x /usr/bin/chromedriver ] || missing="$$missing chromium-driver"; \

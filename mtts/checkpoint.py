@@ -6,8 +6,9 @@ it is read with `torch.load(weights_only=True)`, which refuses anything else, so
 continues exactly and a crafted file cannot execute. A model package (`select-best`'s
 EXP/best.safetensors) is what synthesis needs and nothing more: the weights (and the neural
 vocoder's) as safetensors, the metadata (config, token tables, feature parameters,
-statistics, text front end, vocoder config) as JSON in the file's header. Both load as a
-`Package`, so `mtts synthesize` works from either file alone.
+statistics, text front end, vocoder config, a multi-speaker model's speaker -> index map) as
+JSON in the file's header. Both load as a `Package`, so `mtts synthesize` works from either
+file alone.
 """
 
 from __future__ import annotations
@@ -97,6 +98,7 @@ class Package:
     chars: TokenTable | None = None      # present when the model reads characters (g2p, data.input: chars)
     step: int | None = None
     vocoder: VocoderPackage | None = None
+    speakers: dict[str, int] | None = None   # a multi-speaker model's spk2id; None: one speaker
 
     @classmethod
     def from_checkpoint(cls, ck: dict, where: Path | str = "checkpoint") -> "Package":
@@ -111,7 +113,8 @@ class Package:
                       weights=ck["model"], text=ck.get("text") or {"normalizer": "builtin"},
                       chars=TokenTable(ck["chars"]) if ck.get("chars") else None, step=ck.get("step"),
                       vocoder=VocoderPackage(voc["config"], voc["feature_params"], voc["stats"], voc["step"],
-                                             voc["model"]) if voc else None)
+                                             voc["model"]) if voc else None,
+                      speakers=check_speakers(ck.get("speakers"), where))
         except (KeyError, TypeError) as e:
             raise MttsError(f"{where} is not an mtts checkpoint (bad or missing entry {e})") from None
         if pkg.input == "chars" and pkg.chars is None:
@@ -128,13 +131,13 @@ class Package:
         return {"version": VERSION, "config": self.config.to_dict(), "tokens": self.tokens.symbols,
                 "feature_params": self.feature_params.to_dict(), "stats": self.stats, "text": self.text,
                 "chars": self.chars.symbols if self.chars else None, "step": self.step,
-                "vocoder": self.vocoder.meta() if self.vocoder else None}
+                "vocoder": self.vocoder.meta() if self.vocoder else None, "speakers": self.speakers}
 
     def build_model(self, where: Path | str = "checkpoint") -> MultiTaskModel:
         """The model exactly as it was trained, in eval mode."""
         model = MultiTaskModel(self.config, len(self.tokens), self.feature_params.n_mels,
                                (self.stats["pitch_mean"], self.stats["pitch_std"]),
-                               len(self.chars) if self.chars else 0)
+                               len(self.chars) if self.chars else 0, len(self.speakers or {}))
         try:
             model.load_state_dict(self.weights)
         except RuntimeError as e:
@@ -180,6 +183,34 @@ class Package:
         ck = {**meta, "model": model,
               "vocoder": {**meta["vocoder"], "model": voc} if meta.get("vocoder") else None}
         return cls.from_checkpoint(ck, path)
+
+
+def check_speakers(speakers, where: Path | str) -> dict[str, int] | None:
+    """A saved speaker map: names (safe ids) -> indices 0..n-1; None or {} for one speaker."""
+    from mtts.io import check_id
+    if not speakers:
+        return None
+    if not isinstance(speakers, dict) or not all(isinstance(v, int) and not isinstance(v, bool)
+                                                 for v in speakers.values()):
+        raise MttsError(f"{where}: its speaker map is not names -> indices")
+    for name in speakers:
+        check_id(str(name), f"{where}: speaker")
+    if sorted(speakers.values()) != list(range(len(speakers))):
+        raise MttsError(f"{where}: its speaker indices are not 0..{len(speakers) - 1}")
+    return dict(speakers)
+
+
+def speaker_index(speakers: dict[str, int] | None, name: str | None) -> int | None:
+    """A speaker name -> its index in `speakers` (a model's map); None for None (a multi-speaker
+    model then speaks with index 0). An unknown name, or any name for a single-speaker model
+    (speakers None), is an error naming the speakers there are."""
+    if name is None:
+        return None
+    if not speakers:
+        raise MttsError(f"--speaker {name}: this model has a single speaker; leave out --speaker")
+    if name not in speakers:
+        raise MttsError(f"unknown speaker {name!r}: this model knows {', '.join(sorted(speakers))}")
+    return speakers[name]
 
 
 def is_safetensors(path: Path) -> bool:

@@ -261,6 +261,9 @@ def evaluate(
                   vocoder, postfilter, teacher)
     _metric_table(f"evaluate on {name}", [Path(r["checkpoint"]).stem for r in results],
                   [r["metrics"] for r in results])
+    for r in results[-1:]:   # a multi-speaker model on a split: the newest (or only) one per speaker
+        if per := r.get("per_speaker"):
+            _metric_table(f"{Path(r['checkpoint']).stem} per speaker", list(per), [v["metrics"] for v in per.values()])
     from mtts.evaluate.report import interval_lines, teacher_lines
     for line in interval_lines(results) + teacher_lines(results):
         console.print(line)
@@ -371,6 +374,9 @@ def synthesize(
                                                                 "--stream), e.g. | aplay -r 22050 -f S16_LE -t raw -"),
     max_chars: int = typer.Option(MAX_CHARS, help="Longest --text, or --text-file line, in characters (0: no limit)."),
     max_seconds: float = typer.Option(MAX_SECONDS, help="Longest output wav, in seconds (0: no limit)."),
+    speaker: Optional[str] = typer.Option(None, "--speaker", "-s", help="Voice of a multi-speaker model, by the "
+                                          "name in its corpus' speaker column (default: its first speaker); an "
+                                          "unknown name lists the known ones."),
 ):
     """Speak text with a trained model (neural or Griffin-Lim vocoder), 22,050 Hz wav out."""
     from mtts.synthesize import SOURCES, Synthesizer, check_postfilter, read_text_file, write_wav
@@ -400,7 +406,10 @@ def synthesize(
         raise MttsError(f"cannot write {out}: directory {out.parent} does not exist")
     if output_raw and sys.stdout.isatty():
         raise MttsError("--output-raw writes binary audio: pipe it, e.g. | aplay -r 22050 -f S16_LE -t raw -")
-    synth = Synthesizer.load(model, vocoder, postfilter)
+    synth = Synthesizer.load(model, vocoder, postfilter, speaker)
+    if speaker is None and synth.speakers:
+        console.print(f"note: speaking as {synth.default_speaker}, the model's first speaker; --speaker chooses "
+                      f"one of {', '.join(sorted(synth.speakers))}", highlight=False, soft_wrap=True)
     if lexicon is not None:
         synth.add_lexicon(lexicon)
     if postfilter > 0 and synth.postfilter_strength == 0:

@@ -1,12 +1,14 @@
 """Stage `export`: the model package to ONNX, run with onnxruntime.
 
 Three graphs, because the length regulator has a data-dependent output length:
-  encoder.onnx  input ids (1, N), length_scale (1,) -> h_dec (1, N, D), durations (1, N)
+  encoder.onnx  input ids (1, N), length_scale (1,) [, speaker (1,) index of a multi-speaker
+                model] -> h_dec (1, N, D), durations (1, N)
   decoder.onnx  expanded h_dec (1, T, D) -> normalised log-mel (1, T, n_mels)
   vocoder.onnx  normalised log-mel (1, T, n_mels) -> waveform (1, T * hop)   [if packaged]
 The host repeats each input vector by its duration between the first two (numpy).
 meta.json carries what the text front end needs (the input kind, phonemes or characters,
-and its token table, normaliser, feature parameters).
+and its token table, normaliser, feature parameters) and a multi-speaker model's `speakers`
+(name -> the index the encoder's `speaker` input takes).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import torch
 from torch import nn
 
 from mtts import checkpoint
+from mtts.checkpoint import speaker_index
 from mtts.errors import MttsError
 from mtts.io import atomic_path, write_json
 from mtts.synthesize import POSTFILTER, gv_postfilter
@@ -33,9 +36,9 @@ class _Front(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, text: torch.Tensor, length_scale: torch.Tensor):
+    def forward(self, text: torch.Tensor, length_scale: torch.Tensor, speaker: torch.Tensor | None = None):
         lens = (text >= 0).sum(1)   # one utterance, no padding: every position is valid
-        ctx, _ = self.model.infer_text(text, lens, length_scale=length_scale)
+        ctx, _ = self.model.infer_text(text, lens, speaker, length_scale=length_scale)
         return ctx.h_dec, ctx.durations
 
 
@@ -71,9 +74,12 @@ def export_onnx(model_path: Path, out_dir: Path) -> dict:
     text = torch.randint(2, len(pkg.chars if pkg.input == "chars" else tokens), (1, n))
     written = []
     # traced with autograd on: in no_grad mode attention takes a fused kernel ONNX lacks
+    # a multi-speaker encoder takes the speaker's index as a third input
+    args = (text, torch.ones(1)) + ((torch.zeros(1, dtype=torch.long),) if pkg.speakers else ())
+    names = ["text", "length_scale"] + (["speaker"] if pkg.speakers else [])
     with torch.enable_grad():
-        h, dur = _Front(model)(text, torch.ones(1))
-        export_module(_Front(model), (text, torch.ones(1)), out_dir / "encoder.onnx", ["text", "length_scale"],
+        h, dur = _Front(model)(*args)
+        export_module(_Front(model), args, out_dir / "encoder.onnx", names,
                       ["h_dec", "durations"], {"text": {1: "N"}, "h_dec": {1: "N"}, "durations": {1: "N"}})
         x = torch.randn(1, 50, h.shape[-1])
         export_module(_Decoder(model), (x,), out_dir / "decoder.onnx", ["x"], ["mel"], {"x": {1: "T"}, "mel": {1: "T"}})
@@ -88,6 +94,8 @@ def export_onnx(model_path: Path, out_dir: Path) -> dict:
             "stats": pkg.stats, "files": written}
     if pkg.input == "chars":
         meta["chars"] = pkg.chars.symbols
+    if pkg.speakers:
+        meta["speakers"] = pkg.speakers
     write_json(out_dir / "meta.json", meta)
     return {"out": str(out_dir), "files": written}
 
@@ -120,6 +128,7 @@ class OnnxSynthesizer:
         self.mel_gv = np.asarray(gv, dtype=np.float32) if gv is not None else None
         self.postfilter = POSTFILTER if postfilter is None else postfilter
         self.phonemizer = Phonemizer(lexicon=meta["text"].get("lexicon"))
+        self.speakers = meta.get("speakers")   # None: a single-speaker export (no speaker input)
 
     def ids(self, text: str) -> np.ndarray:
         """A sentence as the encoder graph reads it: phoneme or character ids, as Synthesizer.input_ids."""
@@ -132,17 +141,21 @@ class OnnxSynthesizer:
             raise MttsError(f"nothing to say in {text[:60]!r}: no pronounceable words")
         return np.asarray([table.wrap(ids)], dtype=np.int64)
 
-    def norm_mel(self, ids: np.ndarray, length_scale: float = 1.0) -> np.ndarray:
-        scale = np.asarray([length_scale], np.float32)
-        h, dur = self.sessions["encoder"].run(None, {"text": ids, "length_scale": scale})
+    def norm_mel(self, ids: np.ndarray, length_scale: float = 1.0, speaker: str | None = None) -> np.ndarray:
+        """speaker: a multi-speaker export's speaker name (None: index 0)."""
+        feed = {"text": ids, "length_scale": np.asarray([length_scale], np.float32)}
+        index = speaker_index(self.speakers, speaker)
+        if self.speakers:
+            feed["speaker"] = np.asarray([index or 0], dtype=np.int64)
+        h, dur = self.sessions["encoder"].run(None, feed)
         x = np.repeat(h[0], dur[0], axis=0)[None]          # the length regulator
         return self.sessions["decoder"].run(None, {"x": x.astype(np.float32)})[0]
 
-    def __call__(self, text: str, length_scale: float = 1.0) -> tuple[np.ndarray, dict]:
+    def __call__(self, text: str, length_scale: float = 1.0, speaker: str | None = None) -> tuple[np.ndarray, dict]:
         if "vocoder" not in self.sessions:
             raise MttsError("this export has no vocoder.onnx: package a neural vocoder before exporting")
         t0 = time.perf_counter()
-        mel = gv_postfilter(self.norm_mel(self.ids(text), length_scale), self.mel_gv, self.postfilter)
+        mel = gv_postfilter(self.norm_mel(self.ids(text), length_scale, speaker), self.mel_gv, self.postfilter)
         t1 = time.perf_counter()
         wav = np.clip(self.sessions["vocoder"].run(None, {"mel": mel})[0][0], -1.0, 1.0)
         t2 = time.perf_counter()
@@ -151,16 +164,23 @@ class OnnxSynthesizer:
 
 
 def check_export(model_path: Path, out_dir: Path, text: str, threads: int = 0) -> dict:
-    """Torch against onnxruntime on one sentence: largest differences and RTF of both."""
+    """Torch against onnxruntime on one sentence (of a multi-speaker model, in every speaker's
+    voice: the largest difference over them): largest differences and RTF of both."""
     from mtts.synthesize import Synthesizer
     synth = Synthesizer.load(model_path)
     onnx_synth = OnnxSynthesizer(out_dir, threads)
     ids = onnx_synth.ids(text)
-    with torch.no_grad():
-        ref = synth.model.infer(torch.from_numpy(ids))["mel"].numpy()
-    mel = onnx_synth.norm_mel(ids)
-    rec = {"sentence": text, "frames": int(mel.shape[1]),
-           "mel_max_abs_diff": float(np.abs(mel - ref).max()) if mel.shape == ref.shape else float("inf")}
+    diff, ref = 0.0, None
+    for name, index in (onnx_synth.speakers or {None: None}).items():
+        with torch.no_grad():
+            speaker = torch.tensor([index]) if index is not None else None
+            ref_s = synth.model.infer(torch.from_numpy(ids), speaker=speaker)["mel"].numpy()
+        mel = onnx_synth.norm_mel(ids, speaker=name)
+        diff = max(diff, float(np.abs(mel - ref_s).max()) if mel.shape == ref_s.shape else float("inf"))
+        ref = ref_s if ref is None else ref
+    rec = {"sentence": text, "frames": int(ref.shape[1]), "mel_max_abs_diff": diff}
+    if onnx_synth.speakers:
+        rec["speakers"] = len(onnx_synth.speakers)
     if "vocoder" in onnx_synth.sessions:
         with torch.no_grad():
             wav_t = synth.vocoder(torch.from_numpy(ref))[0].numpy()

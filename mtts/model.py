@@ -5,6 +5,10 @@ them), predictions and the shared encoder output. infer(text) synthesises a mel.
 one pipeline over a `Context`: encode -> align (durations) -> variance -> length regulator
 -> decode -> auxiliary heads; each stage runs the enabled tasks of the `TASKS` table that
 belong to it, in the table's order.
+
+A multi-speaker model (n_speakers >= 2, from the data's spk2id) has a speaker embedding
+table: the speaker's vector is added to the decoder input h_dec and to what the aligner and
+the duration and prosody predictors read (tasks.base.with_speaker), never to the shared h.
 """
 
 from __future__ import annotations
@@ -69,6 +73,14 @@ class SharedEncoder(nn.Module):
         return {k: [p for p in ps if p.requires_grad] for k, ps in out.items()}
 
 
+def speaker_table(n: int, d: int) -> nn.Embedding:
+    """n speakers' vectors, small at first (the same scale as the token embeddings); no padding
+    row: index 0 is a speaker."""
+    emb = nn.Embedding(n, d)
+    nn.init.normal_(emb.weight, 0.0, d ** -0.5)
+    return emb
+
+
 def embedding(n: int, d: int, std: float) -> nn.Embedding:
     emb = nn.Embedding(n, d, padding_idx=0)
     nn.init.normal_(emb.weight, 0.0, std)
@@ -77,9 +89,10 @@ def embedding(n: int, d: int, std: float) -> nn.Embedding:
 
 class MultiTaskModel(nn.Module):
     def __init__(self, cfg: Config, n_tokens: int, n_mels: int, pitch_stats: tuple[float, float] = (0.0, 1.0),
-                 n_chars: int = 0):
+                 n_chars: int = 0, n_speakers: int = 0):
         """n_tokens: the phoneme vocabulary; n_chars: the character vocabulary (0: none), which
-        the encoder reads when cfg.data.input is "chars". Every component is initialised from
+        the encoder reads when cfg.data.input is "chars"; n_speakers: the speaker table's size
+        (0 or 1: a single-speaker model, no table). Every component is initialised from
         its own generator of (cfg.train.seed, its name), so variants with other tasks start
         from the same shared encoder."""
         super().__init__()
@@ -88,7 +101,11 @@ class MultiTaskModel(nn.Module):
             raise MttsError("a character-input model (data.input: chars) needs the character table "
                             "DUMP/chars.txt: run `mtts tokenize`")
         seed = cfg.train.seed
-        dims = Dims(n_tokens, n_mels, pitch_stats[0], pitch_stats[1], n_chars, self.input)
+        self.n_speakers = n_speakers if n_speakers >= 2 else 0
+        dims = Dims(n_tokens, n_mels, pitch_stats[0], pitch_stats[1], n_chars, self.input, self.n_speakers)
+        # absent with one speaker, so single-speaker weights (and older files) stay as they were
+        self.speaker_embed = (seeded(seed, "speaker_embed", lambda: speaker_table(self.n_speakers, cfg.model.d_model))
+                              if self.n_speakers else None)
         reads_chars = any("h_chars" in cls.reads for name, cls in TASKS.items() if name in cfg.tasks)
         if self.input == "chars":   # one embedding, of characters: g2p reads the shared encoding itself
             self.encoder = SharedEncoder(n_chars, cfg.model, 0, seed)
@@ -103,12 +120,18 @@ class MultiTaskModel(nn.Module):
 
     # the model's own steps: encoders and the length regulator
 
-    def encode_text(self, text: torch.Tensor, text_lens: torch.Tensor) -> Context:
+    def encode_text(self, text: torch.Tensor, text_lens: torch.Tensor, speaker: torch.Tensor | None = None) -> Context:
         """Input ids (B, N), phonemes or characters (data.input) -> h, the representation the
-        tasks share; h_dec starts as h. A character model's h is also its h_chars."""
+        tasks share; h_dec starts as h (plus the speaker embedding of speaker (B,) in a
+        multi-speaker model; speaker None: index 0). A character model's h is also its h_chars."""
         mask = lengths_to_mask(text_lens, text.shape[1])
         h = self.encoder(text, mask)
         ctx = Context(text_mask=mask, h=h, h_dec=h)
+        if self.speaker_embed is not None:
+            if speaker is None:
+                speaker = torch.zeros(text.shape[0], dtype=torch.long, device=text.device)
+            ctx.speaker = self.speaker_embed(speaker)                        # (B, D)
+            ctx.h_dec = h + ctx.speaker[:, None, :].masked_fill(~mask[..., None], 0.0)
         if self.input == "chars":
             ctx.h_chars, ctx.chars_mask = h, mask
         return ctx
@@ -140,7 +163,10 @@ class MultiTaskModel(nn.Module):
         the context and the shared encoder outputs computed for this batch: {"h": phoneme
         encoding, "h_chars": character pass} (a lexicon batch has only h_chars)."""
         if "feats" in batch:
-            ctx = self.encode_text(batch["text"], batch["text_lens"])
+            if self.speaker_embed is not None and "speaker" not in batch:
+                raise MttsError("a multi-speaker model is trained on batches with speaker indices "
+                                "(the data dir's utt2spk and spk2id)")
+            ctx = self.encode_text(batch["text"], batch["text_lens"], batch.get("speaker"))
             ctx.feats_mask = lengths_to_mask(batch["feats_lens"], batch["feats"].shape[1])
         elif self.input == "chars" and "chars" in batch:   # lexicon words: their characters are the shared encoding
             ctx = self.encode_text(batch["chars"], batch["chars_lens"])
@@ -160,9 +186,10 @@ class MultiTaskModel(nn.Module):
                   if v is not None and not (k == "h_chars" and v is ctx.h)}
         return {"losses": losses, "preds": preds, "ctx": ctx, "shared": shared}
 
-    def infer_text(self, text: torch.Tensor, text_lens: torch.Tensor, **controls) -> tuple[Context, dict]:
+    def infer_text(self, text: torch.Tensor, text_lens: torch.Tensor, speaker: torch.Tensor | None = None,
+                   **controls) -> tuple[Context, dict]:
         """Synthesis at input-token rate: encode, predict durations and prosody (h_dec, durations)."""
-        ctx = self.encode_text(text, text_lens)
+        ctx = self.encode_text(text, text_lens, speaker)
         preds = self.infer_stage("align", ctx, **controls)      # duration: predicted durations
         preds |= self.infer_stage("variance", ctx, **controls)  # pitch, energy: predicted, embedded in h_dec
         return ctx, preds
@@ -174,11 +201,13 @@ class MultiTaskModel(nn.Module):
         return preds
 
     @torch.no_grad()
-    def infer(self, text: torch.Tensor, text_lens: torch.Tensor | None = None, **controls) -> dict:
-        """text (B, N) input ids -> {"mel": (B, T, M) normalised, "mask", "durations", "preds"}."""
+    def infer(self, text: torch.Tensor, text_lens: torch.Tensor | None = None, speaker: torch.Tensor | None = None,
+              **controls) -> dict:
+        """text (B, N) input ids -> {"mel": (B, T, M) normalised, "mask", "durations", "preds"};
+        speaker (B,): speaker indices of a multi-speaker model (None: index 0)."""
         if text_lens is None:
             text_lens = torch.full((text.shape[0],), text.shape[1], dtype=torch.long)
-        ctx, preds = self.infer_text(text, text_lens, **controls)   # encode -> durations -> variance
+        ctx, preds = self.infer_text(text, text_lens, speaker, **controls)   # encode -> durations -> variance
         self.regulate(ctx)                                          # h_dec -> frames
         preds |= self.infer_frames(ctx, **controls)                 # decode -> auxiliary heads
         return {"mel": ctx.mel_pred, "mask": ctx.frames_mask, "durations": ctx.durations, "preds": preds}
@@ -232,7 +261,8 @@ def check_flow(tasks: nn.ModuleDict, chars: bool) -> None:
         if unknown:
             raise MttsError(f"task '{name}' declares unknown context field(s) {', '.join(unknown)}")
     for mode in ("training", "synthesis"):
-        written = {"text_mask", "h", "h_dec"} | ({"feats_mask"} if mode == "training" else set())
+        # speaker: written by encode (None with one speaker: with_speaker then passes h through)
+        written = {"text_mask", "h", "h_dec", "speaker"} | ({"feats_mask"} if mode == "training" else set())
         for stage in STAGES:
             if stage == "decode" and "durations" in written:
                 written |= {"frames", "frames_mask"}                 # the length regulator

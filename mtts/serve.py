@@ -41,7 +41,7 @@ from mtts.synthesize import POSTFILTER, Synthesizer, pcm16, split_sentences, wav
 
 log = logging.getLogger("mtts.serve")
 HOST, PORT = "127.0.0.1", 5002     # loopback unless --host says otherwise
-VOICE = "default"                 # mtts models have one speaker so far
+VOICE = "default"                 # the voice of a single-speaker model; a multi-speaker one's are its speakers
 PAGES = {"/": ("index.html", "text/html"), "/app.js": ("app.js", "text/javascript"),
          "/style.css": ("style.css", "text/css"), "/docs": ("docs.html", "text/html"),
          "/docs.js": ("docs.js", "text/javascript")}
@@ -69,7 +69,7 @@ class TTSParams(BaseModel):
     """What a request may set: its text and how to speak it. Nothing names a file."""
     model_config = ConfigDict(extra="forbid")
     text: str = Field(description="The text to speak; long text is split into sentences.")
-    speaker: str | None = Field(None, description="A voice id from /api/voices (the model's only one when left out).")
+    speaker: str | None = Field(None, description="A voice id from /api/voices (the model's first when left out).")
     rate: float = Field(1.0, ge=0.25, le=4.0, description="Speaking rate: 2 twice as fast, 0.5 half as fast.")
     vocoder: Literal["auto", "neural", "griffin-lim"] = Field(
         "auto", description="auto: neural when the model has one, else griffin-lim.")
@@ -172,6 +172,7 @@ def create_app(synths: dict[str, Synthesizer], limits: Limits | None = None, n_i
     jobs = Jobs(limits)
     sr = next(iter(synths.values())).params.sample_rate
     default_vocoder = "neural" if "neural" in synths else "griffin-lim"
+    speakers = sorted(next(iter(synths.values())).speakers or {})   # [] for a single-speaker model
     app = FastAPI(title="mtts", version="1", docs_url=None, redoc_url=None,
                   description="Text to speech from one mtts model file. Errors are JSON: "
                               "{\"error\": message, \"parameter\": the one at fault, if any}.")
@@ -221,8 +222,9 @@ def create_app(synths: dict[str, Synthesizer], limits: Limits | None = None, n_i
         if len(p.text) > limits.max_chars:
             raise ApiError(413, f"text is {len(p.text)} characters long, over the limit of {limits.max_chars} "
                                 "(--max-chars)", "text")
-        if p.speaker is not None and p.speaker != VOICE:
-            raise ApiError(422, f"speaker {p.speaker!r} is not one of this model's voices ({VOICE})", "speaker")
+        if p.speaker is not None and p.speaker not in (speakers or [VOICE]):
+            raise ApiError(422, f"speaker {p.speaker!r} is not one of this model's voices "
+                                f"({', '.join(speakers or [VOICE])})", "speaker")
         vocoder = default_vocoder if p.vocoder == "auto" else p.vocoder
         if vocoder not in synths:
             raise ApiError(422, "vocoder 'neural': this model has no neural vocoder (use griffin-lim)", "vocoder")
@@ -235,7 +237,8 @@ def create_app(synths: dict[str, Synthesizer], limits: Limits | None = None, n_i
         job = jobs.slot()
         try:
             def whole(check):
-                return np.concatenate(list(synth.stream(p.text, 1.0 / p.rate, n_iter, check=check)))
+                return np.concatenate(list(synth.stream(p.text, 1.0 / p.rate, n_iter, check=check,
+                                                        speaker=p.speaker if speakers else None)))
             wav = await job.call(whole, job.check)
         finally:
             job.close()
@@ -245,7 +248,7 @@ def create_app(synths: dict[str, Synthesizer], limits: Limits | None = None, n_i
     async def speak_stream(p: StreamParams) -> StreamingResponse:
         synth = prepare(p)
         job = jobs.slot()
-        gen = synth.stream(p.text, 1.0 / p.rate, n_iter, check=job.check)
+        gen = synth.stream(p.text, 1.0 / p.rate, n_iter, check=job.check, speaker=p.speaker if speakers else None)
         try:
             first = await job.call(_next, gen)    # an error in the first sentence is still a status code
         except BaseException:
@@ -294,7 +297,8 @@ def create_app(synths: dict[str, Synthesizer], limits: Limits | None = None, n_i
 
     @app.get("/api/voices", summary="The model's voices, vocoders and limits")
     async def voices():
-        return {"voices": [{"id": VOICE, "name": name}], "vocoders": sorted(synths), "default_vocoder": default_vocoder,
+        voices = [{"id": s, "name": s} for s in speakers] or [{"id": VOICE, "name": name}]
+        return {"voices": voices, "vocoders": sorted(synths), "default_vocoder": default_vocoder,
                 "sample_rate": sr, "max_chars": limits.max_chars, "rate": {"min": 0.25, "max": 4.0}}
 
     @app.get("/api/health", summary="Whether the server is up, and how busy")

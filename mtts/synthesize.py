@@ -2,7 +2,8 @@
 
 The file carries config (with the input the model reads: phonemes or characters), token
 tables, feature parameters and statistics, and the neural vocoder when one was packaged
-(`select-best --vocoder`); Griffin-Lim (librosa) needs nothing. Long text is split into
+(`select-best --vocoder`), and a multi-speaker model's speaker names (`speaker`, chosen with
+`set_speaker`); Griffin-Lim (librosa) needs nothing. Long text is split into
 sentences and the audio joined; `Synthesizer.stream` yields it sentence by sentence, as it is
 made, and `WavStream` writes a wav that grows as it arrives (docs/serving.md).
 """
@@ -90,10 +91,26 @@ class Synthesizer:
     chars: TokenTable | None = None     # present when the model reads characters (G2P task or data.input)
     vocoder: torch.nn.Module | None = None   # the packaged neural vocoder, when chosen
     postfilter: float = POSTFILTER           # gv_postfilter strength; 0 = off
+    speakers: dict[str, int] | None = None   # a multi-speaker model's names -> indices
+    speaker: str | None = None               # the voice spoken with (None: the model's index 0)
 
     @classmethod
-    def load(cls, path: Path, vocoder: str = "auto", postfilter: float = POSTFILTER) -> "Synthesizer":
-        return cls.from_package(checkpoint.Package.load(path), path, vocoder=vocoder, postfilter=postfilter)
+    def load(cls, path: Path, vocoder: str = "auto", postfilter: float = POSTFILTER,
+             speaker: str | None = None) -> "Synthesizer":
+        synth = cls.from_package(checkpoint.Package.load(path), path, vocoder=vocoder, postfilter=postfilter)
+        synth.set_speaker(speaker)
+        return synth
+
+    def set_speaker(self, name: str | None) -> None:
+        """Speak with this speaker of a multi-speaker model (None: its first, index 0); an
+        unknown name is an error that names the speakers the model knows."""
+        checkpoint.speaker_index(self.speakers, name)
+        self.speaker = name
+
+    @property
+    def default_speaker(self) -> str | None:
+        """The speaker a multi-speaker model speaks with when none is chosen (index 0)."""
+        return next((s for s, i in (self.speakers or {}).items() if i == 0), None)
 
     @classmethod
     def from_package(cls, pkg: checkpoint.Package, path: Path, model=None, vocoder: str = "auto",
@@ -112,7 +129,7 @@ class Synthesizer:
             voc = build_vocoder(pkg.vocoder)[0]
         return cls(model if model is not None else pkg.build_model(path), pkg.tokens, pkg.feature_params,
                    Stats(pkg.stats), Phonemizer(lexicon=pkg.text.get("lexicon")), pkg.text["normalizer"],
-                   pkg.chars, voc, postfilter)
+                   pkg.chars, voc, postfilter, pkg.speakers)
 
     def add_lexicon(self, path: Path) -> None:
         """A user lexicon on top of the one saved in the model (docs/text.md): its entries add
@@ -161,18 +178,21 @@ class Synthesizer:
         ids = [i for i in ids if i >= self.tokens.n_special]
         return self.tokens.wrap(ids) if ids else []
 
-    def norm_mel(self, text: str, length_scale: float = 1.0, source: str = "auto") -> torch.Tensor:
+    def norm_mel(self, text: str, length_scale: float = 1.0, source: str = "auto",
+                 speaker: str | None = None) -> torch.Tensor:
         """One sentence -> normalised log-mel (T, n_mels), as the model outputs it and then
-        postfiltered (`postfilter`)."""
+        postfiltered (`postfilter`); speaker: this call's voice (None: `self.speaker`)."""
+        index = checkpoint.speaker_index(self.speakers, speaker if speaker is not None else self.speaker)
         ids = self.input_ids(get_normalizer(self.normalizer)(text), source)
         if not ids:
             raise NothingToSay(f"nothing to say in {text[:60]!r}: no pronounceable words")
-        mel = self.model.infer(torch.tensor([ids]), length_scale=length_scale)["mel"][0]
+        speaker = torch.tensor([index]) if index is not None else None
+        mel = self.model.infer(torch.tensor([ids]), speaker=speaker, length_scale=length_scale)["mel"][0]
         return torch.from_numpy(gv_postfilter(mel.numpy(), self.stats.mel_gv, self.postfilter))
 
-    def mel(self, text: str, length_scale: float = 1.0, source: str = "auto") -> np.ndarray:
+    def mel(self, text: str, length_scale: float = 1.0, source: str = "auto", speaker: str | None = None) -> np.ndarray:
         """One sentence -> log-mel (T, n_mels)."""
-        return self.stats.denorm_mel(self.norm_mel(text, length_scale, source)).numpy()
+        return self.stats.denorm_mel(self.norm_mel(text, length_scale, source, speaker)).numpy()
 
     @torch.no_grad()
     def vocode(self, norm_mel: torch.Tensor, n_iter: int = 32, seed: int | None = None) -> np.ndarray:
@@ -182,12 +202,14 @@ class Synthesizer:
 
     def stream(self, text: str, length_scale: float = 1.0, n_iter: int = 32, source: str = "auto",
                seed: int | None = None, timing: dict | None = None,
-               check: Callable[[], None] | None = None) -> Iterator[np.ndarray]:
+               check: Callable[[], None] | None = None, speaker: str | None = None) -> Iterator[np.ndarray]:
         """Any length of text -> its audio sentence by sentence, each piece yielded as soon as it
         is made: float32 samples in [-1, 1], the GAP_S pause leading every piece but the first.
         A punctuation-only piece inside longer text is skipped; text with nothing to say raises
         NothingToSay. timing, when given, accumulates acoustic_s and vocoder_s; check, when
-        given, runs before each sentence (a server's deadline raises there)."""
+        given, runs before each sentence (a server's deadline raises there); speaker: the
+        voice of a multi-speaker model for this text (None: `self.speaker`), so that
+        interleaved streams of one Synthesizer may speak in different voices."""
         sentences = split_sentences(text)
         if not sentences:
             raise MttsError("the text is empty")
@@ -198,7 +220,7 @@ class Synthesizer:
                 check()
             t0 = time.perf_counter()
             try:
-                mel = self.norm_mel(s, length_scale, source)
+                mel = self.norm_mel(s, length_scale, source, speaker)
             except NothingToSay:
                 if len(sentences) == 1:
                     raise
@@ -215,13 +237,13 @@ class Synthesizer:
 
     def __call__(self, text: str, length_scale: float = 1.0, n_iter: int = 32,
                  source: str = "auto", seed: int | None = None,
-                 max_seconds: float = MAX_SECONDS) -> tuple[np.ndarray, dict]:
+                 max_seconds: float = MAX_SECONDS, speaker: str | None = None) -> tuple[np.ndarray, dict]:
         """Any length of text -> waveform, plus timing of acoustic model and vocoder.
         seed: Griffin-Lim's initial phases (evaluation makes them alike for every model).
         max_seconds: stop with an error once the audio passes it (0: no limit; mtts.limits)."""
         timing = {"acoustic_s": 0.0, "vocoder_s": 0.0}
         pieces, samples = [], 0
-        for piece in self.stream(text, length_scale, n_iter, source, seed, timing):
+        for piece in self.stream(text, length_scale, n_iter, source, seed, timing, speaker=speaker):
             pieces.append(piece)
             samples += len(piece)
             check_seconds(samples / self.params.sample_rate, max_seconds)

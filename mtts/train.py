@@ -2,7 +2,8 @@
 
 Reads  DATA/{train,dev}/{phones,feats.scp}, DUMP/{tokens.txt,stats.json,feature_params.json},
        DATA/{train,dev}/norm_text and DUMP/chars.txt for a character input or the g2p task,
-       DUMP/lexicon/ for a lexicon in data.mix
+       DUMP/lexicon/ for a lexicon in data.mix, DATA/train/spk2id and DATA/{train,dev}/utt2spk
+       for a multi-speaker corpus
 Writes EXP/config.yaml, EXP/checkpoints/step_*.pt, EXP/metrics.jsonl (one JSON per log
        line, train and dev), EXP/tb/ (TensorBoard), EXP/train.log
 """
@@ -20,6 +21,7 @@ from torch.optim.lr_scheduler import LambdaLR
 from mtts import checkpoint
 from mtts.config import Config, dump_config
 from mtts.console import console
+from mtts.data.datadir import read_spk2id
 from mtts.data.dataset import Stats, TTSDataset, collate
 from mtts.data.lexicon import LexiconDataset, collate_text
 from mtts.data.mixing import CORPUS, BatchMixer, Source
@@ -136,8 +138,11 @@ def train(cfg: Config, data_dir: Path, dump_dir: Path, exp_dir: Path, resume: bo
     seed_everything(cfg.train.seed)
     by_chars = cfg.data.input == "chars"
     chars = TokenTable.load(dump_dir / "chars.txt") if "g2p" in cfg.tasks or by_chars else None
-    train_set = TTSDataset(data_dir / "train", tokens, stats, max_utts, chars, cfg.data.input, utts, cfg.data.load)
-    dev_set = (TTSDataset(data_dir / "dev", tokens, stats, 0, chars, cfg.data.input, load=cfg.data.load)
+    speakers = read_spk2id(data_dir / "train")   # None: one speaker, no speaker table
+    train_set = TTSDataset(data_dir / "train", tokens, stats, max_utts, chars, cfg.data.input, utts, cfg.data.load,
+                           speakers=speakers)
+    dev_set = (TTSDataset(data_dir / "dev", tokens, stats, 0, chars, cfg.data.input, load=cfg.data.load,
+                          speakers=speakers)
                if (data_dir / "dev" / "phones").is_file() else None)
     sources = {CORPUS: Source(train_set, cfg.train.batch_frames, collate)}
     lex_dev = None
@@ -149,7 +154,7 @@ def train(cfg: Config, data_dir: Path, dump_dir: Path, exp_dir: Path, resume: bo
     mixer = BatchMixer(sources, cfg.data.mix, cfg.train.seed)
 
     model = MultiTaskModel(cfg, len(tokens), params.n_mels, (stats_d["pitch_mean"], stats_d["pitch_std"]),
-                           len(chars) if chars else 0)
+                           len(chars) if chars else 0, len(speakers or {}))
     method = build_method(cfg, model)
     opt, sched = build_optimizer(cfg, model, method)
 
@@ -158,11 +163,13 @@ def train(cfg: Config, data_dir: Path, dump_dir: Path, exp_dir: Path, resume: bo
         from mtts.evaluate.listen import FreeRunning
         from mtts.text.phonemize import Phonemizer
         listen = FreeRunning(data_dir / "dev", cfg.train.asr_utts, tokens, stats, params, text_cfg["normalizer"],
-                             chars, Phonemizer(cache_path=dump_dir / "phonemize_cache.json"))
+                             chars, Phonemizer(cache_path=dump_dir / "phonemize_cache.json"), speakers)
     ck = run.resume(resume, checkpoint.load)
     if ck is not None:
         if ck["tokens"] != tokens.symbols or ck.get("chars") != (chars.symbols if chars else None):
             raise MttsError(f"{run.path()} was trained with another token table; use a new --exp-dir")
+        if ck.get("speakers") != speakers:
+            raise MttsError(f"{run.path()} was trained with other speakers (spk2id); use a new --exp-dir")
         model.load_state_dict(ck["model"])
         method.load_state_dict(ck["method"])
         if len(ck["optimizer"]["param_groups"]) != len(opt.param_groups):   # weights in the model's group
@@ -184,7 +191,7 @@ def train(cfg: Config, data_dir: Path, dump_dir: Path, exp_dir: Path, resume: bo
             "batch_in_epoch": mixer.cursors[CORPUS][1], "cursors": mixer.state_dict(), "rng": rng_state(),
             "config": cfg.to_dict(), "tokens": tokens.symbols, "feature_params": params.to_dict(),
             "text": text_cfg, "chars": chars.symbols if chars else None,
-            "stats": stats_d})
+            "stats": stats_d, "speakers": speakers})
 
     def log(record: dict) -> None:
         run.log(record)

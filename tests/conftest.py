@@ -81,6 +81,33 @@ def espeak_corpus(tmp_path_factory) -> Path:
     return root
 
 
+VOICES = {"alice": ["-v", "en-us+f3", "-p", "70"], "bob": ["-v", "en-us", "-p", "30"]}   # two espeak-ng voices
+
+
+@pytest.fixture(scope="session")
+def two_voice_corpus(tmp_path_factory) -> Path:
+    """A multi-speaker LJSpeech-layout corpus (ID|text|normalized|speaker): espeak-ng's en-us
+    read by two voices (a high female variant and a low male one), 6 sentences each, ids
+    prefixed by the speaker as Kaldi wants."""
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed (apt-get install espeak-ng)")
+    import librosa
+    root = tmp_path_factory.mktemp("two_voice_corpus")
+    (root / "wavs").mkdir()
+    lines = []
+    for k, (spk, opts) in enumerate(VOICES.items()):
+        for i, text in enumerate(SENTENCES[k * 6:(k + 1) * 6]):
+            uid = f"{spk}_{i:03d}"
+            raw = root / f"{uid}.raw.wav"
+            subprocess.run(["espeak-ng", *opts, "-w", str(raw), text], check=True)
+            y, sr = sf.read(raw, dtype="float32")
+            sf.write(root / "wavs" / f"{uid}.wav", librosa.resample(y, orig_sr=sr, target_sr=22050), 22050)
+            raw.unlink()
+            lines.append(f"{uid}|{text}|{text}|{spk}")
+    (root / "metadata.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return root
+
+
 def write_wav(path: Path, seconds: float = 1.0, sr: int = 22050, channels: int = 1,
               subtype: str = "PCM_16", freq: float = 220.0) -> Path:
     t = np.arange(int(seconds * sr)) / sr
@@ -92,11 +119,12 @@ def write_wav(path: Path, seconds: float = 1.0, sr: int = 22050, channels: int =
 
 
 def make_model_package(path: Path, seed: int = 0, text: dict | None = None, frames_per_token: int = 0,
-                       config: dict | None = None) -> Path:
+                       config: dict | None = None, speakers: dict[str, int] | None = None) -> Path:
     """An untrained but complete model file: enough to exercise synthesize end to end.
     frames_per_token > 0 fixes every predicted duration at that many frames (an untrained
     predictor gives almost none), so the audio has a known, speech-like length; config
-    replaces the tiny dimensions (e.g. {} for the default model's size)."""
+    replaces the tiny dimensions (e.g. {} for the default model's size); speakers: a
+    multi-speaker model's name -> index map."""
     from mtts import checkpoint
     from mtts.features.audio import FeatureParams
     from mtts.model import MultiTaskModel
@@ -104,7 +132,7 @@ def make_model_package(path: Path, seed: int = 0, text: dict | None = None, fram
     base = TINY if config is None else config
     cfg = config_from_dict({**base, "train": {**base.get("train", {}), "seed": seed}})   # the seed sets the weights
     tokens = TokenTable.build([], BASE_SYMBOLS)
-    model = MultiTaskModel(cfg, len(tokens), 80, (200.0, 30.0))
+    model = MultiTaskModel(cfg, len(tokens), 80, (200.0, 30.0), n_speakers=len(speakers or {}))
     if frames_per_token > 0:
         proj = model.tasks["duration"].predictor.proj
         with torch.no_grad():
@@ -114,5 +142,5 @@ def make_model_package(path: Path, seed: int = 0, text: dict | None = None, fram
              "energy_mean": -3.0, "energy_std": 1.0}
     checkpoint.save(path, {"model": model.state_dict(), "config": cfg.to_dict(), "tokens": tokens.symbols,
                            "feature_params": FeatureParams().to_dict(), "stats": stats, "step": 0,
-                           **({"text": text} if text else {})})
+                           **({"text": text} if text else {}), **({"speakers": speakers} if speakers else {})})
     return path

@@ -172,7 +172,9 @@ def prepare(root: Path, tmp_path: Path, *extra):
     (lambda r: write_wav(r / "wavs" / "U2.wav", 0.1), ["U2.wav", "too short"]),
     (lambda r: write_wav(r / "wavs" / "U2.wav", 60.0, sr=8000), ["U2.wav", "too long"]),
     (lambda r: sf.write(r / "wavs" / "U2.wav", np.zeros(22050), 22050), ["U2.wav", "silent"]),
-    (lambda r: open(r / "metadata.csv", "a").write("U9|only|three|four\n"), ["metadata.csv:7", "4 fields"]),
+    (lambda r: open(r / "metadata.csv", "a").write("U9|one|two|three|four\n"), ["metadata.csv:7", "5 fields"]),
+    # a 4th field is a speaker: on one line only, a slip
+    (lambda r: open(r / "metadata.csv", "a").write("U9|only|three|spk\n"), ["metadata.csv:7", "speaker field"]),
     (lambda r: open(r / "metadata.csv", "a").write("U1|again|again\n"), ["metadata.csv:7", "duplicate id 'U1'"]),
     (lambda r: open(r / "metadata.csv", "ab").write("U7|caf\u00e9|caf\u00e9\n".encode("latin-1")),
      ["metadata.csv:7", "not UTF-8", "iconv"]),

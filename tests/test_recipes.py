@@ -78,3 +78,30 @@ def test_mini_recipe_fast(tmp_path):
     report = (root / "exp" / "ablate_tiny" / "report.md").read_text()
     assert "None: every cell of the plan has a result." in report and "too few seeds" in report
     assert not (tmp_path / "docs").exists()
+
+
+def voices_missing() -> str | None:
+    """Why recipes/mini_multi cannot build its corpus here, or None."""
+    if shutil.which("text2wave") is None or shutil.which("flite") is None:
+        return "Festival or flite is not installed (make sysdeps)"
+    for voice in ("us/cmu_us_slt_arctic_hts", "english/kal_diphone", "english/ked_diphone"):
+        if not Path("/usr/share/festival/voices", voice).is_dir():
+            return f"Festival voice {voice} is not installed (make sysdeps)"
+    return None
+
+
+@pytest.mark.skipif(voices_missing() is not None, reason=voices_missing() or "")
+def test_mini_multi_recipe_fast(tmp_path):
+    root = run_recipe(tmp_path, "mini_multi", "--fast", "true")
+    meta = (root / "downloads" / "multi_6" / "metadata.csv").read_text().splitlines()
+    speakers = sorted({line.split("|")[3] for line in meta})
+    assert len(meta) == 24 and speakers == ["awb", "kal", "ked", "slt"]   # rms is held out
+    assert len(list((root / "downloads" / "heldout" / "rms" / "wavs").glob("*.wav"))) == 6
+    texts = [line.split("|")[1] for line in meta]
+    assert len(set(texts)) == len(texts)   # every voice reads its own sentences
+    assert (root / "data" / "train" / "spk2id").read_text() == "awb 0\nkal 1\nked 2\nslt 3\n"
+    best = check_outputs(root, "tiny")
+    assert set(best["per_speaker"]) <= set(speakers) and best["per_speaker"]
+    for spk in speakers:
+        y, sr = sf.read(root / "exp" / "tiny" / "synth" / f"sample_{spk}.wav")
+        assert sr == 22050 and len(y) > sr // 2

@@ -6,7 +6,9 @@ table has them: phonemes, or with `input="chars"` the lower-cased normalised tex
 characters; `text_lens` (B,), `feats` (B, T, n_mels) normalised log-mel, `feats_lens` (B,),
 `pitch` (B, T) Hz with 0 = unvoiced, `energy` (B, T) normalised; with a character table
 also `chars`, `chars_lens` (for a character input the same ids as `text`) and the G2P
-targets `phones`, `phones_lens` (the phoneme ids without boundary tokens).
+targets `phones`, `phones_lens` (the phoneme ids without boundary tokens); for a
+multi-speaker model `speaker` (B,), each utterance's speaker index (DATA/<set>/utt2spk through
+the model's spk2id).
 """
 
 from __future__ import annotations
@@ -76,13 +78,15 @@ def npz_frames(path: Path) -> int:
 class TTSDataset(Dataset):
     def __init__(self, split_dir: Path, tokens: TokenTable, stats: Stats, max_utts: int = 0,
                  chars: TokenTable | None = None, input: str = "phones", only: list[str] | None = None,
-                 load: str = "auto", memory_budget: int | None = None):
+                 load: str = "auto", memory_budget: int | None = None, speakers: dict[str, int] | None = None):
         """tokens: the phoneme table; chars: the character table, the encoder's input table
         when `input` is "chars"; only: these utterances of the split (e.g. a training-data size
         of the ablation). load: "memory" reads every feature file once, "stream" reads each
         utterance's when it is batched (a corpus bigger than RAM), "auto" streams when the
         feature files add up to more than `memory_budget` bytes (default: half of the memory
-        available now), so a big corpus does not fail hours in, when memory runs out."""
+        available now), so a big corpus does not fail hours in, when memory runs out.
+        speakers: a multi-speaker model's speaker -> index (its spk2id), read for every
+        utterance from the split's utt2spk."""
         if load not in LOADS:
             raise MttsError(f"data load must be one of {', '.join(LOADS)}, got {load!r}")
         if input == "chars" and chars is None:
@@ -103,6 +107,12 @@ class TTSDataset(Dataset):
             what = "phones, norm_text" if chars is not None else "phones"
             raise MttsError(f"{split_dir} has no utterances with {what} and features")
         self.ids = ids
+        utt2spk = read_table(split_dir / "utt2spk") if speakers is not None else {}
+        self.speakers = {i: utt2spk.get(i, "") for i in ids} if speakers is not None else {}
+        for i, spk in self.speakers.items():
+            if spk not in speakers:
+                raise MttsError(f"{split_dir / 'utt2spk'}: speaker {spk!r} of '{i}' is not one the model knows "
+                                f"(known: {', '.join(speakers)})")
         self.stats = stats
         paths = [Path(feats[i]) for i in ids]
         for i, path in zip(ids, paths):
@@ -131,6 +141,8 @@ class TTSDataset(Dataset):
             item = {"id": i, "text": text, **acoustic}
             if chars is not None:   # for G2P: characters, and the phonemes without the boundary tokens
                 item["chars"], item["phones"] = char_ids, phone_ids
+            if speakers is not None:
+                item["speaker"] = speakers[self.speakers[i]]
             self.items.append(item)
 
     def _features(self, path: Path) -> dict:
@@ -172,6 +184,8 @@ def collate(items: list[dict]) -> dict:
         batch["chars_lens"] = torch.tensor([len(it["chars"]) for it in items])
         batch["phones"] = pad([it["phones"] for it in items])
         batch["phones_lens"] = torch.tensor([len(it["phones"]) for it in items])
+    if "speaker" in items[0]:
+        batch["speaker"] = torch.tensor([it["speaker"] for it in items])   # (B,)
     return batch
 
 

@@ -1,7 +1,8 @@
 """Stage `prepare`: LJSpeech-layout corpus -> data dirs + features + train stats.
 
 Reads  CORPUS/metadata.csv, CORPUS/wavs/*.wav
-Writes DATA/{train,dev,test}/{wav.scp,text,utt2spk,spk2utt,utt2dur,feats.scp}
+Writes DATA/{train,dev,test}/{wav.scp,text,utt2spk,spk2utt,utt2dur,feats.scp}, and spk2id when
+       metadata.csv names several speakers (its 4th column)
        DUMP/feats/<utt>.npz (mel, pitch, energy), DUMP/feature_params.json, DUMP/stats.json
 
 DUMP is locked (DUMP/.lock) while it runs. Each feature file is written atomically and kept,
@@ -23,7 +24,7 @@ import numpy as np
 
 from mtts.console import console, progress
 from mtts.data.corpora import read_ljspeech, split_ids
-from mtts.data.datadir import validate_datadir, write_datadir, write_table
+from mtts.data.datadir import speaker_ids, validate_datadir, write_datadir, write_table
 from mtts.errors import MttsError
 from mtts.features.audio import MAX_SECONDS, FeatureParams, check_audio, extract, load_audio, trim_silence
 from mtts.io import DirLock, atomic_path, child_path, read_json, write_json
@@ -149,7 +150,7 @@ def _crash_message(feat_dir: Path, jobs: list, codes: dict[int, int | None]) -> 
 
 
 KINDS = ("does not exist", "0 bytes", "unreadable", "too short", "too long", "silent", "fields",
-         "duplicate id", "empty text", "contains spaces")
+         "duplicate id", "empty text", "contains spaces", "speaker field")
 
 
 def summarize(problems: list[str]) -> str:
@@ -235,16 +236,24 @@ def _prepare(corpus: Path, utts: list, problems: list[str], data_dir: Path, dump
     n_test = n_test or min(100, max(2, n // 20))
     split = split_ids([u.utt_id for u in good], n_dev, n_test)
     by_id = {u.utt_id: u for u in good}
+    spk2id = speaker_ids([u.speaker for u in good])   # one numbering for every split
     for name, ids in split.items():
         d = data_dir / name
         write_datadir(d, {i: str(by_id[i].wav.resolve()) for i in ids},
                       {i: by_id[i].text for i in ids}, {i: by_id[i].speaker for i in ids},
-                      {i: durs[i] for i in ids})
+                      {i: durs[i] for i in ids}, spk2id)
         write_table(d / "feats.scp", {i: str((feat_dir / f"{i}.npz").resolve()) for i in ids})
         validate_datadir(d)
+    if spk2id is not None:   # a speaker with nothing in train would keep an untrained vector
+        idle = sorted(set(spk2id) - {by_id[i].speaker for i in split["train"]})
+        if idle:
+            console.print(f"[yellow]warning: speaker(s) {', '.join(idle)} have no training utterance "
+                          "(all went to dev/test): give them more utterances", highlight=False, soft_wrap=True)
     stats = compute_stats([feat_dir / f"{i}.npz" for i in split["train"]])
     write_json(dump_dir / "stats.json", stats)
     summary = {k: len(v) for k, v in split.items()}
     summary["hours"] = round(sum(durs.values()) / 3600, 3)
     summary["dropped"] = len(problems)
+    if spk2id is not None:
+        summary["speakers"] = len(spk2id)
     return summary

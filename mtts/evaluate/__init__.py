@@ -1,8 +1,10 @@
 """Stage `evaluate`: score checkpoints on a data split (or a text list), fully offline.
 
-Reads  checkpoints, DATA/<split>/{text,wav.scp,phones,feats.scp} (or a text file)
+Reads  checkpoints, DATA/<split>/{text,wav.scp,phones,feats.scp} (or a text file), and
+       DATA/<split>/utt2spk for a multi-speaker model (each sentence spoken in its own voice)
 Writes EXP/eval/<split>/<checkpoint>.json   metrics.json of one checkpoint (with each
-                                            sentence's scores: per_utterance)
+                                            sentence's scores: per_utterance; for a
+                                            multi-speaker model and split, per_speaker)
        EXP/eval/<split>/summary.json        all checkpoints (select-best reads it)
        EXP/eval/<split>/references.json     the recordings and their Griffin-Lim resynthesis
        EXP/eval/<split>/<checkpoint>/{wavs,plots}/  synthesised audio, PNG plots
@@ -37,7 +39,8 @@ GROUPS = ("tasks", "acoustic", "asr", "dnsmos", "speed")
 DEFAULT_GROUPS = ("tasks",)
 N_PLOTS = 3
 # direction of every metric mtts writes: True when higher is better
-HIGHER_IS_BETTER = {"dnsmos_sig": True, "dnsmos_bak": True, "dnsmos_ovrl": True, "dnsmos_p808": True}
+HIGHER_IS_BETTER = {"dnsmos_sig": True, "dnsmos_bak": True, "dnsmos_ovrl": True, "dnsmos_p808": True,
+                    "speaker_acc": True}
 
 
 def parse_groups(spec: str) -> tuple[str, ...]:
@@ -150,18 +153,23 @@ def evaluate_checkpoint(path: Path, split_dir: Path | None, out_dir: Path, group
                         postfilter: float | None = None) -> dict:
     from mtts import checkpoint
     from mtts.evaluate.plots import utterance_plot
-    from mtts.evaluate.tasks import load_split, task_metrics
+    from mtts.evaluate.tasks import load_split, speaker_task_metrics, task_metrics
     from mtts.features.audio import extract
     from mtts.synthesize import POSTFILTER, Synthesizer, write_wav
-
     pkg = checkpoint.Package.load(path)
     model = pkg.build_model(path)
     data = load_split(pkg, split_dir, max_utts) if split_dir is not None else None
     metrics: dict[str, float] = {}
     used, asr, per_utt = None, {}, {}
+    # utterance -> speaker, when a multi-speaker model is scored on a split: each sentence in its voice
+    utt2spk = (read_table(split_dir / "utt2spk")
+               if split_dir is not None and pkg.speakers and (split_dir / "utt2spk").is_file() else {})
+    per_speaker: dict[str, dict] = {}
     if "tasks" in groups and data is not None:
         metrics.update(task_metrics(model, data))
         metrics.update(logged_free_running(path, pkg.step, split_dir))
+        if utt2spk:
+            per_speaker = {s: dict(m) for s, m in speaker_task_metrics(model, data).items()}
     items = load_items(split_dir, text_file, max_utts)
     if any(g in groups for g in ("acoustic", "asr", "dnsmos", "speed")):
         synth = Synthesizer.from_package(pkg, path, model, vocoder,
@@ -173,6 +181,8 @@ def evaluate_checkpoint(path: Path, split_dir: Path | None, out_dir: Path, group
         with progress() as prog:
             task = prog.add_task(f"synthesize {path.stem}", total=len(items))
             for uid, text, ref in items:
+                if utt2spk:   # an unknown speaker (one held out of training) is named in the error
+                    synth.set_speaker(utt2spk.get(uid))
                 # Griffin-Lim starts from random phases: seeded by the sentence, every model's
                 # audio of it is made alike and a rerun scores the same
                 wav, info = synth(text, seed=zlib.crc32(uid.encode()))
@@ -185,12 +195,17 @@ def evaluate_checkpoint(path: Path, split_dir: Path | None, out_dir: Path, group
         rows = score_rows(scored, groups, p, nj, path.stem)
         scores, asr = summarize_rows(rows)
         metrics.update(scores)
+        for spk in sorted(set(utt2spk.get(r["id"]) for r in rows) - {None}):
+            spk_scores, _ = summarize_rows([r for r in rows if utt2spk.get(r["id"]) == spk])
+            per_speaker.setdefault(spk, {}).update(spk_scores)
         per_utt = sentence_scores(rows)
         if data is not None:  # plots of the first few utterances
             feats = read_table(split_dir / "feats.scp")
             for uid, text, ref in items[:N_PLOTS]:
                 with np.load(feats[uid]) as z:
                     ref_mel, ref_f0 = z["mel"], z["pitch"]
+                if utt2spk:
+                    synth.set_speaker(utt2spk.get(uid))
                 hyp_mel = synth.mel(text)
                 hyp_f0 = extract(load_audio(wav_dir / f"{uid}.wav", p.sample_rate), p)["pitch"]
                 utterance_plot(out_dir / path.stem / "plots" / f"{uid}.png", uid, ref_mel, hyp_mel,
@@ -204,6 +219,9 @@ def evaluate_checkpoint(path: Path, split_dir: Path | None, out_dir: Path, group
         result["asr"] = asr
     if per_utt:
         result["per_utterance"] = per_utt
+    if per_speaker:
+        counts = {s: sum(utt2spk.get(u) == s for u, _, _ in items) for s in per_speaker}
+        result["per_speaker"] = {s: {"utterances": counts[s], "metrics": m} for s, m in per_speaker.items()}
     write_json(out_dir / f"{path.stem}.json", result)
     return result
 

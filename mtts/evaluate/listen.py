@@ -26,11 +26,16 @@ def check_available() -> None:
 class FreeRunning:
     """fr_wer/fr_cer of the first `n` sentences of a split, spoken by the model being trained."""
 
-    def __init__(self, split_dir: Path, n: int, tokens, stats, params, normalizer: str, chars, phonemizer):
+    def __init__(self, split_dir: Path, n: int, tokens, stats, params, normalizer: str, chars, phonemizer,
+                 speakers: dict[str, int] | None = None):
+        """speakers: a multi-speaker model's map; each sentence is then spoken in its own voice
+        (the split's utt2spk)."""
         from mtts.data.datadir import read_table
         check_available()
         text = read_table(split_dir / "text")
-        self.items = [(u, text[u]) for u in sorted(text)][:n]
+        utt2spk = read_table(split_dir / "utt2spk") if speakers else {}
+        self.speakers = speakers
+        self.items = [(u, text[u], utt2spk.get(u)) for u in sorted(text)][:n]
         self.tokens, self.stats, self.params = tokens, stats, params
         self.normalizer, self.chars, self.phonemizer = normalizer, chars, phonemizer
 
@@ -42,12 +47,12 @@ class FreeRunning:
         model.eval()                                        # the run must not depend on whether it listened
         try:
             synth = Synthesizer(model, self.tokens, self.params, self.stats, self.phonemizer, self.normalizer,
-                                self.chars)
+                                self.chars, speakers=self.speakers)
             refs, hyps = [], []
-            for uid, text in self.items:
+            for uid, text, speaker in self.items:
                 # phases seeded by the sentence, as in evaluate: a change in fr_cer between two
                 # checkpoints (or two runs) is the model's, not Griffin-Lim's random start
-                wav, _ = synth(text, n_iter=N_ITER, seed=zlib.crc32(uid.encode()))
+                wav, _ = synth(text, n_iter=N_ITER, seed=zlib.crc32(uid.encode()), speaker=speaker)
                 refs.append(normalize_for_asr(text))
                 hyps.append(transcribe(wav, self.params.sample_rate))
         finally:

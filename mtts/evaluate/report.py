@@ -81,6 +81,11 @@ def write_report(path: Path, results: list[dict], refs: dict | None, out_dir: Pa
     if against := teacher_lines(results):
         parts += ["Against the teacher, the voice the corpus was read by, on the same sentences and by the same "
                   "judge (95 % paired bootstrap intervals of the ratio):", ""] + [f"- {x}" for x in against] + [""]
+    for r in results:   # a multi-speaker model: each speaker's sentences apart
+        if per := r.get("per_speaker"):
+            parts += [f"## Per speaker: {Path(r['checkpoint']).stem}", "",
+                      table([f"{s} ({v['utterances']})" for s, v in per.items()], [v["metrics"] for v in per.values()]),
+                      ""]
     if (out_dir / "curves.png").is_file():
         parts += ["## Metrics per checkpoint", "", "![curves](curves.png)", ""]
     for r in results:

@@ -35,5 +35,28 @@ def task_metrics(model, data: TTSDataset, batch_frames: int = 8000) -> dict[str,
 
 
 def load_split(pkg, split_dir: Path, max_utts: int = 0) -> TTSDataset:
-    """A data split encoded with a model package's tables and statistics."""
-    return TTSDataset(split_dir, pkg.tokens, Stats(pkg.stats), max_utts, pkg.chars, pkg.input)
+    """A data split encoded with a model package's tables, statistics and speakers."""
+    return TTSDataset(split_dir, pkg.tokens, Stats(pkg.stats), max_utts, pkg.chars, pkg.input, speakers=pkg.speakers)
+
+
+class Subset:
+    """Some utterances of a TTSDataset, as evaluate_loss reads one (lengths, items)."""
+
+    def __init__(self, data: TTSDataset, ids: list[str]):
+        self.data, self.ids = data, ids
+        self.index = [data.ids.index(i) for i in ids]
+        self.lengths = [data.lengths[k] for k in self.index]
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, i: int) -> dict:
+        return self.data[self.index[i]]
+
+
+def speaker_task_metrics(model, data: TTSDataset, batch_frames: int = 8000) -> dict[str, dict[str, float]]:
+    """Per-task metrics of each speaker's utterances apart (a multi-speaker split)."""
+    by_speaker: dict[str, list[str]] = {}
+    for utt, spk in data.speakers.items():
+        by_speaker.setdefault(spk, []).append(utt)
+    return {spk: evaluate_loss(model, Subset(data, ids), batch_frames) for spk, ids in sorted(by_speaker.items())}

@@ -11,6 +11,7 @@ from mtts.tasks.duration import DurationTask
 from mtts.tasks.g2p import G2PTask
 from mtts.tasks.mel import MelTask
 from mtts.tasks.recognition import RecognitionTask
+from mtts.tasks.speaker import SpeakerAdversarialTask, SpeakerTask
 from mtts.tasks.variance import EnergyTask, PitchTask
 
 TASKS: dict[str, type[Task]] = {
@@ -21,6 +22,8 @@ TASKS: dict[str, type[Task]] = {
     "mel": MelTask,
     "g2p": G2PTask,
     "recognition": RecognitionTask,  # after mel: reads its decoder states
+    "speaker": SpeakerTask,          # multi-speaker only: the speaker from the predicted mel
+    "speaker_adversarial": SpeakerAdversarialTask,  # the speaker from h, gradient reversed
 }
 
 REQUIRED = ("mel", "alignment", "duration")

@@ -3,7 +3,9 @@
 The encoder predicts a Gaussian mean `mu` per phoneme (Glow-TTS). The log-likelihood
 of each mel frame under each phoneme's Gaussian, plus a beta-binomial diagonal prior,
 gives a soft attention trained with the forward-sum (CTC) loss of "One TTS Alignment
-to Rule Them All"; monotonic alignment search on it gives hard durations.
+to Rule Them All"; monotonic alignment search on it gives hard durations. In a multi-speaker
+model the means are predicted from h plus the speaker embedding: the same phoneme's frames
+differ between voices.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from torch import nn
 
 from mtts.config import ModelConfig
 from mtts.precision import full_precision
-from mtts.tasks.base import Context, Dims, Task, masked_mean
+from mtts.tasks.base import Context, Dims, Task, masked_mean, with_speaker
 
 
 def beta_binomial_log_prior(text_lens: torch.Tensor, feats_lens: torch.Tensor, N: int, T: int,
@@ -56,7 +58,7 @@ class AlignmentTask(Task):
     name = "alignment"
     stage = "align"
     needs = ("feats",)
-    reads = ("h", "text_mask", "feats_mask")
+    reads = ("h", "text_mask", "feats_mask", "speaker")
     writes = ("durations",)
 
     def __init__(self, model: ModelConfig, dims: Dims, prior_scaling: float = 1.0,
@@ -73,7 +75,7 @@ class AlignmentTask(Task):
         # float32 even under bf16 autocast: the likelihood is a difference of large sums, and
         # bf16 rounding of it would move the alignment MAS finds
         with full_precision(h.device.type):
-            mu = self.proj(h.float())                                   # (B, N, M)
+            mu = self.proj(with_speaker(h, ctx).float())                # (B, N, M)
             # Gaussian log-likelihood with unit variance, up to a constant: (B, N, T)
             loglik = -0.5 * ((mu ** 2).sum(-1)[:, :, None] - 2 * mu @ y.transpose(1, 2)
                              + (y ** 2).sum(-1)[:, None, :]) * self.temperature

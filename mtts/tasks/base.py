@@ -37,6 +37,7 @@ class Context:
     h_chars: torch.Tensor | None = None      # (B, C, D) encoder output on characters (model; h itself
                                              # in a character-input model)
     chars_mask: torch.Tensor | None = None   # (B, C)
+    speaker: torch.Tensor | None = None      # (B, D) speaker embedding (model: encode; None with one speaker)
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class Dims:
     pitch_std: float = 1.0
     n_chars: int = 0              # character vocabulary (0: none)
     input: str = "phones"         # what the encoder reads (data.input): "phones" or "chars"
+    n_speakers: int = 0           # speakers of the model's speaker table (0: one speaker, no table)
 
     @property
     def n_text(self) -> int:
@@ -85,6 +87,15 @@ class Task(nn.Module):
     @torch.no_grad()
     def metrics(self, pred: dict, batch: dict, ctx: Context) -> dict[str, float]:
         return {}
+
+
+def with_speaker(h: torch.Tensor, ctx: Context) -> torch.Tensor:
+    """h (B, N, D) with the speaker embedding added at every valid token: what the aligner and
+    the duration and prosody predictors read, so that each speaker gets its own timing and
+    melody (the shared h itself stays free of the speaker). h itself with one speaker."""
+    if ctx.speaker is None:
+        return h
+    return (h + ctx.speaker[:, None, :]).masked_fill(~ctx.text_mask[..., None], 0.0)
 
 
 def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -1,7 +1,8 @@
 """Duration task: predict each phoneme's frame count (log domain) from the encoder.
 
 Targets are the alignment task's MAS durations. The predictor reads the encoder output
-with gradients stopped, so duration errors do not pull the shared text encoding.
+with gradients stopped, so duration errors do not pull the shared text encoding, plus the
+speaker embedding in a multi-speaker model (each voice has its own timing).
 """
 
 from __future__ import annotations
@@ -11,15 +12,15 @@ import torch.nn.functional as F
 
 from mtts.config import ModelConfig
 from mtts.layers import ConvPredictor
-from mtts.tasks.base import Context, Dims, Task, masked_mean
+from mtts.tasks.base import Context, Dims, Task, masked_mean, with_speaker
 
 
 class DurationTask(Task):
     name = "duration"
     stage = "align"
     needs = ("feats",)  # targets come from the alignment of the mel frames
-    reads = ("h", "text_mask", "durations")
-    infer_reads = ("h", "text_mask")
+    reads = ("h", "text_mask", "durations", "speaker")
+    infer_reads = ("h", "text_mask", "speaker")
     infer_writes = ("durations",)
 
     def __init__(self, model: ModelConfig, dims: Dims, hidden: int = 256, detach: bool = True):
@@ -30,7 +31,7 @@ class DurationTask(Task):
 
     def _predict(self, ctx: Context) -> torch.Tensor:
         h = ctx.h.detach() if self.detach else ctx.h
-        return self.predictor(h, ctx.text_mask)             # (B, N) log(1 + frames)
+        return self.predictor(with_speaker(h, ctx), ctx.text_mask)   # (B, N) log(1 + frames)
 
     def forward(self, ctx: Context, batch: dict) -> dict[str, torch.Tensor]:
         return {"log_dur": self._predict(ctx)}

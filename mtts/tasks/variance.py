@@ -3,7 +3,8 @@
 Targets are frame values averaged over each phoneme's aligned frames (F0 over the voiced
 ones; 0, the mean, for a phoneme with none). An embedding of the target (training) or the
 prediction (synthesis) is added to the decoder input `h_dec`, and the predictor learns
-every value the decoder is fed, so the two agree.
+every value the decoder is fed, so the two agree. In a multi-speaker model the predictor
+reads the encoder output plus the speaker embedding (each voice has its own melody).
 """
 
 from __future__ import annotations
@@ -14,15 +15,15 @@ from torch import nn
 
 from mtts.config import ModelConfig
 from mtts.layers import ConvPredictor
-from mtts.tasks.base import Context, Dims, Task, masked_mean, phoneme_average
+from mtts.tasks.base import Context, Dims, Task, masked_mean, phoneme_average, with_speaker
 
 
 class VarianceTask(Task):
     key: str = ""
     stage = "variance"
-    reads = ("h", "text_mask", "durations", "h_dec")
+    reads = ("h", "text_mask", "durations", "h_dec", "speaker")
     writes = ("h_dec",)
-    infer_reads = ("h", "text_mask", "h_dec")
+    infer_reads = ("h", "text_mask", "h_dec", "speaker")
     infer_writes = ("h_dec",)
 
     def __init__(self, model: ModelConfig, dims: Dims, hidden: int = 256):
@@ -39,13 +40,13 @@ class VarianceTask(Task):
         ctx.h_dec = ctx.h_dec + emb.masked_fill(~ctx.text_mask[..., None], 0.0)
 
     def forward(self, ctx: Context, batch: dict) -> dict[str, torch.Tensor]:
-        pred = self.predictor(ctx.h, ctx.text_mask)
+        pred = self.predictor(with_speaker(ctx.h, ctx), ctx.text_mask)
         target, defined = self.target(batch, ctx)
         self._add(ctx, target)
         return {"pred": pred, "target": target, "defined": defined}
 
     def infer(self, ctx: Context, **_) -> dict[str, torch.Tensor]:
-        pred = self.predictor(ctx.h, ctx.text_mask)
+        pred = self.predictor(with_speaker(ctx.h, ctx), ctx.text_mask)
         self._add(ctx, pred)
         return {"pred": pred}
 

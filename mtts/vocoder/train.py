@@ -163,7 +163,7 @@ def teacher_forced_mels(model_path: Path, split_dir: Path, stats_d: dict, p: Fea
     if "alignment" not in model.tasks:
         raise MttsError(f"gta_model {path}: has no alignment task to give the recordings' durations")
     data = TTSDataset(split_dir, pkg.tokens, Stats(stats_d), chars=pkg.chars if pkg.input == "chars" else None,
-                      input=pkg.input)
+                      input=pkg.input, speakers=pkg.speakers)
     groups = frame_batches(data.lengths, batch_frames, 0, 0, shuffle=False)   # similar lengths together
     mels = {}
     with progress() as prog:

@@ -50,10 +50,10 @@ db=downloads/slt_${n_utts}
 
 if [ "${stage}" -le 0 ] && [ "${stop_stage}" -ge 0 ]; then
   log "Stage 0: Festival slt reads ${n_utts} sentences into ${db}"
-  local/make_corpus.sh local/sentences.txt "${db}" "${n_utts}" "${nj}"
+  utils/make_corpus.sh local/sentences.txt "${db}" "${n_utts}" "${nj}"
   if [ -n "${heldout_text}" ]; then
     log "Stage 0: the teacher reads the held-out sentences too (${heldout_teacher}), to compare on the same text"
-    local/make_corpus.sh "${heldout_text}" "${heldout_teacher}" "${heldout_n}" "${nj}"
+    utils/make_corpus.sh "${heldout_text}" "${heldout_teacher}" "${heldout_n}" "${nj}"
   fi
 fi
 

@@ -3,7 +3,8 @@
 # has set: db (LJSpeech-layout corpus), stage, stop_stage, nj, train_config, vocoder_config,
 # tag, seed, n_dev, n_test, metric, n_average, synth_text, eval_metrics, and optionally
 # heldout_text + heldout_teacher (sentences outside the corpus and the teacher's reading of
-# them; heldout_n of them). Each stage is one or two `mtts` commands.
+# them; heldout_n of them), and synth_speakers (a multi-speaker model's voices for stage 7's
+# sample). Each stage is one or two `mtts` commands.
 #   1 prepare   data/{train,dev,test}, dump/feats, dump/stats.json
 #   2 tokenize  data/*/phones, dump/tokens.txt, dump/lexicon/ (cmudict words for G2P)
 #   3 train     exp/$tag/{config.yaml,checkpoints/,metrics.jsonl,tb/,plots/}
@@ -12,7 +13,8 @@
 #               model's teacher-forced mels in exp/<fine-tune config name>/
 #   5 evaluate  exp/$tag/eval/dev/*.json (per-task metrics of every checkpoint)
 #   6 select    exp/$tag/best.safetensors (with the neural vocoder), exp/$tag/selection.json
-#   7 synth     exp/$tag/synth/test/*.wav, exp/$tag/synth/sample.wav
+#   7 synth     exp/$tag/synth/test/*.wav, exp/$tag/synth/sample.wav (and sample_<speaker>.wav for
+#               each of synth_speakers)
 #   8 report    exp/$tag/eval/test/{best.json,references.json,report.md} (the best model in full);
 #               with heldout_text, exp/$tag/eval/<heldout>/{best.json,teacher.json,report.md}: WER/CER as
 #               multiples of the teacher's on the same sentences
@@ -90,6 +92,10 @@ if [ "${stage}" -le 7 ] && [ "${stop_stage}" -ge 7 ]; then
   awk '{id=$1; $1=""; sub(/^ /, ""); print id "|" $0}' data/test/text > "${exp}/test_sentences.txt"
   ${mtts} synthesize --model "${exp}/best.safetensors" --text-file "${exp}/test_sentences.txt" --out "${exp}/synth/test"
   ${mtts} synthesize --model "${exp}/best.safetensors" --text "${synth_text}" --out "${exp}/synth/sample.wav"
+  for spk in ${synth_speakers:-}; do
+    ${mtts} synthesize --model "${exp}/best.safetensors" --text "${synth_text}" --speaker "${spk}" \
+      --out "${exp}/synth/sample_${spk}.wav"
+  done
   log "Listen: ${exp}/synth/sample.wav"
 fi
 

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Mini multi-speaker recipe: an LJSpeech-style corpus read by the English voices Debian ships
+# (Festival slt, kal, ked; flite awb), no download needed; flite's rms is held out of training
+# for the adaptation study (conf/voices.txt says which voice is which).
+#   ./run.sh                      300 utterances per voice (1,200 in training, 2.1 h of audio; the
+#                                 corpus took 9 minutes to build on 2 cores), conf/train.yaml + conf/vocoder.yaml
+#   ./run.sh --fast true          smoke run: 6 utterances per voice, conf/tiny.yaml (about 4.5 minutes)
+#   ./run.sh --train-config conf/speaker_tasks.yaml   the same with both speaker tasks
+# Stage 0 reads the mini recipe's local/sentences.txt (LJSpeech transcripts, public domain).
+set -euo pipefail
+cd "$(dirname "$0")"
+. utils/log.sh
+
+stage=0
+stop_stage=8
+nj=2
+fast=false
+n_utts=300              # sentences per voice; each voice reads its own
+voices=conf/voices.txt  # speaker, voice, role (train or heldout)
+trim_db=45              # prepare cuts leading/trailing silence 45 dB below the peak, but 50 ms
+train_config=conf/train.yaml
+vocoder_config=conf/vocoder.yaml
+vocoder_finetune_config=
+tag=
+seed=1234
+n_dev=40                # about 10 per training voice (the split is by a hash of the id)
+n_test=40
+metric=mel_l1
+n_average=1
+eval_metrics=all
+synth_text="The quick brown fox jumps over the lazy dog, and nobody saw it happen."
+heldout_text=           # no teacher comparison: each voice is its own teacher (stage 8 scores per speaker)
+lexicon_words=0         # no G2P task here
+
+. utils/parse_options.sh
+
+if [ "${fast}" = true ]; then
+  n_utts=6; train_config=conf/tiny.yaml; vocoder_config=conf/vocoder_tiny.yaml; n_dev=4; n_test=4
+  eval_metrics=tasks,acoustic,speed
+fi
+tag=${tag:-$(basename "${train_config}" .yaml)}
+db=downloads/multi_${n_utts}
+# stage 7 speaks the sample sentence once in every training voice
+synth_speakers=$(awk '!/^#/ && $3 == "train" {print $1}' "${voices}" | xargs)
+
+if [ "${stage}" -le 0 ] && [ "${stop_stage}" -ge 0 ]; then
+  log "Stage 0: the voices of ${voices} read ${n_utts} sentences each into ${db} (held out: downloads/heldout/)"
+  local/make_multi_corpus.sh "${voices}" local/sentences.txt "${n_utts}" "${nj}" "${db}" downloads/heldout
+fi
+
+. utils/tts.sh
