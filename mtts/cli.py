@@ -63,7 +63,13 @@ def prepare(
     corpus: Path = typer.Argument(..., help="LJSpeech-layout corpus: metadata.csv and wavs/."),
     data_dir: Path = typer.Option(Path("data"), help="Where the Kaldi-style data dirs go."),
     dump_dir: Path = typer.Option(Path("dump"), help="Where features and statistics go."),
-    nj: int = typer.Option(2, help="Parallel feature-extraction jobs."),
+    nj: int = typer.Option(2, help="Feature-extraction worker processes on this host (in each shard too)."),
+    job: Optional[int] = typer.Option(None, help="Run shard K (1..N) of --njobs N only: the features of the "
+                                                 "utterances whose id hashes to K, e.g. K=$SLURM_ARRAY_TASK_ID. "
+                                                 "Shards may run at once; then --merge (docs/scaling.md)."),
+    njobs: int = typer.Option(1, help="How many shards the corpus is cut into (with --job or --merge)."),
+    merge: bool = typer.Option(False, "--merge", help="Combine the --njobs shards into the data dirs and "
+                                                      "stats a single run writes (the same bytes)."),
     n_dev: int = typer.Option(0, help="Dev utterances (0: 5 % of the corpus, 2 to 100)."),
     n_test: int = typer.Option(0, help="Test utterances (0: 5 % of the corpus, 2 to 100)."),
     skip_bad: bool = typer.Option(False, help="Drop bad utterances with a warning instead of stopping."),
@@ -71,13 +77,14 @@ def prepare(
     trim_db: float = typer.Option(0.0, help="Cut leading and trailing silence quieter than this many dB "
                                   "below the loudest frame, keeping 50 ms (0: keep it all)."),
 ):
-    """Validate a corpus, write train/dev/test data dirs and extract log-mel, F0 and energy."""
+    """Validate a corpus, write train/dev/test data dirs and extract log-mel, F0 and energy;
+    in shards (--job K --njobs N, then --merge --njobs N with the same options) for array jobs."""
     from mtts.data.prepare import prepare as run
     from mtts.features.audio import FeatureParams
     if not 0 <= trim_db <= 120:
         raise MttsError(f"--trim-db must be between 0 (off) and 120, got {trim_db}")
     summary = run(corpus, data_dir, dump_dir, nj, n_dev, n_test, skip_bad,
-                  FeatureParams(sample_rate=sample_rate, trim_db=trim_db))
+                  FeatureParams(sample_rate=sample_rate, trim_db=trim_db), job, njobs, merge)
     _print_json(summary)
 
 
@@ -93,12 +100,18 @@ def tokenize(
     lexicon: Optional[Path] = typer.Option(None, help="User lexicon, word<TAB>pronunciation (IPA or ARPAbet) "
                                                       "per line: these words skip espeak; saved in the model "
                                                       "(docs/text.md)."),
+    job: Optional[int] = typer.Option(None, help="Run shard K (1..N) of --njobs N only: the utterances whose "
+                                                 "id hashes to K. Shards may run at once; then --merge."),
+    njobs: int = typer.Option(1, help="How many shards the utterances are cut into (with --job or --merge)."),
+    merge: bool = typer.Option(False, "--merge", help="Combine the --njobs shards into the files a single run "
+                                                      "writes (the same bytes)."),
 ):
-    """Normalise text, phonemize with espeak-ng (cached) and build the token tables."""
+    """Normalise text, phonemize with espeak-ng (cached) and build the token tables; in shards
+    (--job K --njobs N, then --merge --njobs N with the same options) for array jobs."""
     from mtts.data.tokenize import tokenize as run
     if lexicon_words < 0:
         raise MttsError(f"--lexicon-words must be >= 0, got {lexicon_words}")
-    _print_json(run(data_dir, dump_dir, normalizer, lexicon_words, lexicon))
+    _print_json(run(data_dir, dump_dir, normalizer, lexicon_words, lexicon, job, njobs, merge))
 
 
 @app.command()
