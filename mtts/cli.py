@@ -154,9 +154,12 @@ def ablate(
     only: Optional[str] = typer.Option(None, help="Comma-separated variants to run now."),
     sizes: Optional[str] = typer.Option(None, help="Comma-separated data sizes to run now (minutes or full)."),
     seeds: Optional[str] = typer.Option(None, help="Comma-separated seeds of the plan to run now."),
-    job_index: int = typer.Option(0, help="Run every --jobs-th cell of the chosen grid, starting at this "
-                                          "one (0-based; e.g. an array job's index)."),
-    jobs: int = typer.Option(1, help="How many jobs share the grid."),
+    job: Optional[int] = typer.Option(None, help="Run share K (1..N) of the chosen cells, every N-th from the "
+                                                 "K-th, e.g. K=$SLURM_ARRAY_TASK_ID; each share rebuilds the "
+                                                 "report from the results there are."),
+    njobs: int = typer.Option(1, help="How many jobs share the chosen cells (with --job)."),
+    job_index: int = typer.Option(0, hidden=True, help="Older spelling of --job, 0-based."),
+    jobs: int = typer.Option(1, hidden=True, help="Older spelling of --njobs."),
     steps: Optional[int] = typer.Option(None, help="Training steps of every cell (default: the plan's)."),
     score_utts: Optional[int] = typer.Option(None, help="Dev sentences synthesised and scored per cell "
                                                         "(default: the plan's, 50)."),
@@ -171,7 +174,7 @@ def ablate(
     intervals, Holm-corrected verdicts (better / worse / inconclusive), run in pieces."""
     import shlex
 
-    from mtts.ablate import ablate as run, size_label
+    from mtts.ablate import ablate as run, job_share, size_label
 
     def split(text: Optional[str], kind=str) -> Optional[list]:
         if not text:
@@ -185,13 +188,15 @@ def ablate(
              "--dump-dir", dump_dir, "--exp-dir", exp_dir, *(["--results", results] if results else []),
              *(["--report", report] if report else []), *(["--only", only] if only else []),
              *(["--sizes", sizes] if sizes else []), *(["--seeds", seeds] if seeds else []),
+             *(["--job", job, "--njobs", njobs] if job is not None else []),
              *(["--job-index", job_index, "--jobs", jobs] if jobs != 1 else []),
              *(["--steps", steps] if steps is not None else []),
              *(["--score-utts", score_utts] if score_utts is not None else []),
              *([] if asr else ["--no-asr"]), *(["--report-only"] if report_only else [])]
     command = "mtts ablate " + " ".join(shlex.quote(str(a)) for a in parts)
+    share = job_share(job, njobs, job_index, jobs)
     _print_json(run(config, plan, data_dir, dump_dir, exp_dir, results, report, split(only),
-                    [size_label(x) for x in split(sizes) or []] or None, split(seeds, int), (job_index, jobs),
+                    [size_label(x) for x in split(sizes) or []] or None, split(seeds, int), share,
                     steps, score_utts, asr, nj, report_only, command, note))
 
 

@@ -129,6 +129,20 @@ class DirLock:
         self.release()
 
 
+@contextmanager
+def waiting_lock(path: str | os.PathLike) -> Iterator[None]:
+    """Hold an exclusive flock on `path` (created if need be), waiting for it: for a short
+    critical section that concurrent jobs take in turn."""
+    path = Path(path)
+    _ensure_dir(path)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
