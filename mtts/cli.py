@@ -425,7 +425,7 @@ def synthesize(
         console.print("note: this model's statistics predate the postfilter (no mel_gv): it is off")
     sr = synth.params.sample_rate
     if stream:
-        _synthesize_stream(synth, text, text_file, out, length_scale, n_iter, input)
+        _synthesize_stream(synth, text, text_file, out, length_scale, n_iter, input, max_chars)
         return
     if text is not None:
         wav, info = synth(text, length_scale, n_iter, input, max_seconds=max_seconds)
@@ -447,7 +447,7 @@ def synthesize(
     console.print(f"wrote {len(items)} wavs to {out}")
 
 
-def _synthesize_stream(synth, text, text_file, out, length_scale, n_iter, source) -> None:
+def _synthesize_stream(synth, text, text_file, out, length_scale, n_iter, source, max_chars) -> None:
     """--stream: sentences to a growing wav (`out`) or, with out None, raw PCM on standard output."""
     from mtts.synthesize import WavStream, pcm16, stream_lines, synthesize_stream
     sr = synth.params.sample_rate
@@ -468,7 +468,7 @@ def _synthesize_stream(synth, text, text_file, out, length_scale, n_iter, source
         write = sink.write
     note = lambda msg: console.print(f"note: {msg}", highlight=False, soft_wrap=True)   # noqa: E731
     try:
-        info = synthesize_stream(synth, stream_lines(text, text_file), write, length_scale, n_iter, source, note)
+        info = synthesize_stream(synth, stream_lines(text, text_file, max_chars), write, length_scale, n_iter, source, note)
     except BaseException:
         if sink is not None:
             sink.abort()    # a failed stream leaves no half-written wav behind
