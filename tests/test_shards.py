@@ -107,3 +107,48 @@ def test_shards_share_the_dump_lock_but_a_whole_run_does_not(tmp_path):
     with pytest.raises(MttsError, match="in use by another prepare"):
         DirLock(dump, "prepare").acquire()                   # two whole runs still refuse each other
     whole.release()
+
+
+# ---------------------------------------------------------------- the recipes' cmd templates
+
+UTILS = Path(__file__).resolve().parents[1] / "recipes" / "utils"
+# stand-ins for Slurm's commands, doing what they are documented to do with the options used
+FAKE_SBATCH = r"""#!/usr/bin/env bash
+for a; do case $a in --array=*) r=${a#--array=};; --output=*) o=${a#--output=};; esac; done
+echo "$@" > "$(dirname "$0")/sbatch.args"
+rc=0
+for ((i = ${r%-*}; i <= ${r#*-}; i++)); do SLURM_ARRAY_TASK_ID=$i sh -c "${@: -1}" > "${o//%a/$i}" 2>&1 || rc=1; done
+exit $rc
+"""
+FAKE_SRUN = r"""#!/usr/bin/env bash
+n=${1#--ntasks=}; shift 2
+pids=()
+for ((i = 0; i < n; i++)); do SLURM_PROCID=$i "$@" & pids+=($!); done
+rc=0
+for p in "${pids[@]}"; do wait "$p" || rc=1; done
+exit $rc
+"""
+
+
+@pytest.mark.parametrize("template", ["run_local.sh", "run_sbatch.sh", "run_srun.sh"])
+def test_cmd_templates_run_job_k_of_n_and_fail_when_one_job_fails(tmp_path, template):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, text in (("sbatch", FAKE_SBATCH), ("srun", FAKE_SRUN)):
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin"}
+    log = tmp_path / "log" / "part.JOB.log"
+    # an argument with a space and a quote survives the trip through sbatch's /bin/sh script
+    job = [sys.executable, "-c", "import sys; print(sys.argv[1:]); sys.exit(sys.argv[1] == '2')", "JOB", "it's a b"]
+    res = subprocess.run(["bash", str(UTILS / template), "JOB=1:3", str(log), *job], env=env,
+                         capture_output=True, text=True)
+    assert res.returncode != 0
+    logs = {k: (tmp_path / "log" / f"part.{k}.log").read_text() for k in (1, 2, 3)}
+    assert logs == {k: f"['{k}', \"it's a b\"]\n" for k in (1, 2, 3)}
+    if template == "run_local.sh":
+        assert "1 of 3 jobs failed" in res.stderr and "part.2.log" in res.stderr
+    job[2] = "import sys; print(sys.argv[1])"
+    assert subprocess.run(["bash", str(UTILS / template), "JOB=1:2", str(log), *job], env=env).returncode == 0
+    if template == "run_sbatch.sh":
+        assert "--wait --array=1-2" in (bin_dir / "sbatch.args").read_text()
