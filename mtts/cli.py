@@ -468,7 +468,8 @@ def _synthesize_stream(synth, text, text_file, out, length_scale, n_iter, source
         write = sink.write
     note = lambda msg: console.print(f"note: {msg}", highlight=False, soft_wrap=True)   # noqa: E731
     try:
-        info = synthesize_stream(synth, stream_lines(text, text_file, max_chars), write, length_scale, n_iter, source, note)
+        info = synthesize_stream(synth, stream_lines(text, text_file, max_chars), write, length_scale, n_iter,
+                                 source, note)
     except BaseException:
         if sink is not None:
             sink.abort()    # a failed stream leaves no half-written wav behind

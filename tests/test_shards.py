@@ -152,3 +152,40 @@ def test_cmd_templates_run_job_k_of_n_and_fail_when_one_job_fails(tmp_path, temp
     assert subprocess.run(["bash", str(UTILS / template), "JOB=1:2", str(log), *job], env=env).returncode == 0
     if template == "run_sbatch.sh":
         assert "--wait --array=1-2" in (bin_dir / "sbatch.args").read_text()
+
+
+@requires_espeak
+def test_tokenize_merge_refuses_a_missing_shard_and_one_made_with_another_lexicon(tmp_path):
+    train = tmp_path / "data" / "train"
+    train.mkdir(parents=True)
+    (train / "text").write_text("".join(f"U{i} Sentence number {i}.\n" for i in range(6)))   # a hand-made dir
+    ok(tok(tmp_path, "--job", 1, "--njobs", 2))
+    assert not (tmp_path / "dump" / "tokens.txt").exists() and not (train / "phones").exists()
+    fails(tok(tmp_path, "--merge", "--njobs", 2), "shard(s) 2 of 2 not finished", "tokenize.2-of-2.json")
+    lex = tmp_path / "lex.tsv"
+    lex.write_text("sentence\tsɛntəns\n", encoding="utf-8")
+    ok(tok(tmp_path, "--job", 2, "--njobs", 2, "--lexicon", lex))
+    fails(tok(tmp_path, "--merge", "--njobs", 2), "tokenize.2-of-2.json", "other settings (lexicon:")
+    assert not (tmp_path / "dump" / "tokens.txt").exists() and not (train / "phones").exists()
+    ok(tok(tmp_path, "--job", 2, "--njobs", 2))
+    ok(tok(tmp_path, "--merge", "--njobs", 2))
+    assert len((train / "phones").read_text().splitlines()) == 6
+
+
+def test_concurrent_ablation_jobs_rebuild_the_report_in_turn(tmp_path):
+    import threading
+    import time
+
+    from mtts.io import waiting_lock
+    order = []
+
+    def second_job():
+        with waiting_lock(tmp_path / "results" / ".report.lock"):
+            order.append("second")
+    with waiting_lock(tmp_path / "results" / ".report.lock"):
+        t = threading.Thread(target=second_job)
+        t.start()
+        time.sleep(0.3)          # the second job is waiting, not writing
+        order.append("first")
+    t.join(5)
+    assert order == ["first", "second"]

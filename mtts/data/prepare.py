@@ -266,7 +266,8 @@ def prepare(corpus: Path, data_dir: Path, dump_dir: Path, nj: int = 2, n_dev: in
 
 
 def check_params(dump_dir: Path, params: FeatureParams) -> None:
-    # read through FeatureParams: a file from before a parameter existed holds its default
+    """Refuse a dump dir whose features were made with other parameters. Read through
+    FeatureParams: a file from before a parameter existed holds its default."""
     pfile = dump_dir / "feature_params.json"
     if pfile.is_file() and FeatureParams.from_dict(read_json(pfile)) != params:
         raise MttsError(f"{dump_dir} holds features made with other parameters; "
