@@ -80,7 +80,7 @@ def main() -> None:
     finally:
         shutil.rmtree(root, ignore_errors=True)
     med = {k: round(statistics.median(v), 2) for k, v in times.items()}
-    base = med["one process, --nj 1"]
+    base, one_s = med["one process, --nj 1"], times["one process, --nj 1"]
     ids = [line.split("|", 1)[0] for line in (args.corpus / "metadata.csv").read_text(encoding="utf-8").splitlines()
            if line.strip()]
     sizes = [sum(shard_of(u, n) == k for u in ids) for k in range(1, n + 1)]
@@ -89,12 +89,17 @@ def main() -> None:
               "load_avg_1min_after": round(os.getloadavg()[0], 2),
               "median_wall_s": med, "all_wall_s": {k: [round(x, 2) for x in v] for k, v in times.items()},
               "speedup_vs_one_worker": {k: round(base / v, 2) for k, v in med.items() if k != "merge"},
+              # per repeat, one process's time over each row's, measured a minute apart: less swayed
+              # than the ratio of medians by other work that comes and goes
+              "paired_speedup_median": {k: round(statistics.median(a / b for a, b in zip(one_s, v)), 2)
+                                        for k, v in times.items() if k != "merge"},
               "outputs_identical": same}
     print(f"{len(ids)} utterances, shards of {sizes}; {os.cpu_count()} cores, 1-minute load "
           f"{load0} before, {record['load_avg_1min_after']} after")
     print(f"{'':24} {'wall s':>8} {'speed-up':>9}")
     for k, v in med.items():
         print(f"{k:24} {v:8.2f} {'' if k == 'merge' else f'{base / v:8.2f}x':>9}")
+    print(f"paired speed-up (median over repeats): {record['paired_speedup_median']}")
     print(f"outputs of one process and of the merged shards identical: {same}")
     print(json.dumps(record, indent=2))
     if args.json:
