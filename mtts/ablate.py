@@ -13,9 +13,12 @@ A cell is one (size, variant, seed). Its verdict metrics come from synthesis fro
 dev recordings. The teacher-forced dev losses are kept as diagnostics only: pitch and energy
 feed the decoder the true F0 and energy there, so their mel loss is told part of the answer.
 
-The study runs in pieces: --only/--sizes/--seeds and --job-index/--jobs pick cells; a cell
-whose result exists is skipped (and refused if it was made with another config, step count
-or data); every invocation rebuilds the report from all results and lists what is missing.
+The study runs in pieces: --only/--sizes/--seeds and --job K --njobs N (share K of N, e.g. an
+array job's task; --job-index K-1 --jobs N is the older spelling) pick cells; a cell whose
+result exists is skipped (and refused if it was made with another config, step count or data);
+every invocation rebuilds the report from all results and lists what is missing. Concurrent
+jobs build it one at a time (RESULTS/.report.lock), each after writing its own results, so the
+last one to finish reports every cell.
 
 A result file (SCHEMA): schema, variant, size, seed, steps; data {train_utts, train_minutes,
 train_ids, score_ids: hashes of the utterance ids trained on and scored}; minutes (training);
@@ -46,7 +49,7 @@ from mtts.console import console
 from mtts.data.datadir import read_table
 from mtts.errors import MttsError
 from mtts.evaluate import stats as S
-from mtts.io import read_json, write_text
+from mtts.io import read_json, waiting_lock, write_text
 from mtts.training_plots import read_log
 from mtts.validate import config_from_dict, load_config
 
@@ -312,6 +315,19 @@ def plan_grid(plan: Plan, seeds: list[int]) -> list[tuple[str, str, int]]:
             for seed in seeds]
 
 
+def job_share(job: int | None, njobs: int, job_index: int = 0, jobs: int = 1) -> tuple[int, int]:
+    """(0-based index, count) of --job K --njobs N (K in 1..N), or of the older --job-index/--jobs."""
+    if job is None and njobs == 1:
+        return job_index, jobs
+    if (job_index, jobs) != (0, 1):
+        raise MttsError("give --job K --njobs N or the older --job-index/--jobs, not both")
+    if job is None:
+        raise MttsError(f"--njobs {njobs} needs --job K (the share to run, 1..{njobs})")
+    if njobs < 1 or not 1 <= job <= njobs:
+        raise MttsError(f"--job must be in 1..{njobs} (--njobs {njobs}), got {job}")
+    return job - 1, njobs
+
+
 def select_cells(grid: list, sizes: list[str] | None, only: list[str] | None, seeds: list[int] | None,
                  index: int = 0, jobs: int = 1) -> list[tuple[str, str, int]]:
     """The cells an invocation runs: those of the chosen sizes, variants and seeds, then every
@@ -395,10 +411,13 @@ def ablate(config: Path | None, plan_path: Path, data_dir: Path, dump_dir: Path,
         res["data"]["features"] = feats
         res.update(plan=plan.name, config_hash=hashes[size, name], command=command)
         write_text(cell_path(results_dir, size, name, seed), dump_cell(res))
-    found = collect(results_dir, grid, hashes, steps)
-    info = {"command": command, "date": datetime.date.today().isoformat(), "steps": steps, "seeds": all_seeds,
-            "score_utts": score_utts, "asr": asr, "note": note}
-    write_report(report, plan, found, grid, info)
+    # one report at a time: jobs of an array finishing together must not replace a fuller report
+    # with one collected before the other's last cell was written
+    with waiting_lock(results_dir / ".report.lock"):
+        found = collect(results_dir, grid, hashes, steps)
+        info = {"command": command, "date": datetime.date.today().isoformat(), "steps": steps, "seeds": all_seeds,
+                "score_utts": score_utts, "asr": asr, "note": note}
+        write_report(report, plan, found, grid, info)
     missing = len(grid) - len(found)
     console.print(f"report: {report} ({len(found)} of {len(grid)} cells; {missing} missing)")
     return {"trained": len(todo), "cells": len(grid), "found": len(found), "missing": missing, "report": str(report)}
@@ -719,7 +738,7 @@ def _missing(plan: Plan, found: dict, grid: list) -> list[str]:
     if not todo:
         return ["## Missing cells", "", "None: every cell of the plan has a result.", ""]
     lines = ["## Missing cells", "", f"{sum(map(len, todo.values()))} of {len(grid)} cells have no result yet "
-             "(run them with `--sizes`, `--only`, `--seeds` or `--job-index`/`--jobs`):", "",
+             "(run them with `--sizes`, `--only`, `--seeds` or `--job`/`--njobs`):", "",
              "| size | variant | seeds missing |", "|---|---|---|"]
     for (size, name), seeds in todo.items():
         lines.append(f"| {size} | {name} | {', '.join(map(str, seeds))} |")

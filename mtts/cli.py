@@ -63,7 +63,13 @@ def prepare(
     corpus: Path = typer.Argument(..., help="LJSpeech-layout corpus: metadata.csv and wavs/."),
     data_dir: Path = typer.Option(Path("data"), help="Where the Kaldi-style data dirs go."),
     dump_dir: Path = typer.Option(Path("dump"), help="Where features and statistics go."),
-    nj: int = typer.Option(2, help="Parallel feature-extraction jobs."),
+    nj: int = typer.Option(2, help="Feature-extraction worker processes on this host (in each shard too)."),
+    job: Optional[int] = typer.Option(None, help="Run shard K (1..N) of --njobs N only: the features of the "
+                                                 "utterances whose id hashes to K, e.g. K=$SLURM_ARRAY_TASK_ID. "
+                                                 "Shards may run at once; then --merge (docs/scaling.md)."),
+    njobs: int = typer.Option(1, help="How many shards the corpus is cut into (with --job or --merge)."),
+    merge: bool = typer.Option(False, "--merge", help="Combine the --njobs shards into the data dirs and "
+                                                      "stats a single run writes (the same bytes)."),
     n_dev: int = typer.Option(0, help="Dev utterances (0: 5 % of the corpus, 2 to 100)."),
     n_test: int = typer.Option(0, help="Test utterances (0: 5 % of the corpus, 2 to 100)."),
     skip_bad: bool = typer.Option(False, help="Drop bad utterances with a warning instead of stopping."),
@@ -71,13 +77,14 @@ def prepare(
     trim_db: float = typer.Option(0.0, help="Cut leading and trailing silence quieter than this many dB "
                                   "below the loudest frame, keeping 50 ms (0: keep it all)."),
 ):
-    """Validate a corpus, write train/dev/test data dirs and extract log-mel, F0 and energy."""
+    """Validate a corpus, write train/dev/test data dirs and extract log-mel, F0 and energy;
+    in shards (--job K --njobs N, then --merge --njobs N with the same options) for array jobs."""
     from mtts.data.prepare import prepare as run
     from mtts.features.audio import FeatureParams
     if not 0 <= trim_db <= 120:
         raise MttsError(f"--trim-db must be between 0 (off) and 120, got {trim_db}")
     summary = run(corpus, data_dir, dump_dir, nj, n_dev, n_test, skip_bad,
-                  FeatureParams(sample_rate=sample_rate, trim_db=trim_db))
+                  FeatureParams(sample_rate=sample_rate, trim_db=trim_db), job, njobs, merge)
     _print_json(summary)
 
 
@@ -93,12 +100,18 @@ def tokenize(
     lexicon: Optional[Path] = typer.Option(None, help="User lexicon, word<TAB>pronunciation (IPA or ARPAbet) "
                                                       "per line: these words skip espeak; saved in the model "
                                                       "(docs/text.md)."),
+    job: Optional[int] = typer.Option(None, help="Run shard K (1..N) of --njobs N only: the utterances whose "
+                                                 "id hashes to K. Shards may run at once; then --merge."),
+    njobs: int = typer.Option(1, help="How many shards the utterances are cut into (with --job or --merge)."),
+    merge: bool = typer.Option(False, "--merge", help="Combine the --njobs shards into the files a single run "
+                                                      "writes (the same bytes)."),
 ):
-    """Normalise text, phonemize with espeak-ng (cached) and build the token tables."""
+    """Normalise text, phonemize with espeak-ng (cached) and build the token tables; in shards
+    (--job K --njobs N, then --merge --njobs N with the same options) for array jobs."""
     from mtts.data.tokenize import tokenize as run
     if lexicon_words < 0:
         raise MttsError(f"--lexicon-words must be >= 0, got {lexicon_words}")
-    _print_json(run(data_dir, dump_dir, normalizer, lexicon_words, lexicon))
+    _print_json(run(data_dir, dump_dir, normalizer, lexicon_words, lexicon, job, njobs, merge))
 
 
 @app.command()
@@ -141,9 +154,12 @@ def ablate(
     only: Optional[str] = typer.Option(None, help="Comma-separated variants to run now."),
     sizes: Optional[str] = typer.Option(None, help="Comma-separated data sizes to run now (minutes or full)."),
     seeds: Optional[str] = typer.Option(None, help="Comma-separated seeds of the plan to run now."),
-    job_index: int = typer.Option(0, help="Run every --jobs-th cell of the chosen grid, starting at this "
-                                          "one (0-based; e.g. an array job's index)."),
-    jobs: int = typer.Option(1, help="How many jobs share the grid."),
+    job: Optional[int] = typer.Option(None, help="Run share K (1..N) of the chosen cells, every N-th from the "
+                                                 "K-th, e.g. K=$SLURM_ARRAY_TASK_ID; each share rebuilds the "
+                                                 "report from the results there are."),
+    njobs: int = typer.Option(1, help="How many jobs share the chosen cells (with --job)."),
+    job_index: int = typer.Option(0, hidden=True, help="Older spelling of --job, 0-based."),
+    jobs: int = typer.Option(1, hidden=True, help="Older spelling of --njobs."),
     steps: Optional[int] = typer.Option(None, help="Training steps of every cell (default: the plan's)."),
     score_utts: Optional[int] = typer.Option(None, help="Dev sentences synthesised and scored per cell "
                                                         "(default: the plan's, 50)."),
@@ -158,7 +174,7 @@ def ablate(
     intervals, Holm-corrected verdicts (better / worse / inconclusive), run in pieces."""
     import shlex
 
-    from mtts.ablate import ablate as run, size_label
+    from mtts.ablate import ablate as run, job_share, size_label
 
     def split(text: Optional[str], kind=str) -> Optional[list]:
         if not text:
@@ -172,13 +188,15 @@ def ablate(
              "--dump-dir", dump_dir, "--exp-dir", exp_dir, *(["--results", results] if results else []),
              *(["--report", report] if report else []), *(["--only", only] if only else []),
              *(["--sizes", sizes] if sizes else []), *(["--seeds", seeds] if seeds else []),
+             *(["--job", job, "--njobs", njobs] if job is not None else []),
              *(["--job-index", job_index, "--jobs", jobs] if jobs != 1 else []),
              *(["--steps", steps] if steps is not None else []),
              *(["--score-utts", score_utts] if score_utts is not None else []),
              *([] if asr else ["--no-asr"]), *(["--report-only"] if report_only else [])]
     command = "mtts ablate " + " ".join(shlex.quote(str(a)) for a in parts)
+    share = job_share(job, njobs, job_index, jobs)
     _print_json(run(config, plan, data_dir, dump_dir, exp_dir, results, report, split(only),
-                    [size_label(x) for x in split(sizes) or []] or None, split(seeds, int), (job_index, jobs),
+                    [size_label(x) for x in split(sizes) or []] or None, split(seeds, int), share,
                     steps, score_utts, asr, nj, report_only, command, note))
 
 
@@ -416,7 +434,7 @@ def synthesize(
         console.print("note: this model's statistics predate the postfilter (no mel_gv): it is off")
     sr = synth.params.sample_rate
     if stream:
-        _synthesize_stream(synth, text, text_file, out, length_scale, n_iter, input)
+        _synthesize_stream(synth, text, text_file, out, length_scale, n_iter, input, max_chars)
         return
     if text is not None:
         wav, info = synth(text, length_scale, n_iter, input, max_seconds=max_seconds)
@@ -438,7 +456,7 @@ def synthesize(
     console.print(f"wrote {len(items)} wavs to {out}")
 
 
-def _synthesize_stream(synth, text, text_file, out, length_scale, n_iter, source) -> None:
+def _synthesize_stream(synth, text, text_file, out, length_scale, n_iter, source, max_chars) -> None:
     """--stream: sentences to a growing wav (`out`) or, with out None, raw PCM on standard output."""
     from mtts.synthesize import WavStream, pcm16, stream_lines, synthesize_stream
     sr = synth.params.sample_rate
@@ -459,7 +477,8 @@ def _synthesize_stream(synth, text, text_file, out, length_scale, n_iter, source
         write = sink.write
     note = lambda msg: console.print(f"note: {msg}", highlight=False, soft_wrap=True)   # noqa: E731
     try:
-        info = synthesize_stream(synth, stream_lines(text, text_file), write, length_scale, n_iter, source, note)
+        info = synthesize_stream(synth, stream_lines(text, text_file, max_chars), write, length_scale, n_iter,
+                                 source, note)
     except BaseException:
         if sink is not None:
             sink.abort()    # a failed stream leaves no half-written wav behind

@@ -78,10 +78,14 @@ class DirLock:
     locked with `flock` and holding the holder's pid and host. The kernel releases a flock
     when its process dies, however it dies, so a lock left by a killed run is no lock: the
     next run takes it over (and rewrites the pid). `what` names the holder in the error, e.g.
-    "training run". Works on local disks; NFS flock depends on the server."""
+    "training run". Works on local disks; NFS flock depends on the server.
 
-    def __init__(self, directory: str | os.PathLike, what: str, hint: str = "wait for it to finish"):
-        self.directory, self.what, self.hint = Path(directory), what, hint
+    `shared=True` takes a shared lock instead: any number of shared holders at once (the shards
+    of one array job), but never beside an exclusive one (a whole run or the merge)."""
+
+    def __init__(self, directory: str | os.PathLike, what: str, hint: str = "wait for it to finish",
+                 shared: bool = False):
+        self.directory, self.what, self.hint, self.shared = Path(directory), what, hint, shared
         self.path = self.directory / ".lock"
         self._fd: int | None = None
 
@@ -92,15 +96,20 @@ class DirLock:
         except OSError as e:
             raise MttsError(f"cannot lock {self.directory}: {e.strerror}") from None
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, (fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
         except OSError:   # held by a live process
             holder = os.pread(fd, 200, 0).decode("utf-8", "replace").split()
             os.close(fd)
             who = f"pid {holder[0]} on {holder[1]}" if len(holder) >= 2 else "a process that is starting"
+            if holder[2:3] == ["shared"]:
+                who += ", perhaps with other shard jobs"
             raise MttsError(f"{self.directory} is in use by another {self.what} ({who}): "
                             f"{self.hint}") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()} {socket.gethostname()}\n".encode(), 0)
+        # shared holders write over each other (no truncation, which could blank another's line):
+        # the file names one of them, which is all the message above needs
+        if not self.shared:
+            os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()} {socket.gethostname()}{' shared' if self.shared else ''}\n".encode(), 0)
         self._fd = fd
         return self
 
@@ -120,6 +129,20 @@ class DirLock:
         self.release()
 
 
+@contextmanager
+def waiting_lock(path: str | os.PathLike) -> Iterator[None]:
+    """Hold an exclusive flock on `path` (created if need be), waiting for it: for a short
+    critical section that concurrent jobs take in turn."""
+    path = Path(path)
+    _ensure_dir(path)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -133,6 +156,28 @@ def write_text(path: str | os.PathLike, text: str) -> None:
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:
     write_text(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+
+
+def create_json(path: str | os.PathLike, obj: Any) -> bool:
+    """Write `path` as write_json does, but only if it does not exist; False if it did. The
+    whole file appears at once, by a hard link that fails on an existing name (atomic on NFS
+    too), so processes racing to create it never overwrite one another."""
+    path = Path(path)
+    _ensure_dir(path)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.link(tmp, path)
+    except FileExistsError:
+        return False
+    except OSError as e:
+        raise MttsError(f"cannot write {path}: {e.strerror or e}") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    return True
 
 
 def write_lines(path: str | os.PathLike, lines: list[str]) -> None:

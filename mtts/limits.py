@@ -21,6 +21,15 @@ def check_chars(text: str, where: str, max_chars: int = MAX_CHARS) -> str:
     return text
 
 
+def check_line(line: str, where: str, max_chars: int = MAX_CHARS) -> str:
+    """One line of input text, as every reader of text files checks it (whole files and
+    streams alike, so both refuse the same lines the same way): no NUL byte, which means a
+    binary file, and at most `max_chars` characters. `where` is `FILE:LINE`."""
+    if "\0" in line:
+        raise MttsError(f"{where}: holds a NUL byte: is it a text file?")
+    return check_chars(line, where, max_chars)
+
+
 def check_seconds(seconds: float, max_seconds: float = MAX_SECONDS) -> None:
     """Called as audio accumulates, so that a runaway input stops early (0: no limit)."""
     if max_seconds and seconds > max_seconds:

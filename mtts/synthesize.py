@@ -28,7 +28,7 @@ from mtts.data.dataset import Stats
 from mtts.errors import MttsError
 from mtts.features.audio import griffin_lim
 from mtts.io import atomic_path, check_id
-from mtts.limits import MAX_CHARS as MAX_TEXT_CHARS, MAX_SECONDS, MAX_TEXT_FILE_BYTES, check_chars, check_seconds
+from mtts.limits import MAX_CHARS as MAX_TEXT_CHARS, MAX_SECONDS, MAX_TEXT_FILE_BYTES, check_line, check_seconds
 from mtts.text.normalize import get_normalizer
 from mtts.text.phonemize import Phonemizer
 from mtts.text.tokens import TokenTable
@@ -330,9 +330,7 @@ def read_text_file(path: Path, max_chars: int = MAX_TEXT_CHARS) -> list[tuple[st
     for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
-        if "\0" in line:
-            raise MttsError(f"{path}:{n}: holds a NUL byte: is it a text file?")
-        check_chars(line, f"{path}:{n}", max_chars)
+        check_line(line, f"{path}:{n}", max_chars)
         uid, sep, text = line.partition("|")
         if not sep:
             uid, text = f"utt{n:05d}", line
@@ -342,9 +340,10 @@ def read_text_file(path: Path, max_chars: int = MAX_TEXT_CHARS) -> list[tuple[st
     return items
 
 
-def stream_lines(text: str | None, text_file: Path | None) -> Iterator[str]:
+def stream_lines(text: str | None, text_file: Path | None, max_chars: int = MAX_TEXT_CHARS) -> Iterator[str]:
     """The lines `synthesize --stream` reads, one at a time as they come: the text given, a UTF-8
-    file ('-': standard input), or standard input when neither is given."""
+    file ('-': standard input), or standard input when neither is given. File lines are checked
+    as read_text_file checks them (`check_line`)."""
     if text is not None:
         yield from text.splitlines() or [""]
         return
@@ -352,21 +351,22 @@ def stream_lines(text: str | None, text_file: Path | None) -> Iterator[str]:
         if not text_file.is_file():
             raise MttsError(f"{text_file} does not exist")
         with open(text_file, "rb") as f:
-            yield from _decoded(f, str(text_file))
+            yield from _decoded(f, str(text_file), max_chars)
         return
     if sys.stdin is None or sys.stdin.isatty():
         raise MttsError("no text given: pass --text, --text-file, or pipe it to standard input")
-    yield from _decoded(sys.stdin.buffer, "standard input")
+    yield from _decoded(sys.stdin.buffer, "standard input", max_chars)
 
 
-def _decoded(lines: Iterable[bytes], where: str) -> Iterator[str]:
-    """UTF-8 lines decoded one at a time, so a bad byte is found on its own line, after the
-    lines before it were spoken."""
+def _decoded(lines: Iterable[bytes], where: str, max_chars: int) -> Iterator[str]:
+    """UTF-8 lines decoded and checked one at a time, so a bad line is found on its own, after
+    the lines before it were spoken."""
     for n, raw in enumerate(lines, 1):
         try:
-            yield raw.decode("utf-8-sig" if n == 1 else "utf-8")
+            line = raw.decode("utf-8-sig" if n == 1 else "utf-8")
         except UnicodeDecodeError:
-            raise MttsError(f"{where}:{n} is not UTF-8 text") from None
+            raise MttsError(f"{where}:{n}: not UTF-8 text; convert it with iconv -t UTF-8") from None
+        yield check_line(line.rstrip("\r\n"), f"{where}:{n}", max_chars)
 
 
 def synthesize_stream(synth: Synthesizer, lines: Iterable[str], write: Callable[[np.ndarray], None],

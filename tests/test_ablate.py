@@ -16,6 +16,7 @@ from mtts.ablate import (
     cell_path,
     config_hash,
     dump_cell,
+    job_share,
     load_plan,
     merge,
     plan_grid,
@@ -84,6 +85,13 @@ def test_plan_defaults_and_the_grid(tmp_path):
     assert select_cells(grid, ["30min"], ["a", "c"], [8]) == [("30min", "a", 8), ("30min", "c", 8)]
     with pytest.raises(MttsError, match="--job-index must be in 0..2"):
         select_cells(grid, None, None, None, 3, 3)
+    # --job K --njobs N (1-based, as an array's task ids) is the older --job-index K-1 --jobs N
+    assert [select_cells(grid, None, None, None, *job_share(k, 3)) for k in (1, 2, 3)] == parts
+    assert job_share(None, 1, 2, 3) == (2, 3)
+    for args, needle in (((4, 3), "--job must be in 1..3"), ((None, 3), "--njobs 3 needs --job K"),
+                         ((1, 3, 0, 2), "not both")):
+        with pytest.raises(MttsError, match=needle):
+            job_share(*args)
 
 
 def test_the_mini_study_plan_holds_every_variant_the_study_asks_for():
@@ -240,7 +248,7 @@ def test_ablate_runs_in_pieces_and_rebuilds_the_report(prepared, tmp_path):
     first = sorted(p.relative_to(tmp_path / "results").as_posix() for p in (tmp_path / "results").rglob("*.json"))
     assert first == ["0.1min/single/seed1234.json", "full/pitch/seed1234.json", "full/single/seed1234.json"]
     assert "3 of 6 cells have no result yet" in (tmp_path / "docs" / "ablation.md").read_text()
-    res = invoke(*args, "--job-index", 1, "--jobs", 2)
+    res = invoke(*args, "--job", 2, "--njobs", 2)    # the array-job spelling of --job-index 1 --jobs 2
     assert res.exit_code == 0, res.output
     small = json.loads((tmp_path / "results" / "0.1min" / "single" / "seed1235.json").read_text())
     full = json.loads((tmp_path / "results" / "full" / "single" / "seed1235.json").read_text())
@@ -257,7 +265,7 @@ def test_ablate_runs_in_pieces_and_rebuilds_the_report(prepared, tmp_path):
     assert cfg["train"]["max_steps"] == 6 and cfg["train"]["seed"] == 1235
     report = (tmp_path / "docs" / "ablation.md").read_text()
     assert "None: every cell of the plan has a result." in report and "too few seeds" in report
-    assert "| single | 2 |" in report and "--jobs 2" in report
+    assert "| single | 2 |" in report and "--job 2 --njobs 2" in report
     # the same seed's scores differ between variants, the same variant's between seeds
     pitch = json.loads((tmp_path / "results" / "full" / "pitch" / "seed1235.json").read_text())
     assert pitch["scores"] != full["scores"] != small["scores"]

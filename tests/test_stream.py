@@ -131,5 +131,24 @@ def test_a_stream_that_fails_part_way_leaves_no_wav(model, tmp_path):
     out = tmp_path / "s.wav"
     res = runner.invoke(app, ["synthesize", "-m", str(model), "--stream", "--text-file", str(text),
                               "--out", str(out), "--n-iter", "2"])
-    assert res.exit_code == 1 and "t.txt:3 is not UTF-8 text" in res.output, res.output
+    assert res.exit_code == 1 and "t.txt:3: not UTF-8 text" in res.output, res.output
     assert not out.exists() and not list(tmp_path.glob("*.tmp"))
+
+
+@pytest.mark.parametrize("content,extra,needle", [
+    (b"Hello there.\nnul\x00byte\n", [], "t.txt:2: holds a NUL byte"),
+    (b"Hello there.\n" + b"a" * 50 + b"\n", ["--max-chars", "40"], "t.txt:2 is 50 characters, over the limit of 40"),
+    (b"Hello there.\nbad \xff byte\n", [], "t.txt:2: not UTF-8 text"),
+])
+def test_stream_and_whole_file_reading_refuse_the_same_lines_alike(model, tmp_path, content, extra, needle):
+    """--stream reads a line at a time, --text-file the whole file: the same one-line error."""
+    text = tmp_path / "t.txt"
+    text.write_bytes(content)
+    errors = []
+    for mode, out in ((["--stream"], tmp_path / "s.wav"), ([], tmp_path / "dir")):
+        res = runner.invoke(app, ["synthesize", "-m", str(model), *mode, "--text-file", str(text), "--out", str(out),
+                                  "--n-iter", "2", *extra])
+        assert res.exit_code == 1 and "Traceback" not in res.output, res.output
+        errors.append(res.output.strip().splitlines()[-1])
+        assert not out.exists() and not list(tmp_path.glob("*.tmp"))
+    assert errors[0] == errors[1] and errors[0].startswith("error:") and needle in " ".join(errors[0].split())

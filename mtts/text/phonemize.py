@@ -107,5 +107,10 @@ class Phonemizer:
                 for t, p in zip(chunk, self._run(chunk)):
                     self.cache[t] = " ".join(p.split())
             if self.cache_path is not None:
-                write_text(self.cache_path, json.dumps(self.cache, ensure_ascii=False))
+                self.save()
         return [self.cache.get(t, "") if t.strip() else "" for t in texts]
+
+    def save(self) -> None:
+        """Write the cache, sorted: the same entries give the same file, in whatever order they
+        came (by one process or merged from shards)."""
+        write_text(self.cache_path, json.dumps(dict(sorted(self.cache.items())), ensure_ascii=False))

@@ -11,7 +11,8 @@ cd "$(dirname "$0")"
 db=
 stage=1
 stop_stage=8          # 9 = the ablation (hours): --stage 9 --stop-stage 9
-nj=2
+nj=2                  # jobs of stages 1-2 (prepare, tokenize), run through $cmd
+cmd=utils/run_local.sh   # or utils/run_sbatch.sh (a Slurm array), utils/run_srun.sh (docs/scaling.md)
 train_config=conf/train.yaml
 vocoder_config=conf/vocoder.yaml
 vocoder_finetune_config=   # conf/vocoder_gan.yaml: adversarial fine-tuning (+25 min, see docs/vocoder.md)

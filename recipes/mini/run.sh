@@ -5,7 +5,7 @@
 #   ./run.sh --fast true          smoke run: 24 utterances, conf/tiny.yaml (about 1 minute)
 #   ./run.sh --stage 3 --stop-stage 3   one stage; each stage reads what earlier ones wrote
 #   ./run.sh --stage 9 --stop-stage 9   single- vs multi-task ablation (conf/ablate.yaml, ~22 core-hours;
-#                                 in pieces: --ablate-opts "--jobs 2 --job-index 0"; writes docs/ablation.md)
+#                                 in pieces: --ablate-njobs 2, or --ablate-opts "--job 1 --njobs 2"; writes docs/ablation.md)
 # Stage 0 reads local/sentences.txt (LJSpeech transcripts, public domain; see local/SOURCES.md).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -13,7 +13,8 @@ cd "$(dirname "$0")"
 
 stage=0
 stop_stage=8          # 9 = the ablation (hours): --stage 9 --stop-stage 9
-nj=2
+nj=2                  # jobs of stages 1-2 (prepare, tokenize), run through $cmd
+cmd=utils/run_local.sh   # or utils/run_sbatch.sh (a Slurm array), utils/run_srun.sh (docs/scaling.md)
 fast=false
 n_utts=2000            # sentences read into the corpus
 trim_db=45             # prepare cuts leading/trailing silence 45 dB below the peak, but 50 ms (0: keep it)
@@ -35,7 +36,8 @@ ablate_plan=conf/ablate.yaml
 ablate_exp=exp/ablate
 ablate_results=../../docs/ablation/results   # committed: the study is run in pieces, over sessions
 ablate_report=../../docs/ablation.md
-ablate_opts=                            # e.g. "--jobs 2 --job-index 0", "--sizes 30 --only single"
+ablate_opts=                            # e.g. "--job 1 --njobs 2", "--sizes 30 --only single"
+ablate_njobs=1                          # > 1: the cells shared among that many jobs run through $cmd
 
 . utils/parse_options.sh
 

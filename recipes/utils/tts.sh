@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # The stages every LJSpeech-like recipe shares, sourced by recipes/<corpus>/run.sh after it
-# has set: db (LJSpeech-layout corpus), stage, stop_stage, nj, train_config, vocoder_config,
+# has set: db (LJSpeech-layout corpus), stage, stop_stage, nj, cmd, train_config, vocoder_config,
 # tag, seed, n_dev, n_test, metric, n_average, synth_text, eval_metrics, and optionally
 # heldout_text + heldout_teacher (sentences outside the corpus and the teacher's reading of
 # them; heldout_n of them), and synth_speakers (a multi-speaker model's voices for stage 7's
 # sample). Each stage is one or two `mtts` commands.
+# As in Kaldi, stages 1 and 2 run as $nj jobs through $cmd (utils/run_local.sh: all at once on
+# this host; utils/run_sbatch.sh: a Slurm array; utils/run_srun.sh: tasks of an allocation), each
+# job one shard (--job JOB --njobs $nj, logs in dump/log/), then a --merge; docs/scaling.md.
 #   1 prepare   data/{train,dev,test}, dump/feats, dump/stats.json
 #   2 tokenize  data/*/phones, dump/tokens.txt, dump/lexicon/ (cmudict words for G2P)
 #   3 train     exp/$tag/{config.yaml,checkpoints/,metrics.jsonl,tb/,plots/}
@@ -20,9 +23,11 @@
 #               multiples of the teacher's on the same sentences
 #   9 ablate    $ablate_exp/<size>/<variant>/seed<k>/ (runs), $ablate_results/ (one JSON per
 #               finished cell), $ablate_report: single- vs multi-task at equal steps over paired
-#               seeds and data sizes (hours; only when --stop-stage reaches 9; pieces via $ablate_opts)
+#               seeds and data sizes (hours; only when --stop-stage reaches 9; pieces via $ablate_opts,
+#               or ablate_njobs > 1: that many jobs through $cmd, logs in $ablate_exp/log/)
 
 mtts=${mtts:-mtts}
+cmd=${cmd:-utils/run_local.sh}
 exp=exp/${tag}
 vocoder_config=${vocoder_config:-conf/vocoder.yaml}
 vexp=exp/$(basename "${vocoder_config}" .yaml)
@@ -37,17 +42,23 @@ ablate_plan=${ablate_plan:-conf/ablate.yaml}          # variants, sizes, seeds a
 ablate_exp=${ablate_exp:-exp/ablate}
 ablate_results=${ablate_results:-${ablate_exp}/results}
 ablate_report=${ablate_report:-${ablate_exp}/report.md}
-ablate_opts=${ablate_opts:-}      # e.g. "--jobs 2 --job-index 0", "--sizes 30 --only single", "--report-only"
+ablate_opts=${ablate_opts:-}      # e.g. "--job 1 --njobs 2", "--sizes 30 --only single", "--report-only"
+ablate_njobs=${ablate_njobs:-1}   # > 1: the cells shared among that many jobs run through $cmd
 
 if [ "${stage}" -le 1 ] && [ "${stop_stage}" -ge 1 ]; then
-  log "Stage 1: prepare data dirs and features from ${db}"
-  ${mtts} prepare "${db}" --data-dir data --dump-dir dump --nj "${nj}" --n-dev "${n_dev}" --n-test "${n_test}" \
-    --trim-db "${trim_db:-0}"
+  log "Stage 1: prepare data dirs and features from ${db}: ${nj} jobs through ${cmd}, then their merge"
+  # one worker process per job: the jobs are the parallelism
+  ${cmd} JOB=1:"${nj}" dump/log/prepare.JOB.log \
+    ${mtts} prepare "${db}" --data-dir data --dump-dir dump --nj 1 --trim-db "${trim_db:-0}" --job JOB --njobs "${nj}"
+  ${mtts} prepare "${db}" --data-dir data --dump-dir dump --n-dev "${n_dev}" --n-test "${n_test}" \
+    --trim-db "${trim_db:-0}" --merge --njobs "${nj}"
 fi
 
 if [ "${stage}" -le 2 ] && [ "${stop_stage}" -ge 2 ]; then
-  log "Stage 2: normalise text and phonemize"
-  ${mtts} tokenize --data-dir data --dump-dir dump --lexicon-words "${lexicon_words}"
+  log "Stage 2: normalise text and phonemize: ${nj} jobs through ${cmd}, then their merge"
+  ${cmd} JOB=1:"${nj}" dump/log/tokenize.JOB.log \
+    ${mtts} tokenize --data-dir data --dump-dir dump --job JOB --njobs "${nj}"
+  ${mtts} tokenize --data-dir data --dump-dir dump --lexicon-words "${lexicon_words}" --merge --njobs "${nj}"
 fi
 
 if [ "${stage}" -le 3 ] && [ "${stop_stage}" -ge 3 ]; then
@@ -113,9 +124,17 @@ if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 8 ]; then
 fi
 
 if [ "${stage}" -le 9 ] && [ "${stop_stage}" -ge 9 ]; then
-  log "Stage 9: ablation of ${ablate_plan} ${ablate_opts}"
-  # shellcheck disable=SC2086  # ablate_opts is a list of options
-  ${mtts} ablate --plan "${ablate_plan}" --config "${train_config}" --data-dir data --dump-dir dump \
-    --exp-dir "${ablate_exp}" --results "${ablate_results}" --report "${ablate_report}" --nj "${nj}" ${ablate_opts}
+  log "Stage 9: ablation of ${ablate_plan} ${ablate_opts} (${ablate_njobs} job(s))"
+  ablate=(ablate --plan "${ablate_plan}" --config "${train_config}" --data-dir data --dump-dir dump
+          --exp-dir "${ablate_exp}" --results "${ablate_results}" --report "${ablate_report}")
+  if [ "${ablate_njobs}" -gt 1 ]; then
+    # each job rebuilds the report in turn, so the last to finish reports every cell
+    # shellcheck disable=SC2086  # ablate_opts is a list of options
+    ${cmd} JOB=1:"${ablate_njobs}" "${ablate_exp}/log/ablate.JOB.log" \
+      ${mtts} "${ablate[@]}" --nj 1 --job JOB --njobs "${ablate_njobs}" ${ablate_opts}
+  else
+    # shellcheck disable=SC2086  # ablate_opts is a list of options
+    ${mtts} "${ablate[@]}" --nj "${nj}" ${ablate_opts}
+  fi
   log "Report: ${ablate_report}"
 fi
