@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import re
 
 import torch
 import torch.distributed as dist
@@ -60,11 +61,17 @@ def start(device: torch.device, timeout_s: float) -> None:
 
 def stop() -> None:
     if dist.is_initialized():
-        dist.destroy_process_group()
+        try:
+            dist.destroy_process_group()
+        except RuntimeError:   # after a lost peer: what is left of the group goes with the process
+            pass
 
 
 def first_line(e: BaseException) -> str:
-    return (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+    """The gist of a backend's error: its first sentence without source locations or
+    addresses in brackets (gloo's `[.../pair.cc:537] Read error [127.0.0.1]:1234: ...`)."""
+    text = re.sub(r"\s*\[[^\]]*\](:\d+)?", "", (str(e).strip().splitlines() or [""])[0]).strip()
+    return (text.split(". ")[0].rstrip(".") or type(e).__name__)[:200]
 
 
 def env_rank() -> int:
@@ -88,12 +95,23 @@ def is_main() -> bool:
     return rank() == 0
 
 
+def collective(fn, *args, **kwargs):
+    """A torch.distributed call; a peer that died or timed out (gloo and nccl raise
+    RuntimeError) becomes one line that says so."""
+    try:
+        return fn(*args, **kwargs)
+    except RuntimeError as e:
+        raise MttsError(f"rank {rank()} of {world()}: lost contact with another training process "
+                        f"({first_line(e)}); every process stops; --resume continues from the last "
+                        "checkpoint") from None
+
+
 def all_sum(t: torch.Tensor) -> torch.Tensor:
     """The sum over processes of a tensor without gradient (a new tensor; `t` alone when alone)."""
     if world() == 1:
         return t
     out = t.detach().clone()
-    dist.all_reduce(out, op=dist.ReduceOp.SUM)
+    collective(dist.all_reduce, out, op=dist.ReduceOp.SUM)
     return out
 
 
@@ -101,7 +119,7 @@ def all_max(t: torch.Tensor) -> torch.Tensor:
     if world() == 1:
         return t
     out = t.detach().clone()
-    dist.all_reduce(out, op=dist.ReduceOp.MAX)
+    collective(dist.all_reduce, out, op=dist.ReduceOp.MAX)
     return out
 
 
@@ -110,7 +128,7 @@ def from_main(t: torch.Tensor) -> torch.Tensor:
     if world() == 1:
         return t
     out = t.detach().clone().contiguous()
-    dist.broadcast(out, src=0)
+    collective(dist.broadcast, out, src=0)
     return out
 
 
@@ -119,7 +137,7 @@ def gather(obj):
     if world() == 1:
         return [obj]
     out = [None] * world()
-    dist.all_gather_object(out, obj)
+    collective(dist.all_gather_object, out, obj)
     return out
 
 
@@ -139,7 +157,7 @@ def sum_grads(params: list[torch.Tensor]) -> None:
     if not used:
         return
     flat = torch.cat([p.grad.reshape(-1).float() for p in used])
-    dist.all_reduce(flat, op=dist.ReduceOp.SUM)
+    collective(dist.all_reduce, flat, op=dist.ReduceOp.SUM)
     i = 0
     for p in used:
         n = p.numel()
