@@ -209,13 +209,14 @@ def train_vocoder(
                                                   "checkpoint), e.g. to fine-tune it with discriminators."),
     gta_model: Optional[str] = typer.Option(None, help="Override gta_model: acoustic model (exp dir or checkpoint) "
                                                        "whose teacher-forced mels are the input."),
+    device: str = typer.Option("auto", help="auto (cuda when a GPU is there), cpu or cuda."),
 ):
     """Train the neural vocoder (Vocos-style, iSTFT head) on the corpus's recordings and mels;
     with `discriminators` in the config, adversarial (fine-)tuning."""
     from mtts.vocoder.train import load_vocoder_config, train_vocoder as run
     cfg = load_vocoder_config(config, {"seed": seed, "max_steps": max_steps, "max_minutes": max_minutes,
                                        "init": init, "gta_model": gta_model})
-    _print_json(run(cfg, data_dir, dump_dir, exp_dir, resume, max_utts))
+    _print_json(run(cfg, data_dir, dump_dir, exp_dir, resume, max_utts, device=device))
 
 
 @app.command()
