@@ -15,5 +15,6 @@ class RandomLossWeighting(WeightingMethod):
     def backward(self, losses: dict[str, torch.Tensor], shared: dict[str, torch.Tensor]) -> dict[str, float]:
         names = list(losses)
         # the seeded torch RNG; rank 0's draw under several processes, whose RNGs differ (dropout)
-        lam = len(names) * torch.softmax(distributed.from_main(torch.randn(len(names))), dim=0)
+        z = torch.randn(len(names)).to(losses[names[0]].device)   # nccl broadcasts GPU tensors only
+        lam = len(names) * torch.softmax(distributed.from_main(z), dim=0)
         return self.weighted_sum(losses, {k: self.static[k] * float(lam[i]) for i, k in enumerate(names)})
