@@ -114,8 +114,9 @@ def train(
     max_minutes: Optional[float] = typer.Option(None, help="Override train.max_minutes (wall clock)."),
     mtl_method: Optional[str] = typer.Option(None, help="Override mtl.method."),
     max_utts: int = typer.Option(0, help="Train on the first N utterances only (0: all)."),
-    device: str = typer.Option("auto", help="auto (cuda when a GPU is there), cpu or cuda; under torchrun each "
-                                            "process takes the GPU of its LOCAL_RANK (docs/scaling.md)."),
+    device: str = typer.Option("auto", envvar="MTTS_DEVICE",
+                               help="auto (cuda when a GPU is there), cpu or cuda; under torchrun each "
+                                    "process takes the GPU of its LOCAL_RANK (docs/scaling.md)."),
     timeout: float = typer.Option(1800.0, help="Under torchrun: seconds a process waits for the others (a dev "
                                                "evaluation on rank 0 included) before it stops with an error."),
 ):
@@ -209,7 +210,7 @@ def train_vocoder(
                                                   "checkpoint), e.g. to fine-tune it with discriminators."),
     gta_model: Optional[str] = typer.Option(None, help="Override gta_model: acoustic model (exp dir or checkpoint) "
                                                        "whose teacher-forced mels are the input."),
-    device: str = typer.Option("auto", help="auto (cuda when a GPU is there), cpu or cuda."),
+    device: str = typer.Option("auto", envvar="MTTS_DEVICE", help="auto (cuda when a GPU is there), cpu or cuda."),
 ):
     """Train the neural vocoder (Vocos-style, iSTFT head) on the corpus's recordings and mels;
     with `discriminators` in the config, adversarial (fine-)tuning."""
