@@ -50,6 +50,8 @@ def work(espeak_corpus, tmp_path_factory) -> Path:
                           "--dump-dir", str(w / "dump"), "--nj", "1"]).exit_code == 0
     assert r.invoke(app, ["tokenize", "--data-dir", str(w / "data"), "--dump-dir", str(w / "dump")]).exit_code == 0
     (w / "cfg.yaml").write_text(yaml.safe_dump(CFG))
+    # batches of 1 or 2 of the 8 utterances (about 170-210 frames): a rank gets a stand-in (rank_share)
+    (w / "small.yaml").write_text(yaml.safe_dump({**CFG, "train": {**CFG["train"], "batch_frames": 400}}))
     return w
 
 
@@ -59,28 +61,29 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def command(w: Path, exp: str, nproc: int, *extra: str, log_dir: Path | None = None) -> list[str]:
+def command(w: Path, exp: str, nproc: int, *extra: str, log_dir: Path | None = None,
+            cfg: str = "cfg.yaml") -> list[str]:
     launch = [sys.executable, "-m", "mtts.cli"]
     if nproc > 1:   # torchrun itself, through the venv's python
         launch = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(nproc),
                   "--master-addr", "127.0.0.1", "--master-port", str(free_port()),
                   *(["--log-dir", str(log_dir), "--redirects", "3"] if log_dir else []), "-m", "mtts.cli"]
-    return [*launch, "train", "-c", str(w / "cfg.yaml"), "--data-dir", str(w / "data"), "--dump-dir",
+    return [*launch, "train", "-c", str(w / cfg), "--data-dir", str(w / "data"), "--dump-dir",
             str(w / "dump"), "--exp-dir", str(w / exp), "--device", "cpu", *extra]
 
 
-def train(w: Path, exp: str, nproc: int, *extra: str) -> subprocess.CompletedProcess:
-    res = subprocess.run(command(w, exp, nproc, *extra), capture_output=True, text=True, timeout=300)
+def train(w: Path, exp: str, nproc: int, *extra: str, cfg: str = "cfg.yaml") -> subprocess.CompletedProcess:
+    res = subprocess.run(command(w, exp, nproc, *extra, cfg=cfg), capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]
     return res
 
 
-def train_here(w: Path, exp: str, *extra: str) -> None:
+def train_here(w: Path, exp: str, *extra: str, cfg: str = "cfg.yaml") -> None:
     """One process, inside the test's (no interpreter start: the tests stay short)."""
     from typer.testing import CliRunner
 
     from mtts.cli import app
-    res = CliRunner().invoke(app, command(w, exp, 1, *extra)[3:])
+    res = CliRunner().invoke(app, command(w, exp, 1, *extra, cfg=cfg)[3:])
     assert res.exit_code == 0, res.output[-3000:]
 
 
@@ -184,6 +187,19 @@ def test_two_processes_train_what_one_does(work, method):
     assert_equivalent(work, f"one_{method}", f"two_{method}")
     ck = final(work, f"two_{method}")
     assert ck["world"] == 2 and len(ck["rng_ranks"]) == 2
+
+
+def test_a_batch_smaller_than_the_world_counts_once(work):
+    """Batches of one utterance: rank 1 computes on a stand-in whose losses and frames count
+    zero; the run is still the one-process run."""
+    train_here(work, "one_small", cfg="small.yaml")
+    train(work, "two_small", 2, cfg="small.yaml")
+    import numpy as np
+
+    from mtts.data.datadir import read_table
+    lengths = [np.load(f)["mel"].shape[0] for f in read_table(work / "data" / "train" / "feats.scp").values()]
+    assert 1 in [len(b) for b in frame_batches(lengths, 400, 1234, 0)]   # the default seed's first epoch
+    assert_equivalent(work, "one_small", "two_small")
 
 
 def workers(torchrun: subprocess.Popen, timeout: float = 60) -> dict[int, int]:
