@@ -127,14 +127,25 @@ def train(
     max_minutes: Optional[float] = typer.Option(None, help="Override train.max_minutes (wall clock)."),
     mtl_method: Optional[str] = typer.Option(None, help="Override mtl.method."),
     max_utts: int = typer.Option(0, help="Train on the first N utterances only (0: all)."),
+    device: str = typer.Option("auto", envvar="MTTS_DEVICE",
+                               help="auto (cuda when a GPU is there), cpu or cuda; under torchrun each "
+                                    "process takes the GPU of its LOCAL_RANK (docs/scaling.md)."),
+    timeout: float = typer.Option(1800.0, help="Under torchrun: seconds a process waits for the others (a dev "
+                                               "evaluation on rank 0 included) before it stops with an error."),
 ):
-    """Train the MultiTaskModel: shared encoder + task heads, L = sum of lambda_i * L_i."""
+    """Train the MultiTaskModel: shared encoder + task heads, L = sum of lambda_i * L_i.
+    Several processes: `torchrun --nproc-per-node N -m mtts.cli train ...` (docs/scaling.md)."""
+    from mtts.distributed import env_rank
     from mtts.train import train as run
     from mtts.validate import load_config
+    if not 0 < timeout <= 86400:
+        raise MttsError(f"--timeout must be > 0 and <= 86400 seconds, got {timeout:g}")
     # overrides go into the YAML's mapping, so they are checked as if they were written there
     cfg = load_config(config, {"train.seed": seed, "train.max_steps": max_steps,
                                "train.max_minutes": max_minutes, "mtl.method": mtl_method})
-    _print_json(run(cfg, data_dir, dump_dir, exp_dir, resume, max_utts))
+    result = run(cfg, data_dir, dump_dir, exp_dir, resume, max_utts, device=device, timeout_s=timeout)
+    if env_rank() == 0:   # one summary, not one per process
+        _print_json(result)
 
 
 @app.command()
@@ -217,13 +228,14 @@ def train_vocoder(
                                                   "checkpoint), e.g. to fine-tune it with discriminators."),
     gta_model: Optional[str] = typer.Option(None, help="Override gta_model: acoustic model (exp dir or checkpoint) "
                                                        "whose teacher-forced mels are the input."),
+    device: str = typer.Option("auto", envvar="MTTS_DEVICE", help="auto (cuda when a GPU is there), cpu or cuda."),
 ):
     """Train the neural vocoder (Vocos-style, iSTFT head) on the corpus's recordings and mels;
     with `discriminators` in the config, adversarial (fine-)tuning."""
     from mtts.vocoder.train import load_vocoder_config, train_vocoder as run
     cfg = load_vocoder_config(config, {"seed": seed, "max_steps": max_steps, "max_minutes": max_minutes,
                                        "init": init, "gta_model": gta_model})
-    _print_json(run(cfg, data_dir, dump_dir, exp_dir, resume, max_utts))
+    _print_json(run(cfg, data_dir, dump_dir, exp_dir, resume, max_utts, device=device))
 
 
 @app.command()

@@ -81,7 +81,7 @@ class TrainConfig:
     seed: int = 1234
     max_steps: int = 20000
     max_minutes: float = 0.0    # wall-clock budget; 0 = no limit
-    batch_frames: int = 8000    # batches are filled up to this many mel frames
+    batch_frames: int = 8000    # batches are filled up to this many mel frames (global: torchrun divides them)
     lr: float = 1e-3
     warmup_steps: int = 500
     grad_clip: float = 1.0

@@ -234,8 +234,12 @@ def torch_load_trusted(path: str | os.PathLike) -> Any:
 
 
 def rng_state() -> dict:
-    """Python, NumPy and torch RNG states as tensors and plain values (safe to load)."""
-    return {"torch": torch.get_rng_state(), "python": random.getstate(), "numpy": numpy_state(np.random.get_state())}
+    """Python, NumPy and torch RNG states as tensors and plain values (safe to load), and the
+    current GPU's once CUDA is in use."""
+    state = {"torch": torch.get_rng_state(), "python": random.getstate(), "numpy": numpy_state(np.random.get_state())}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state()
+    return state
 
 
 def numpy_state(state: tuple) -> dict:
@@ -250,6 +254,8 @@ def set_rng_state(state: dict) -> None:
     random.setstate(nested_tuples(state["python"]))
     n = state["numpy"]
     np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
+    if "cuda" in state and torch.cuda.is_available():   # a GPU run resumed on a CPU has no use for it
+        torch.cuda.set_rng_state(state["cuda"])
 
 
 def nested_tuples(x: Any) -> Any:

@@ -62,9 +62,14 @@ class Block(nn.Module):
         B, heads = h.shape[0], a.num_heads
         q, k, v = F.linear(h, a.in_proj_weight, a.in_proj_bias).chunk(3, dim=-1)
         q, k, v = (t.reshape(B, -1, heads, a.head_dim).transpose(1, 2) for t in (q, k, v))
-        # float32 under bf16 autocast: torch's CPU flash attention is slower in bf16 than in fp32
-        with full_precision(h.device.type):
-            out = F.scaled_dot_product_attention(q.float(), k.float(), v.float(), attn_mask=mask[:, None, None, :],
+        # float32 under bf16 autocast on the CPU: torch's CPU flash attention is slower in bf16
+        # than in fp32; on a GPU the autocast dtype, where fused bf16 kernels are the fast ones
+        if h.device.type == "cpu":
+            with full_precision("cpu"):
+                out = F.scaled_dot_product_attention(q.float(), k.float(), v.float(), attn_mask=mask[:, None, None, :],
+                                                     dropout_p=a.dropout if self.training else 0.0)
+        else:
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask[:, None, None, :],
                                                  dropout_p=a.dropout if self.training else 0.0)
         return a.out_proj(out.transpose(1, 2).reshape(B, -1, heads * a.head_dim))
 

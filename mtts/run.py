@@ -7,6 +7,10 @@ of the `with` block, so a second run on the same dir stops at once with the hold
 `max_steps` is the budget that decides results; the clock (`max_minutes`) is a safety stop,
 reported as such, since where it stops depends on the machine's speed that day. Each loop
 (train.py, vocoder/train.py) keeps only its step.
+
+Under several processes every one holds a `Run` (same step, same budget), but only the
+main one (rank 0) locks, logs and saves; after each step `agree` makes them stop together:
+a signal on any process or the slowest clock stops all at the same step.
 """
 
 from __future__ import annotations
@@ -32,7 +36,9 @@ def step_of(line: str) -> int | None:
 
 
 class Run:
-    def __init__(self, exp_dir: Path, max_steps: int, max_minutes: float = 0.0, keep: int = 0):
+    def __init__(self, exp_dir: Path, max_steps: int, max_minutes: float = 0.0, keep: int = 0, main: bool = True,
+                 agree: Callable[[bool, float], tuple[bool, float]] | None = None):
+        """agree(signal, elapsed) -> (any process signalled, the largest elapsed): several processes."""
         self.exp_dir, self.max_steps, self.keep = exp_dir, max_steps, keep
         self.budget_s = max_minutes * 60
         self.ckpt_dir = exp_dir / "checkpoints"
@@ -42,7 +48,9 @@ class Run:
         self._signal = False
         self._old_handlers: dict = {}
         self._t0 = 0.0
-        self._lock = DirLock(exp_dir, "training run", "wait for it to finish or choose another --exp-dir").acquire()
+        self.main, self._agree = main, agree
+        self._lock = (DirLock(exp_dir, "training run", "wait for it to finish or choose another --exp-dir").acquire()
+                      if main else None)
 
     def resume(self, resume: bool, load: Callable[[Path], dict]) -> dict | None:
         """The newest checkpoint's state (read by `load`) with --resume; None for a new run.
@@ -54,17 +62,19 @@ class Run:
             raise MttsError(f"{self.ckpt_dir} already holds checkpoints; pass --resume or choose a new --exp-dir")
         state = load(found[-1])
         self.step, self.elapsed = int(state["step"]), float(state["elapsed"])
-        console.print(f"resumed from {found[-1]} (step {self.step})")
+        if self.main:
+            console.print(f"resumed from {found[-1]} (step {self.step})")
         return state
 
     def __enter__(self) -> "Run":
         """Trim the log to the resumed step, drop stale temp files, catch SIGINT/SIGTERM."""
-        kept = [line for line in (self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()
-                                  if self.log_path.is_file() else [])
-                if (s := step_of(line)) is not None and s <= self.step]
-        write_text(self.log_path, "".join(line + "\n" for line in kept))
-        for stale in self.ckpt_dir.glob(".*.tmp"):   # left by a process killed while saving
-            stale.unlink(missing_ok=True)
+        if self.main:
+            kept = [line for line in (self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+                                      if self.log_path.is_file() else [])
+                    if (s := step_of(line)) is not None and s <= self.step]
+            write_text(self.log_path, "".join(line + "\n" for line in kept))
+            for stale in self.ckpt_dir.glob(".*.tmp"):   # left by a process killed while saving
+                stale.unlink(missing_ok=True)
         for sig in (signal.SIGINT, signal.SIGTERM):
             self._old_handlers[sig] = signal.signal(sig, self._on_signal)
         self._t0 = time.time() - self.elapsed
@@ -73,7 +83,8 @@ class Run:
     def __exit__(self, *exc) -> None:
         for sig, handler in self._old_handlers.items():
             signal.signal(sig, handler)
-        self._lock.release()
+        if self._lock is not None:
+            self._lock.release()
 
     def _on_signal(self, signum, frame) -> None:
         self._signal = True
@@ -93,12 +104,16 @@ class Run:
         """One step taken."""
         self.step += 1
         self.elapsed = time.time() - self._t0
+        if self._agree is not None:
+            self._signal, self.elapsed = self._agree(self._signal, self.elapsed)
 
     def due(self, every: int) -> bool:
         """Whether to evaluate and save now: every `every` steps and before stopping."""
         return self.step % every == 0 or self.done()
 
     def log(self, record: dict) -> None:
+        if not self.main:
+            return
         with open(self.log_path, "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
 
@@ -108,6 +123,8 @@ class Run:
 
     def save(self, state: dict) -> Path:
         path = self.path()
+        if not self.main:
+            return path
         checkpoint.save(path, {**state, "step": self.step, "elapsed": self.elapsed})
         checkpoint.prune(self.ckpt_dir, self.keep)
         return path
@@ -115,7 +132,9 @@ class Run:
     def summary(self) -> dict:
         """How the run ended; a clock stop says so, since it does not reproduce."""
         self.done()
-        if self.stopped_by == "max_minutes":
+        if not self.main:
+            pass
+        elif self.stopped_by == "max_minutes":
             console.print(f"[yellow]stopped by the clock (max_minutes {self.budget_s / 60:g}) at step "
                           f"{self.step} of {self.max_steps}:[/] a result that depends on this machine's speed; "
                           "max_steps is the budget that reproduces. To go on: --resume with a larger --max-minutes "

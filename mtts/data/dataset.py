@@ -165,6 +165,11 @@ class TTSDataset(Dataset):
         return out
 
 
+def to_device(batch: dict, device: torch.device) -> dict:
+    """A batch's tensors on `device` (ids and other lists stay as they are)."""
+    return {k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+
+
 def pad(seqs: list[torch.Tensor]) -> torch.Tensor:
     return torch.nn.utils.rnn.pad_sequence(seqs, batch_first=True)
 
@@ -211,3 +216,12 @@ def frame_batches(lengths: list[int], max_frames: int, seed: int, epoch: int,
     if shuffle:
         rng.shuffle(batches)
     return batches
+
+
+def rank_share(batch: list[int], rank: int, world: int) -> tuple[list[int], bool]:
+    """Process `rank`'s share of a global batch of `world` processes: every world-th index from
+    the rank-th. The batch is sorted by length, so the shares are about equal in frames, and
+    they are disjoint and cover it. A process left without an utterance (a batch smaller than
+    the world) gets the batch's first one as a stand-in, with False: its losses count zero."""
+    share = batch[rank::world]
+    return (share, True) if share else (batch[:1], False)

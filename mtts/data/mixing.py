@@ -10,6 +10,10 @@ With r = mix[name] / mix["corpus"], corpus step s is preceded by
 floor((s + 1) r) - floor(s r) batches of that dataset: a function of the step alone, and
 each dataset keeps its own (epoch, batch) cursor, so a resumed run replays exactly the
 same batches.
+
+Under several training processes (`rank` of `world`) every process builds the same global
+batches, from (seed, epoch) alone, and draws only its share of each (`rank_share`), so the
+global batch, and the run, do not depend on the number of processes.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Callable
 
-from mtts.data.dataset import frame_batches
+from mtts.data.dataset import frame_batches, rank_share
 
 CORPUS = "corpus"
 
@@ -37,10 +41,11 @@ def ratio(value: float) -> Fraction:
 
 
 class BatchMixer:
-    def __init__(self, sources: dict[str, Source], mix: dict[str, float], seed: int):
+    def __init__(self, sources: dict[str, Source], mix: dict[str, float], seed: int, rank: int = 0,
+                 world: int = 1):
         if CORPUS not in sources or not mix.get(CORPUS, 0) > 0:
             raise ValueError("the mixer needs a corpus with a ratio > 0")
-        self.sources, self.seed = sources, seed
+        self.sources, self.seed, self.rank, self.world = sources, seed, rank, world
         corpus = ratio(mix[CORPUS])
         # extra batches per corpus step, in the order of `sources`
         self.ratios = {n: ratio(mix[n]) / corpus for n in sources if n != CORPUS and mix.get(n, 0) > 0}
@@ -58,21 +63,32 @@ class BatchMixer:
         return {n: math.floor((step + 1) * r) - math.floor(step * r) for n, r in self.ratios.items()}
 
     def draw(self, name: str) -> dict:
-        """The next batch of one dataset; its cursor moves on (into the next epoch at the end)."""
+        """The next batch of one dataset (this process's share of it)."""
+        return self.draw_share(name)[0]
+
+    def draw_share(self, name: str) -> tuple[dict, bool]:
+        """This process's share of the next batch of one dataset, and whether it is a real one
+        (False: a stand-in, rank_share says why); its cursor moves on (into the next epoch at
+        the end)."""
         epoch, idx = self.cursors[name]
         batches = self._batches(name, epoch)
         if idx >= len(batches):
             epoch, idx = epoch + 1, 0
             batches = self._batches(name, epoch)
         src = self.sources[name]
-        batch = src.collate([src.dataset[i] for i in batches[idx]])
+        share, active = rank_share(batches[idx], self.rank, self.world)
+        batch = src.collate([src.dataset[i] for i in share])
         self.cursors[name] = [epoch, idx + 1]
-        return batch
+        return batch, active
+
+    def shares(self, step: int) -> list[tuple[str, dict, bool]]:
+        """(dataset, batch, active) of corpus step `step`: the extra ones, then the corpus batch last."""
+        out = [(n, *self.draw_share(n)) for n, k in self.extras(step).items() for _ in range(k)]
+        return out + [(CORPUS, *self.draw_share(CORPUS))]
 
     def step(self, step: int) -> list[tuple[str, dict]]:
-        """The batches of corpus step `step`: the extra ones, then the corpus batch last."""
-        out = [(n, self.draw(n)) for n, k in self.extras(step).items() for _ in range(k)]
-        return out + [(CORPUS, self.draw(CORPUS))]
+        """The batches of corpus step `step` (one process's view)."""
+        return [(n, b) for n, b, _ in self.shares(step)]
 
     def state_dict(self) -> dict:
         return {n: list(c) for n, c in self.cursors.items()}

@@ -45,6 +45,10 @@ class FreeRunning:
         from mtts.synthesize import Synthesizer
         state, was_training = rng_state(), model.training   # Griffin-Lim draws random phases:
         model.eval()                                        # the run must not depend on whether it listened
+        trained = model
+        if next(model.parameters()).device.type != "cpu":   # synthesis runs on the CPU: a copy of a GPU model
+            import copy
+            model = copy.deepcopy(model).cpu()
         try:
             synth = Synthesizer(model, self.tokens, self.params, self.stats, self.phonemizer, self.normalizer,
                                 self.chars, speakers=self.speakers)
@@ -56,7 +60,7 @@ class FreeRunning:
                 refs.append(normalize_for_asr(text))
                 hyps.append(transcribe(wav, self.params.sample_rate))
         finally:
-            model.train(was_training)
+            trained.train(was_training)
             set_rng_state(state)
         rates = error_rates(asr_errors(refs, hyps))
         return {"fr_wer": rates["wer"], "fr_cer": rates["cer"]}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from mtts.data.dataset import Stats, TTSDataset, collate, frame_batches
+from mtts.data.dataset import Stats, TTSDataset, collate, frame_batches, to_device
 from mtts.model import MultiTaskModel
 
 
@@ -19,8 +19,9 @@ def evaluate_loss(model: MultiTaskModel, data, batch_frames: int, collate_fn=col
     model.eval()
     sums: dict[str, float] = {}
     total = 0
+    device = next(model.parameters()).device
     for idx in frame_batches(data.lengths, batch_frames, 0, 0, shuffle=False):
-        batch = collate_fn([data[i] for i in idx])
+        batch = to_device(collate_fn([data[i] for i in idx]), device)
         out = model(batch)
         n = int(batch[length_key].sum())
         for k, v in model.metrics(out, batch).items():

@@ -35,10 +35,11 @@ class DynamicWeightAverage(WeightingMethod):
     def backward(self, losses: dict[str, torch.Tensor], shared: dict[str, torch.Tensor]) -> dict[str, float]:
         weights = self.current()
         out = self.weighted_sum(losses, weights)
+        glob = self.global_losses(losses)   # the history of the global batch's losses, the same everywhere
         with torch.no_grad():
             for i, k in enumerate(self.names):
                 if k in losses:
-                    self.acc[i] += losses[k].detach()
+                    self.acc[i] += glob[k].to(self.acc)
                     self.count[i] += 1
             self.step += 1
             if self.step % self.window == 0:

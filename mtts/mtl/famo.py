@@ -6,7 +6,9 @@ batch across the model's step: `after_step` recomputes the batch's losses withou
 gradients (one more forward pass per step). torchjd.scalarization.FAMO computes the same,
 but for a fixed set of tasks; here a batch may carry a subset (a lexicon batch has only
 g2p), the static λ_i scale the weights and the state (ξ, its Adam moments) is in the
-state_dict. tests/test_mtl.py checks both give the same weights and ξ."""
+state_dict. tests/test_mtl.py checks both give the same weights and ξ. Under several
+processes the weights and ξ follow the global batch's losses (`global_losses`), so they
+are the same everywhere."""
 
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ class FAMO(WeightingMethod):
         idx = [self.names.index(k) for k in before if k in after]
         if not idx:
             return
-        delta = torch.zeros(len(self.names))
+        delta = torch.zeros(len(self.names), device=self.logits.device)
         for i in idx:
             k = self.names[i]
             delta[i] = before[k].clamp(min=1e-8).log() - after[k].detach().float().clamp(min=1e-8).log()
@@ -53,16 +55,17 @@ class FAMO(WeightingMethod):
     def backward(self, losses: dict[str, torch.Tensor], shared: dict[str, torch.Tensor]) -> dict[str, float]:
         idx = [self.names.index(k) for k in losses]
         z = torch.softmax(self.logits.detach()[idx], 0)
-        L = torch.stack([losses[k] for k in losses]).clamp(min=1e-8)
-        c = (z / L.detach()).sum()
+        glob = self.global_losses(losses)
+        L = torch.stack([glob[k] for k in losses]).clamp(min=1e-8)
+        c = (z / L).sum()
         # ∇ of Σ z_i log L_i / c equals Σ (z_i / (c L_i)) ∇L_i: a weighted sum with these weights
-        weights = {k: float(z[j] / (c * L[j].detach())) * self.static[k] for j, k in enumerate(losses)}
+        weights = {k: float(z[j] / (c * L[j])) * self.static[k] for j, k in enumerate(losses)}
         out = self.weighted_sum(losses, weights)
-        self.before = {k: v.detach().float() for k, v in losses.items()}
+        self.before = glob
         return out
 
     def after_step(self, losses_now: Callable[[], dict[str, torch.Tensor]]) -> None:
         if self.before:
             with torch.no_grad():
-                self._update_logits(self.before, losses_now())
+                self._update_logits(self.before, self.global_losses(losses_now()))
             self.before = {}

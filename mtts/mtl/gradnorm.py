@@ -6,13 +6,18 @@ the weights follow ∇_λ Σ |G_i − mean(G) · r_i^α| and are renormalised to
 number of tasks that reach h. Tasks whose loss does not reach h keep w = 1, i.e. their
 static weight: a detached duration predictor, and g2p, which reaches the encoder through
 the character pass h_chars, where its gradient norm measures another tensor than the
-others' and cannot be balanced against them."""
+others' and cannot be balanced against them.
+
+Under several processes G_i is the norm over the global batch, sqrt of the sum of every
+process's squared norm at its share of h, and the loss ratios are the global losses', so w
+gets the same gradient everywhere."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 
+from mtts import distributed
 from mtts.mtl.base import WeightingMethod
 
 
@@ -33,18 +38,21 @@ class GradNorm(WeightingMethod):
             for k in balanced:   # the others never get a gradient: left out, they stay at 1
                 self.w[k].mul_(len(balanced) / total_w)
         tasks = [k for k in losses if self.route(k) == "h"]
+        glob = self.global_losses(losses)
         for k in tasks:
             i = self.names.index(k)
             if self.initial[i] == 0:
-                self.initial[i] = losses[k].detach()
-        # per-task gradient norms at h, differentiable in w
+                self.initial[i] = glob[k]
+        # per-task gradient norms at h over the global batch (one all-reduce), differentiable in w
         norms = []
-        for k in tasks:
-            g = torch.autograd.grad(losses[k], shared["h"], retain_graph=True)[0]
-            norms.append(self.w[k] * self.static[k] * g.norm())
+        if tasks:
+            sq = torch.stack([torch.autograd.grad(losses[k], shared["h"], retain_graph=True)[0].float().pow(2).sum()
+                              for k in tasks])
+            g_norms = distributed.all_sum(sq).sqrt()
+            norms = [self.w[k] * self.static[k] * g_norms[j] for j, k in enumerate(tasks)]
         if norms:
             norms_t = torch.stack(norms)
-            ratio = torch.stack([losses[k].detach() / self.initial[self.names.index(k)] for k in tasks])
+            ratio = torch.stack([glob[k] / self.initial[self.names.index(k)] for k in tasks])
             target = (norms_t.mean() * (ratio / ratio.mean()) ** self.alpha).detach()
             gn_loss = (norms_t - target).abs().sum()
             w_grads = torch.autograd.grad(gn_loss, [self.w[k] for k in tasks])

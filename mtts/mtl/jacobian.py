@@ -5,13 +5,19 @@ A task reaches the shared transformer through the phoneme encoding h or the char
 pass h_chars (g2p); both are features of one `mtl_backward`, so every such task is a row
 of the Jacobian over the parameters behind them. A task whose loss never reaches the
 encoder (a detached head) is backpropagated apart, with its static weight: its Jacobian
-row would be zero and stall MGDA-like methods."""
+row would be zero and stall MGDA-like methods.
+
+Under several processes each one's Jacobian is of its share of the global batch's losses;
+they are summed (one all-reduce) before the aggregator sees them, so every process
+aggregates the global batch's Jacobian into the same update of the shared parameters,
+which are then left out of the trainer's gradient sum (`reduced`)."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
 
+from mtts import distributed
 from mtts.mtl.base import WeightingMethod
 
 
@@ -37,6 +43,7 @@ class JacobianMethod(WeightingMethod):
 
     def backward(self, losses: dict[str, torch.Tensor], shared: dict[str, torch.Tensor]) -> dict[str, float]:
         from torchjd.autojac import jac_to_grad, mtl_backward
+        self.reduced = []
         route = {k: self.route(k) for k in losses}
         private = [k for k in losses if route[k] is None]
         tasks = [k for k in losses if route[k] is not None]
@@ -58,6 +65,15 @@ class JacobianMethod(WeightingMethod):
         # each task's backward must leave the graph in place for the next
         mtl_backward([self.static[k] * losses[k] for k in tasks], features=features, shared_params=params,
                      retain_graph=True)
+        if distributed.world() > 1:
+            jacs = [p.jac for p in params if getattr(p, "jac", None) is not None]
+            flat = distributed.all_sum(torch.cat([j.reshape(j.shape[0], -1) for j in jacs], dim=1))
+            i = 0
+            for j in jacs:
+                n = j[0].numel()
+                j.copy_(flat[:, i:i + n].view_as(j))
+                i += n
+            self.reduced = [p for p in params if getattr(p, "jac", None) is not None]
         w = jac_to_grad(params, self._agg[key])
         if w is not None:
             weights.update({k: float(w[i]) for i, k in enumerate(tasks)})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import torch
 
+from mtts import distributed
 from mtts.mtl.base import WeightingMethod
 
 
@@ -13,5 +14,7 @@ class RandomLossWeighting(WeightingMethod):
 
     def backward(self, losses: dict[str, torch.Tensor], shared: dict[str, torch.Tensor]) -> dict[str, float]:
         names = list(losses)
-        lam = len(names) * torch.softmax(torch.randn(len(names)), dim=0)  # uses the seeded torch RNG
+        # the seeded torch RNG; rank 0's draw under several processes, whose RNGs differ (dropout)
+        z = torch.randn(len(names)).to(losses[names[0]].device)   # nccl broadcasts GPU tensors only
+        lam = len(names) * torch.softmax(distributed.from_main(z), dim=0)
         return self.weighted_sum(losses, {k: self.static[k] * float(lam[i]) for i, k in enumerate(names)})

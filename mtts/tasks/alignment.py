@@ -19,13 +19,13 @@ from torch import nn
 
 from mtts.config import ModelConfig
 from mtts.precision import full_precision
-from mtts.tasks.base import Context, Dims, Task, masked_mean, with_speaker
+from mtts.tasks.base import Context, Dims, Task, masked_mean, utterance_mean, with_speaker
 
 
 def beta_binomial_log_prior(text_lens: torch.Tensor, feats_lens: torch.Tensor, N: int, T: int,
                             scaling: float = 1.0) -> torch.Tensor:
     """log P(token k | frame j) of a beta-binomial centred on the diagonal, (B, N, T)."""
-    out = torch.full((len(text_lens), N, T), -1e4)
+    out = torch.full((len(text_lens), N, T), -1e4)   # on the CPU: per-utterance loops of small ops
     for b, (n, t) in enumerate(zip(text_lens.tolist(), feats_lens.tolist())):
         k = torch.arange(n, dtype=torch.float64)[:, None]           # (n, 1)
         j = torch.arange(1, t + 1, dtype=torch.float64)[None, :]    # (1, t)
@@ -48,10 +48,10 @@ def forward_sum_loss(log_attn: torch.Tensor, text_lens: torch.Tensor, feats_lens
     B, N, T = log_attn.shape
     scores = F.pad(log_attn.transpose(1, 2), (1, 0), value=blank_logprob)  # (B, T, N+1)
     logp = F.log_softmax(scores, dim=-1).transpose(0, 1)                   # (T, B, N+1)
-    targets = torch.arange(1, N + 1)[None].expand(B, N)
+    targets = torch.arange(1, N + 1, device=logp.device)[None].expand(B, N)
     loss = F.ctc_loss(logp, targets, feats_lens, text_lens, blank=0, reduction="none",
                       zero_infinity=True)
-    return (loss / text_lens.clamp(min=1)).mean()
+    return utterance_mean(loss / text_lens.clamp(min=1))
 
 
 class AlignmentTask(Task):

@@ -9,6 +9,8 @@ model's own steps or an earlier task).
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -98,13 +100,41 @@ def with_speaker(h: torch.Tensor, ctx: Context) -> torch.Tensor:
     return (h + ctx.speaker[:, None, :]).masked_fill(~ctx.text_mask[..., None], 0.0)
 
 
+# How a loss's denominator (frames, tokens, utterances) is counted: None, over this batch.
+# Several training processes each hold a share of one global batch; the trainer then sets a
+# function that returns the count over the whole global batch, so each process's loss is its
+# share's sum over the global count, the shares' losses add up to the global batch's mean and
+# their summed gradients are its gradient, whatever the number of processes.
+_denominator: Callable[[torch.Tensor], torch.Tensor] | None = None
+
+
+@contextlib.contextmanager
+def global_denominators(count: Callable[[torch.Tensor], torch.Tensor]) -> Iterator[None]:
+    """Within this block, loss denominators are `count(local count)` (mtts.train sets it)."""
+    global _denominator
+    old, _denominator = _denominator, count
+    try:
+        yield
+    finally:
+        _denominator = old
+
+
+def denominator(count: torch.Tensor) -> torch.Tensor:
+    return count if _denominator is None else _denominator(count)
+
+
 def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Mean of x over positions where mask (broadcast to x) is True."""
     mask = mask.to(x.dtype)
     while mask.dim() < x.dim():
         mask = mask.unsqueeze(-1)
     mask = mask.expand_as(x)
-    return (x * mask).sum() / mask.sum().clamp(min=1.0)
+    return (x * mask).sum() / denominator(mask.sum()).clamp(min=1.0)
+
+
+def utterance_mean(x: torch.Tensor) -> torch.Tensor:
+    """Mean of per-utterance values (B,) over the batch's utterances."""
+    return x.sum() / denominator(torch.tensor(float(x.shape[0]), device=x.device)).clamp(min=1.0)
 
 
 def phoneme_average(frames: torch.Tensor, durations: torch.Tensor, weights: torch.Tensor | None = None

@@ -15,7 +15,7 @@ from torch import nn
 
 from mtts.config import ModelConfig
 from mtts.errors import MttsError
-from mtts.tasks.base import Context, Dims, Task
+from mtts.tasks.base import Context, Dims, Task, utterance_mean
 
 
 def edit_distance(a: list[int], b: list[int]) -> int:
@@ -58,7 +58,7 @@ class G2PTask(Task):
     def loss(self, pred: dict, batch: dict, ctx: Context) -> torch.Tensor:
         loss = F.ctc_loss(pred["log_probs"].transpose(0, 1), batch["phones"], pred["lens"], batch["phones_lens"],
                           blank=0, reduction="none", zero_infinity=True)
-        return (loss / batch["phones_lens"].clamp(min=1)).mean()
+        return utterance_mean(loss / batch["phones_lens"].clamp(min=1))
 
     @staticmethod
     def greedy(log_probs: torch.Tensor, lens: torch.Tensor) -> list[list[int]]:

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mtts.config import ModelConfig
-from mtts.tasks.base import Context, Dims, Task
+from mtts.tasks.base import Context, Dims, Task, utterance_mean
 from mtts.tasks.g2p import G2PTask
 
 
@@ -47,7 +47,7 @@ class RecognitionTask(Task):
     def loss(self, pred: dict, batch: dict, ctx: Context) -> torch.Tensor:
         loss = F.ctc_loss(pred["log_probs"].transpose(0, 1), batch["text"], pred["lens"], batch["text_lens"],
                           blank=0, reduction="none", zero_infinity=True)
-        return (loss / batch["text_lens"].clamp(min=1)).mean()
+        return utterance_mean(loss / batch["text_lens"].clamp(min=1))
 
     @torch.no_grad()
     def metrics(self, pred: dict, batch: dict, ctx: Context) -> dict[str, float]:

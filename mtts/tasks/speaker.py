@@ -21,7 +21,7 @@ from torch import nn
 
 from mtts.config import ModelConfig
 from mtts.errors import MttsError
-from mtts.tasks.base import Context, Dims, Task
+from mtts.tasks.base import Context, Dims, Task, utterance_mean
 
 
 class GradientReversal(torch.autograd.Function):
@@ -90,7 +90,8 @@ class SpeakerTask(Task):
         return {"logits": self.head(x, ctx.frames_mask)}
 
     def loss(self, pred: dict, batch: dict, ctx: Context) -> torch.Tensor:
-        return F.cross_entropy(pred["logits"].float(), batch["speaker"])
+        # per utterance, then over the global batch's utterances (several training processes)
+        return utterance_mean(F.cross_entropy(pred["logits"].float(), batch["speaker"], reduction="none"))
 
     @torch.no_grad()
     def metrics(self, pred: dict, batch: dict, ctx: Context) -> dict[str, float]:
@@ -117,7 +118,8 @@ class SpeakerAdversarialTask(Task):
         return {"logits": self.head(reverse_gradient(ctx.h, self.scale), ctx.text_mask)}
 
     def loss(self, pred: dict, batch: dict, ctx: Context) -> torch.Tensor:
-        return F.cross_entropy(pred["logits"].float(), batch["speaker"])
+        # per utterance, then over the global batch's utterances (several training processes)
+        return utterance_mean(F.cross_entropy(pred["logits"].float(), batch["speaker"], reduction="none"))
 
     @torch.no_grad()
     def metrics(self, pred: dict, batch: dict, ctx: Context) -> dict[str, float]:

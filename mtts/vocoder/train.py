@@ -16,6 +16,7 @@ losses leave (docs/vocoder.md has what it gave here).
 from __future__ import annotations
 
 import math
+import os
 import random
 import time
 from pathlib import Path
@@ -25,7 +26,7 @@ import torch
 import torch.nn.functional as F
 import yaml
 
-from mtts import checkpoint
+from mtts import checkpoint, distributed
 from mtts.config import load_yaml_config
 from mtts.console import console, progress
 from mtts.data.datadir import read_table
@@ -236,7 +237,9 @@ def adversarial_step(disc: Discriminators, opt_d, y: torch.Tensor, y_hat: torch.
 def dev_loss(voc: Vocoder, loss_fn: SpectralLoss, pairs) -> dict[str, float]:
     voc.eval()
     sums: dict[str, float] = {}
+    device = next(voc.parameters()).device
     for mel, y in pairs:
+        mel, y = mel.to(device), y.to(device)
         log_mag, phase = voc.spectrum(mel[None])
         out = loss_fn(voc.waveform(log_mag, phase), y[None], phase)
         for k, v in out.items():
@@ -246,7 +249,12 @@ def dev_loss(voc: Vocoder, loss_fn: SpectralLoss, pairs) -> dict[str, float]:
 
 
 def train_vocoder(cfg: VocoderConfig, data_dir: Path, dump_dir: Path, exp_dir: Path, resume: bool = False,
-                  max_utts: int = 0) -> dict:
+                  max_utts: int = 0, device: str = "cpu") -> dict:
+    """device: cpu, cuda or auto (one device: the vocoder trains in one process)."""
+    if distributed.launched() and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise MttsError("train-vocoder trains in one process; several processes (torchrun) are for "
+                        "`mtts train` only (docs/scaling.md)")
+    where = distributed.resolve_device(device)
     # first: Run locks EXP (EXP/.lock) before anything is read, so a second run stops at once
     run = Run(exp_dir, cfg.max_steps, cfg.max_minutes, cfg.keep_checkpoints)
     params = FeatureParams.from_dict(read_json(dump_dir / "feature_params.json"))
@@ -269,7 +277,8 @@ def train_vocoder(cfg: VocoderConfig, data_dir: Path, dump_dir: Path, exp_dir: P
         if not same_dump(init.feature_params, init.stats, params, stats_d):
             raise MttsError(f"init {cfg.init}: trained on other features or mel statistics than {dump_dir}")
         voc.load_state_dict(init.weights)
-    loss_fn = SpectralLoss(params, cfg.mel_weight)
+    voc.to(where)
+    loss_fn = SpectralLoss(params, cfg.mel_weight).to(where)
     opt = torch.optim.AdamW(voc.parameters(), lr=cfg.lr, betas=(0.8, 0.99), weight_decay=0.01)
     warm, total = max(1, cfg.warmup_steps), max(1, cfg.max_steps)
 
@@ -278,7 +287,7 @@ def train_vocoder(cfg: VocoderConfig, data_dir: Path, dump_dir: Path, exp_dir: P
         return float(min((s + 1) / warm, 0.5 * (1 + np.cos(np.pi * min(1.0, max(0, s - warm) / max(1, total - warm))))
                          * 0.95 + 0.05))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor)
-    disc = Discriminators(disc_names(cfg), cfg.disc_channels) if disc_names(cfg) else None
+    disc = Discriminators(disc_names(cfg), cfg.disc_channels).to(where) if disc_names(cfg) else None
     # the discriminators follow the generator's learning rate times disc_lr_scale (set every step)
     opt_d = torch.optim.AdamW(disc.parameters(), lr=cfg.lr, betas=(0.8, 0.99), weight_decay=0.01) \
         if disc is not None else None
@@ -293,12 +302,15 @@ def train_vocoder(cfg: VocoderConfig, data_dir: Path, dump_dir: Path, exp_dir: P
             opt_d.load_state_dict(ck["disc_optimizer"])
         rng.setstate(nested_tuples(ck["rng"]["python"]))
         torch.set_rng_state(ck["rng"]["torch"])
+        if "cuda" in ck["rng"] and where.type == "cuda":
+            torch.cuda.set_rng_state(ck["rng"]["cuda"])
     write_text(exp_dir / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
 
     def save() -> Path:
         return run.save({"kind": "vocoder", "model": voc.state_dict(), "optimizer": opt.state_dict(),
                          "scheduler": sched.state_dict(),
-                         "rng": {"python": rng.getstate(), "torch": torch.get_rng_state()},
+                         "rng": {"python": rng.getstate(), "torch": torch.get_rng_state(),
+                                 **({"cuda": torch.cuda.get_rng_state()} if where.type == "cuda" else {})},
                          "config": cfg.to_dict(), "feature_params": params.to_dict(), "stats": stats_d,
                          **({"disc": disc.state_dict(), "disc_optimizer": opt_d.state_dict()}
                             if disc is not None else {})})
@@ -313,7 +325,8 @@ def train_vocoder(cfg: VocoderConfig, data_dir: Path, dump_dir: Path, exp_dir: P
         while not run.done():
             t0 = time.time()
             mel, y = random_batch(train_pairs, cfg, params.hop_length, rng)
-            with autocast(cfg.precision):
+            mel, y = mel.to(where, non_blocking=True), y.to(where, non_blocking=True)
+            with autocast(cfg.precision, where.type):
                 log_mag, phase = voc.spectrum(mel)
                 y_hat = voc.waveform(log_mag, phase)
             out = loss_fn(y_hat, y, phase)
