@@ -281,14 +281,15 @@ def dump_cell(res: dict) -> str:
 
 
 def run_cell(cfg: Config, size: str, variant: str, seed: int, utts: list[str], minutes: float,
-             data_dir: Path, dump_dir: Path, run_dir: Path, score_utts: int, asr: bool, nj: int) -> dict:
-    """Train one cell (resuming a cut-short run), synthesise and score it."""
+             data_dir: Path, dump_dir: Path, run_dir: Path, score_utts: int, asr: bool, nj: int,
+             device: str = "cpu") -> dict:
+    """Train one cell (resuming a cut-short run) on `device`, synthesise and score it."""
     import torch
 
     from mtts.evaluate import evaluate_checkpoint
     from mtts.train import train
     resume = any((run_dir / "checkpoints").glob("step_*.pt"))
-    summary = train(cfg, data_dir, dump_dir, run_dir, resume=resume, utts=utts)
+    summary = train(cfg, data_dir, dump_dir, run_dir, resume=resume, utts=utts, device=device)
     if summary["stopped_by"] != "max_steps":   # interrupted: not a result; a rerun continues it
         raise MttsError(f"{run_dir} stopped by {summary['stopped_by']} at step {summary['step']} of "
                         f"{cfg.train.max_steps}: run the same `mtts ablate` again to continue")
@@ -302,7 +303,8 @@ def run_cell(cfg: Config, size: str, variant: str, seed: int, utts: list[str], m
                      "score_ids": _ids_hash(list(scores))},
             "minutes": summary["minutes"], **summarize_run(run_dir),
             "vocoder": ev.get("vocoder"), "date": datetime.date.today().isoformat(), "mtts": __version__,
-            "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {torch.get_num_threads()} torch threads",
+            "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {torch.get_num_threads()} torch threads"
+                       + (f", trained on {summary['device']}" if summary.get("device", "cpu") != "cpu" else ""),
             "scores": scores}
 
 
@@ -355,7 +357,8 @@ def ablate(config: Path | None, plan_path: Path, data_dir: Path, dump_dir: Path,
            results_dir: Path | None = None, report: Path | None = None, only: list[str] | None = None,
            sizes: list[str] | None = None, seeds: list[int] | None = None, job: tuple[int, int] = (0, 1),
            steps: int | None = None, score_utts: int | None = None, asr: bool = True, nj: int = 2,
-           report_only: bool = False, command: str = "mtts ablate", note: str | None = None) -> dict:
+           report_only: bool = False, command: str = "mtts ablate", note: str | None = None,
+           device: str = "cpu") -> dict:
     base = load_config(config)
     plan = load_plan(plan_path)
     steps = steps if steps is not None else plan.steps
@@ -381,6 +384,9 @@ def ablate(config: Path | None, plan_path: Path, data_dir: Path, dump_dir: Path,
         except ImportError:
             raise MttsError("WER/CER need pocketsphinx and jiwer: pip install -e '.[eval]' (or pass --no-asr, "
                             "for MCD and F0 only)") from None
+    if not report_only:   # a device that is not there, before anything else
+        from mtts.distributed import resolve_device
+        resolve_device(device)
     found = collect(results_dir, grid, hashes, steps)   # every result of the plan, checked before any training
     todo = [] if report_only else [c for c in mine if c not in found]
     if mine and not report_only:
@@ -405,7 +411,7 @@ def ablate(config: Path | None, plan_path: Path, data_dir: Path, dump_dir: Path,
         cfg = copy.deepcopy(configs[name])
         cfg.train.seed = seed
         res = run_cell(cfg, size, name, seed, *subsets[size], data_dir, dump_dir, exp_dir / size / name / f"seed{seed}",
-                       score_utts, asr, nj)
+                       score_utts, asr, nj, device)
         if res["data"]["score_ids"] != dev_ids:
             raise MttsError(f"{data_dir / 'dev'}: scored other sentences than its first {score_utts}")
         res["data"]["features"] = feats

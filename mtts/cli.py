@@ -179,6 +179,8 @@ def ablate(
     nj: int = typer.Option(2, help="Parallel jobs for scoring."),
     report_only: bool = typer.Option(False, help="Train nothing: rebuild the report from RESULTS."),
     note: Optional[str] = typer.Option(None, help="A paragraph for the report, e.g. how the cells were run."),
+    device: str = typer.Option("cpu", envvar="MTTS_DEVICE", help="Where each cell trains: cpu, cuda or auto "
+                                                                 "(scoring runs on the CPU)."),
 ):
     """Single- vs multi-task ablation at equal steps over paired seeds and data sizes, judged
     on free-running synthesis of dev sentences (WER, CER, MCD, log-F0 RMSE): paired bootstrap
@@ -208,7 +210,7 @@ def ablate(
     share = job_share(job, njobs, job_index, jobs)
     _print_json(run(config, plan, data_dir, dump_dir, exp_dir, results, report, split(only),
                     [size_label(x) for x in split(sizes) or []] or None, split(seeds, int), share,
-                    steps, score_utts, asr, nj, report_only, command, note))
+                    steps, score_utts, asr, nj, report_only, command, note, device))
 
 
 @app.command("train-vocoder")

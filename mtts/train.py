@@ -359,4 +359,4 @@ def _train(cfg: Config, data_dir: Path, dump_dir: Path, exp_dir: Path, resume: b
             save_ckpt()
     if tb is not None:
         tb.close()
-    return {**run.summary(), "epoch": mixer.cursors[CORPUS][0]}
+    return {**run.summary(), "epoch": mixer.cursors[CORPUS][0], "device": device.type}

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import yaml
 from typer.testing import CliRunner
 
@@ -280,6 +281,11 @@ def test_ablate_runs_in_pieces_and_rebuilds_the_report(prepared, tmp_path):
     assert res.exit_code == 1 and "--only names nope" in res.output
     res = invoke(*args, "--seeds", "99")
     assert res.exit_code == 1 and "--seeds names 99" in res.output
+    res = invoke(*args, "--only", "single", "--sizes", "full", "--device", "gpu")
+    assert res.exit_code == 1 and "--device must be one of" in res.output
+    if not torch.cuda.is_available():   # refused before any cell, not after the first
+        res = invoke(*args, "--device", "cuda")
+        assert res.exit_code == 1 and "sees no CUDA GPU" in res.output
     # results of other utterances are refused
     path = tmp_path / "results" / "full" / "pitch" / "seed1235.json"
     path.write_text(path.read_text().replace(pitch["data"]["train_ids"], "0" * 16))
