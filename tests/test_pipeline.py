@@ -490,3 +490,33 @@ def test_features_that_do_not_fit_in_memory_are_streamed(prepared, tmp_path):
            prepared / "data", "--dump-dir", prepared / "dump", "--exp-dir", tmp_path / "bad"],
           "data.load", "auto, memory, stream")
 
+
+
+def test_vocoder_training_streams_audio_that_does_not_fit_in_memory(prepared, tmp_path):
+    """load: stream reads each recording when a batch takes it: the same pairs and the same
+    training as with every recording in memory; auto streams over the memory budget."""
+    from mtts.data.dataset import Stats
+    from mtts.features.audio import FeatureParams
+    from mtts.vocoder.train import load_pairs
+    stats = Stats(json.loads((prepared / "dump" / "stats.json").read_text()))
+    params = FeatureParams.from_dict(json.loads((prepared / "dump" / "feature_params.json").read_text()))
+    split = prepared / "data" / "train"
+    memory = load_pairs(split, stats, params, load="memory")
+    streamed = load_pairs(split, stats, params, load="stream")
+    assert streamed.read is not None and memory.read is None and streamed.frames == memory.frames
+    assert load_pairs(split, stats, params, load="auto", memory_budget=0).read is not None
+    assert load_pairs(split, stats, params, load="auto", memory_budget=10 ** 12).read is None
+    for (m1, y1), (m2, y2) in zip(memory, streamed):
+        assert torch.equal(m1, m2) and torch.equal(y1, y2) and len(y1) == m1.shape[0] * params.hop_length
+    assert streamed.longer_than(10 ** 6).frames == [] and len(streamed[1:3]) == 2
+    runs = {}
+    for load in ("memory", "stream"):
+        (tmp_path / f"{load}.yaml").write_text(yaml.safe_dump({"dim": 32, "intermediate": 64, "layers": 2,
+                                                               "batch_size": 4, "log_every": 1, "load": load}))
+        mtts("train-vocoder", "-c", tmp_path / f"{load}.yaml", "--data-dir", prepared / "data", "--dump-dir",
+             prepared / "dump", "--exp-dir", tmp_path / load, "--max-steps", 3)
+        rows = [json.loads(l) for l in (tmp_path / load / "metrics.jsonl").read_text().splitlines()]
+        runs[load] = [{k: v for k, v in r.items() if k not in ("s_per_step", "elapsed_s")}
+                      for r in rows if r["split"] == "train"]
+    assert len(runs["memory"]) == 3 and "lr" in runs["memory"][0] and len(runs["memory"][0]) > 3
+    assert runs["memory"] == runs["stream"]

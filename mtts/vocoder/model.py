@@ -66,6 +66,10 @@ class VocoderConfig:
     # Acoustic model (checkpoint, best.safetensors or exp dir) whose teacher-forced mels replace the
     # recordings' mels as input: the vocoder learns the model's smoother texture ("GTA")
     gta_model: str = ""
+    # "memory": every recording and mel read once; "stream": read when a batch takes them (a
+    # corpus whose audio does not fit in memory); "auto": streams when the files exceed half the
+    # memory available at the start
+    load: str = "auto"
     # bounds checked by mtts.config (other numbers: finite, >= 0, at most 10^9)
     RANGES: ClassVar[dict] = {"seed": (0, 2 ** 32 - 1, False), "lr": (0, 1, True), "batch_size": (1, 4096, False),
                               "segment_frames": (1, 10 ** 5, False), "log_every": (1, 10 ** 9, False),

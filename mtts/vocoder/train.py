@@ -19,6 +19,7 @@ import math
 import os
 import random
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,7 @@ import torch.nn.functional as F
 import yaml
 
 from mtts import checkpoint, distributed
-from mtts.config import load_yaml_config
+from mtts.config import LOADS, load_yaml_config
 from mtts.console import console, progress
 from mtts.data.datadir import read_table
 from mtts.data.dataset import Stats, normalisation
@@ -51,6 +52,8 @@ RESOLUTIONS = ((512, 128, 512), (1024, 256, 1024), (2048, 512, 2048))
 def check_vocoder_config(cfg: VocoderConfig) -> None:
     if cfg.phase not in PHASE_MODES:
         raise MttsError(f"'phase' must be one of {', '.join(PHASE_MODES)}, got '{cfg.phase}'")
+    if cfg.load not in LOADS:
+        raise MttsError(f"'load' must be one of {', '.join(LOADS)}, got '{cfg.load}'")
     check_precision(cfg.precision, "'precision'")
     if not cfg.disc_lr_scale > 0:
         raise MttsError(f"'disc_lr_scale' must be > 0, got {cfg.disc_lr_scale}")
@@ -177,29 +180,66 @@ def teacher_forced_mels(model_path: Path, split_dir: Path, stats_d: dict, p: Fea
     return mels
 
 
+class Pairs(Sequence):
+    """(normalised mel (T, M), waveform (T * hop,)) per utterance. In memory, or, streamed,
+    read from disk each time one is taken (a corpus whose audio does not fit in memory: the
+    waveforms are about 0.3 GB per hour of speech at 22,050 Hz); `frames` without reading."""
+
+    def __init__(self, items: list, frames: list[int], read=None):
+        self.items, self.frames, self.read = items, frames, read
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return Pairs(self.items[i], self.frames[i], self.read)
+        return self.items[i] if self.read is None else self.read(self.items[i])
+
+    def longer_than(self, n: int) -> "Pairs":
+        keep = [k for k, f in enumerate(self.frames) if f > n]
+        return Pairs([self.items[k] for k in keep], [self.frames[k] for k in keep], self.read)
+
+
+def _pair(mel: torch.Tensor, wav: Path, p: FeatureParams) -> tuple[torch.Tensor, torch.Tensor]:
+    y = torch.from_numpy(load_audio(wav, p.sample_rate))
+    n = mel.shape[0] * p.hop_length
+    return mel, F.pad(y, (0, max(0, n - len(y))))[:n]   # frame t <-> samples [t*hop, (t+1)*hop)
+
+
 def load_pairs(split_dir: Path, stats: Stats, p: FeatureParams, max_utts: int = 0,
-               mels: dict[str, torch.Tensor] | None = None) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """(normalised mel (T, M), waveform (T * hop,)) per utterance, in memory; `mels` replaces
-    the recordings' mels (teacher-forced ones)."""
+               mels: dict[str, torch.Tensor] | None = None, load: str = "memory",
+               memory_budget: int | None = None) -> Pairs:
+    """A split's (mel, waveform) pairs; `mels` replaces the recordings' mels (teacher-forced
+    ones, already in memory). load: "memory", "stream", or "auto": streams when the audio and
+    feature files add up to more than `memory_budget` bytes (default: half of the memory
+    available now; 16-bit audio counts twice, as float32)."""
+    from mtts.data.dataset import available_memory, npz_frames
     wavs, feats = read_table(split_dir / "wav.scp"), read_table(split_dir / "feats.scp")
     ids = sorted(set(wavs) & set(feats) & (set(mels) if mels is not None else set(feats)))[: max_utts or None]
     if not ids:
         raise MttsError(f"{split_dir}: no utterances with both audio and features; run `mtts prepare`")
+    if load == "auto":
+        size = sum(2 * Path(wavs[i]).stat().st_size + Path(feats[i]).stat().st_size for i in ids)
+        load = "stream" if size > (memory_budget if memory_budget is not None else available_memory() // 2) \
+            else "memory"
+
+    def mel_of(i: str) -> torch.Tensor:
+        if mels is not None:
+            return mels[i]
+        with np.load(feats[i]) as z:
+            return stats.norm_mel(torch.from_numpy(z["mel"]))
+
+    if load == "stream":
+        frames = [mels[i].shape[0] if mels is not None else npz_frames(Path(feats[i])) for i in ids]
+        return Pairs(ids, frames, lambda i: _pair(mel_of(i), Path(wavs[i]), p))
     pairs = []
     with progress() as prog:
         task = prog.add_task(f"load {split_dir.name}", total=len(ids))
         for i in ids:
-            if mels is not None:
-                mel = mels[i]
-            else:
-                with np.load(feats[i]) as z:
-                    mel = stats.norm_mel(torch.from_numpy(z["mel"]))
-            y = torch.from_numpy(load_audio(Path(wavs[i]), p.sample_rate))
-            n = mel.shape[0] * p.hop_length
-            y = F.pad(y, (0, max(0, n - len(y))))[:n]   # frame t <-> samples [t*hop, (t+1)*hop)
-            pairs.append((mel, y))
+            pairs.append(_pair(mel_of(i), Path(wavs[i]), p))
             prog.advance(task)
-    return pairs
+    return Pairs(pairs, [m.shape[0] for m, _ in pairs])
 
 
 def random_batch(usable, cfg: VocoderConfig, hop: int, rng: random.Random) -> tuple[torch.Tensor, torch.Tensor]:
@@ -265,11 +305,11 @@ def train_vocoder(cfg: VocoderConfig, data_dir: Path, dump_dir: Path, exp_dir: P
     seed_everything(cfg.seed)
     gta = (lambda split: teacher_forced_mels(Path(cfg.gta_model), data_dir / split, stats_d, params)) \
         if cfg.gta_model else (lambda split: None)
-    train_pairs = load_pairs(data_dir / "train", stats, params, max_utts, gta("train"))
-    train_pairs = [pr for pr in train_pairs if pr[0].shape[0] > cfg.segment_frames]
+    train_pairs = load_pairs(data_dir / "train", stats, params, max_utts, gta("train"), cfg.load)
+    train_pairs = train_pairs.longer_than(cfg.segment_frames)
     if not train_pairs:
         raise MttsError(f"no training utterance is longer than segment_frames={cfg.segment_frames}")
-    dev_pairs = load_pairs(data_dir / "dev", stats, params, 10, gta("dev")) \
+    dev_pairs = load_pairs(data_dir / "dev", stats, params, 10, gta("dev"), cfg.load) \
         if (data_dir / "dev" / "wav.scp").is_file() else []
     voc = Vocoder(cfg, params.n_mels, params.n_fft, params.hop_length, params.win_length)
     if cfg.init:
