@@ -311,3 +311,17 @@ def test_explain_names_the_class_of_each_span():
 def test_signs_that_are_not_spoken_go_before_the_rules_read(text, spoken):
     """A sign read as nothing must not leave text that reads otherwise a second time."""
     assert normalize(text) == spoken and normalize(spoken) == spoken
+
+
+@pytest.mark.parametrize("text,spoken", [
+    ("See section 3.2.1.", "See section three point two point one."),
+    ("version 2.0.1", "version two point zero point one"),
+    ("ping 192.168.0.1", "ping one hundred ninety two dot one hundred sixty eight dot zero dot one"),
+    ("1.000.000 people", "one million people"),
+    ("a 50-50 chance", "a fifty fifty chance"),
+    ("pages 50-60", "pages fifty to sixty"),
+    ("a $5-million deal", "a five million dollar deal"),
+    ("it cost $5 million", "it cost five million dollars"),
+])
+def test_dotted_numbers_even_splits_and_hyphened_money(text, spoken):
+    assert normalize(text) == spoken

@@ -41,7 +41,7 @@ RULES: tuple[Rule, ...] = (
     times.CLOCK, times.DOTTED, times.HOUR,
     money.BEFORE, money.AFTER,
     measures.FEET_INCHES, measures.MEASURE, measures.PER, measures.RATIO, measures.PER_WORD,
-    cardinal.FRACTION, cardinal.ORDINAL, cardinal.PLURAL, cardinal.RATIO, cardinal.TIMES,
+    cardinal.DOTTED, cardinal.FRACTION, cardinal.ORDINAL, cardinal.PLURAL, cardinal.RATIO, cardinal.TIMES,
     cardinal.CARDINAL, cardinal.AFTER_LETTER,
     cardinal.DIGITS,
     roman.ROMAN, abbreviations.ABBREVIATION, letters.DOTTED, letters.CAPS,

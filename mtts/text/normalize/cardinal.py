@@ -46,6 +46,20 @@ def _plural(m: re.Match, t: Text) -> str:
     return plural(number(m.group(1)))
 
 
+# ---- numbers of three or more dotted parts: "section 3.2.1", "version 2.0.1", "192.168.0.1"
+_DOTTED = re.compile(rf"{_FREE}([0-9]+(?:\.[0-9]+){{2,}})(?![0-9]|\.[0-9])")
+
+
+def _dotted(m: re.Match, t: Text) -> tuple[str, str]:
+    parts = m.group(1).split(".")
+    if len(parts) == 4 and all(int(p) <= 255 and (p == "0" or p[0] != "0") for p in parts):
+        return " dot ".join(cardinal(int(p)) for p in parts), "ELECTRONIC"   # an IPv4 address
+    if 1 <= len(parts[0]) <= 3 and parts[0][0] != "0" and all(len(p) == 3 for p in parts[1:]):
+        return cardinal(int("".join(parts))), "CARDINAL"   # thousands grouped with dots: "1.000.000"
+    return " point ".join(digits(p) if len(p) > 1 and p[0] == "0" else cardinal(int(p)) for p in parts), \
+        "CARDINAL"
+
+
 # ---- cardinals, decimals, years, codes
 # groups of three after a space are one number ("10 000"): a group like "000" is no number alone
 _CARDINAL = re.compile(rf"{_FREE}(-)?([0-9]{{1,3}}(?: [0-9]{{3}})+(?![0-9.,])|{NUM})(?![0-9])")
@@ -119,6 +133,7 @@ FRACTION = Rule("FRACTION", _FRACTION, _fraction, "/", numbers("/| [0-9]+/", "-"
 PLURAL = Rule("CARDINAL", _PLURAL, _plural, "digit", numbers("'?s"))
 RATIO = Rule("CARDINAL", _RATIO, _ratio, ":", numbers(":"))
 TIMES = Rule("CARDINAL", _TIMES, _times, "x", numbers("x"))
+DOTTED = Rule("CARDINAL", _DOTTED, _dotted, ".", numbers())
 CARDINAL = Rule("CARDINAL", _CARDINAL, _cardinal, "digit", numbers(lead="-."))
 AFTER_LETTER = Rule("CARDINAL", _AFTER_LETTER, _after_letter, "digit", re.compile("(?<=[A-Za-z])[0-9]"))
 DIGITS = Rule("DIGITS", _ANY_DIGITS, _digits, "digit")

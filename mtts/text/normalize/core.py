@@ -231,6 +231,8 @@ def _gap(s: str, a: int, b: int, prev: Span | None, nxt: Span | None, spans: lis
     """The text between two spans (or an end), with its dashes read."""
     gap = s[a:b]
     if prev and nxt and prev.cls in NUMERIC and nxt.cls in NUMERIC and _RANGE_DASH.fullmatch(gap):
+        if prev.text == nxt.text and gap == "-":
+            return " "            # "a 50-50 chance": a split, not a range
         spans.append(Span(a, b, gap, "RANGE", "to"))
         return " to "
     if gap == "-" and (prev or nxt) and a > 0 and b < len(s):

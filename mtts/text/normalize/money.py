@@ -62,7 +62,7 @@ def _alternation(keys) -> str:
 _SYM = _alternation(SYMBOLS)
 _CODE = _alternation(k for k in CURRENCIES if k.isalpha())
 _SCALE = r"(?:[Tt]housand|[Mm]illion|[Bb]illion|[Tt]rillion|[MmBb]ln|[Tt]rn|[MmBbTt]n|[kKmMbBtT])(?![A-Za-z])"
-_AMOUNT = (rf"(?P<a>{NUM})(?: ?(?:-|–|to) ?(?P<sym2>{_SYM})?(?P<b>{NUM}))?(?: ?(?P<scale>{_SCALE}))?")
+_AMOUNT = (rf"(?P<a>{NUM})(?: ?(?:-|–|to) ?(?P<sym2>{_SYM})?(?P<b>{NUM}))?(?:(?P<sep> |-)?(?P<scale>{_SCALE}))?")
 # symbol or code first: "$5", "-$5", "US$ 30", "USD 100", "Rs. 500"
 _BEFORE = re.compile(rf"(?<![0-9A-Za-z])(?P<neg>-)?(?:(?P<sym>{_SYM})|(?P<code>{_CODE})) ?{_AMOUNT}(?![0-9])")
 # amount first: "5$", "5 €", "100 USD", "5,50 €" (a decimal comma before a symbol)
@@ -97,7 +97,9 @@ def _read(m: re.Match, t: Text) -> str:
     many = CURRENCIES[code][1]
     if scale:
         head = f"{number(a)} to " if b else ""
-        return f"{sign}{head}{number(b or a)} {_SCALE_WORDS[scale.lower()]} {many}"
+        # hyphened, the amount describes a noun: "a $5-million deal", "five million dollar deal"
+        unit = CURRENCIES[code][0] if m.group("sep") == "-" else many
+        return f"{sign}{head}{number(b or a)} {_SCALE_WORDS[scale.lower()]} {unit}"
     if b:
         # "$10-$15": each amount is said with its currency
         head = amount(a, code) if m.group("sym2") else number(a)
