@@ -325,3 +325,13 @@ def test_signs_that_are_not_spoken_go_before_the_rules_read(text, spoken):
 ])
 def test_dotted_numbers_even_splits_and_hyphened_money(text, spoken):
     assert normalize(text) == spoken
+
+
+@pytest.mark.parametrize("text,spoken", [
+    ("Call 020 7946 0958.", "Call o two o, seven nine four six, o nine five eight."),
+    ("(0161) 496 0000", "o one six one, four nine six, o o o o"),
+    ("zip 02139", "zip o two one three nine"),
+    ("scores 05 10", "scores o five ten"),
+])
+def test_national_telephone_numbers_with_a_trunk_zero(text, spoken):
+    assert normalize(text) == spoken
