@@ -261,7 +261,8 @@ def evaluate(
     text_file: Optional[Path] = typer.Option(None, help="Score sentences of a text list (ID|text) instead "
                                                        "of a split: asr, dnsmos and speed only."),
     metrics: str = typer.Option("tasks", help="Comma-separated groups: tasks, acoustic, asr, dnsmos, speed, "
-                                              "or all. Only tasks is fast: the others synthesise every sentence."),
+                                              "similarity (speaker, resemblyzer), or all. Only tasks is fast: "
+                                              "the others synthesise every sentence."),
     references: bool = typer.Option(False, help="Also score the recordings and their Griffin-Lim resynthesis; "
                                                 "WER/CER are then also given as multiples of the recordings'."),
     teacher: Optional[Path] = typer.Option(None, help="The teacher's readings of the same sentences (DIR/wavs/ID.wav "
@@ -275,7 +276,8 @@ def evaluate(
                                                               "other than the default, results go to "
                                                               "EXP/eval/SPLIT[_VOCODER]_pfSTRENGTH/."),
 ):
-    """Score checkpoints: per-task metrics, MCD, F0, WER/CER, DNSMOS, speed; JSON, table, plots, report."""
+    """Score checkpoints: per-task metrics, MCD, F0, WER/CER, DNSMOS, speed, speaker similarity; JSON, table,
+    plots, report."""
     from mtts import checkpoint
     from mtts.evaluate import evaluate as run, parse_groups
     groups = parse_groups(metrics)
