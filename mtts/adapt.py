@@ -18,6 +18,10 @@ afresh, so the run's own train.lr, warm-up and max_steps are the fine-tuning's.
   single-speaker source gives every new speaker a zero row, so each starts as the source's one
   voice. New data with one speaker has no table: a single-speaker source then keeps every
   weight; a multi-speaker source's table is dropped and the decoder adapts to the new voice.
+- The run normalises mels, pitch and energy with the source's statistics, not the new dump's:
+  the decoder keeps its output space, and the source's neural vocoder, which reads normalised
+  mels, still fits the adapted model (select-best --vocoder). EXP/init.json keeps them, so a
+  resumed run uses them too.
 - train.freeze names module prefixes (encoder, tasks.duration, speaker_embed, ...): their
   parameters get no gradient and never change.
 
@@ -37,6 +41,7 @@ from mtts.config import Config
 from mtts.console import console
 from mtts.errors import MttsError
 from mtts.features.audio import FeatureParams
+from mtts.io import read_json
 from mtts.model import MultiTaskModel
 from mtts.mtl import METHODS
 from mtts.mtl.jacobian import JacobianMethod
@@ -164,6 +169,19 @@ def source(cfg: Config, run: Run, tokens: TokenTable, chars: TokenTable | None,
     return cfg.train.init_from, pkg
 
 
+def statistics(exp_dir: Path, src: tuple[str, Package] | None, stats: dict) -> dict:
+    """The normalisation statistics a run trains with: the source's for an adaptation (kept in
+    EXP/init.json for its resumption), else the dump's."""
+    if src is not None:
+        return src[1].stats
+    init = exp_dir / "init.json"
+    if init.is_file():
+        saved = read_json(init).get("stats")
+        if isinstance(saved, dict):
+            return saved
+    return stats
+
+
 def start(cfg: Config, run: Run, model: MultiTaskModel, src: tuple[str, Package] | None,
           speakers: dict[str, int] | None) -> dict | None:
     """Before the optimiser is built: train.freeze, then the source's weights (`source`).
@@ -180,7 +198,7 @@ def start(cfg: Config, run: Run, model: MultiTaskModel, src: tuple[str, Package]
         note = f"; {frozen / 1e6:.2f} M parameters frozen" if frozen else ""
         console.print(f"initialised from {where} (step {pkg.step}): {report['copied']} tensors copied, "
                       f"{len(report['initialised'])} new{note}")
-    return {"init_from": where, "frozen": cfg.train.freeze, "frozen_parameters": frozen, **report}
+    return {"init_from": where, "frozen": cfg.train.freeze, "frozen_parameters": frozen, **report, "stats": pkg.stats}
 
 
 def check_resumed(cfg: Config, ck: dict, where: Path) -> None:

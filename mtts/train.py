@@ -197,6 +197,8 @@ def _train(cfg: Config, data_dir: Path, dump_dir: Path, exp_dir: Path, resume: b
     chars = TokenTable.load(dump_dir / "chars.txt") if "g2p" in cfg.tasks or by_chars else None
     speakers = read_spk2id(data_dir / "train")   # None: one speaker, no speaker table
     source = adapt.source(cfg, run, tokens, chars, params)   # --init-from: checked before any data is read
+    stats_d = adapt.statistics(exp_dir, source, stats_d)   # an adaptation normalises as its source did
+    stats = Stats(stats_d)
     train_set = TTSDataset(data_dir / "train", tokens, stats, max_utts, chars, cfg.data.input, utts, cfg.data.load,
                            speakers=speakers)
     dev_set = (TTSDataset(data_dir / "dev", tokens, stats, 0, chars, cfg.data.input, load=cfg.data.load,

@@ -67,10 +67,15 @@ def work(two_voice_corpus, tmp_path_factory) -> Path:
             if f.is_file():
                 f.write_text(f.read_text().replace(" bob", " carol").replace("bob ", "carol "))
     assert read_spk2id(w / "data_new" / "train") == {"alice": 0, "carol": 1}
+    # the new voice's own statistics, which an adaptation does not use: it keeps its source's
+    shutil.copytree(w / "dump", w / "dump_new")
+    stats = json.loads((w / "dump" / "stats.json").read_text())
+    (w / "dump_new" / "stats.json").write_text(json.dumps({**stats, "mel_mean": [m + 1.0 for m in stats["mel_mean"]],
+                                                           "pitch_mean": stats["pitch_mean"] * 1.5}))
     return w
 
 
-def adapt_run(work: Path, exp: Path, *extra, dump: str = "dump", **train) -> list:
+def adapt_run(work: Path, exp: Path, *extra, dump: str = "dump_new", **train) -> list:
     return ["train", "-c", config(exp.parent / f"{exp.name}.yaml", **train), "--data-dir", work / "data_new",
             "--dump-dir", work / dump, "--exp-dir", exp, *extra]
 
@@ -84,6 +89,7 @@ def test_weights_are_copied_and_the_speaker_table_mapped_by_name(work, tmp_path)
     assert "initialised from" in out
     ck = checkpoint.load(checkpoint.resolve(exp, ""))
     assert ck["step"] == 0 and ck["speakers"] == {"alice": 0, "carol": 1}
+    assert ck["stats"] == src.stats != json.loads((work / "dump_new" / "stats.json").read_text())
     table = src.weights["speaker_embed.weight"]
     for name, value in src.weights.items():
         if name != "speaker_embed.weight":
@@ -116,6 +122,7 @@ def test_frozen_modules_do_not_change_the_rest_trains_and_resume_continues(work,
     mtts(*adapt_run(work, exp, "--resume", max_steps=5, ckpt_every=5, freeze=freeze))
     ck = checkpoint.load(checkpoint.resolve(exp, ""))
     assert ck["step"] == 5 and ck["config"]["train"]["init_from"] == str(work / "exp")
+    assert ck["stats"] == src["stats"]   # from EXP/init.json: the source is not read again
     for k in frozen:
         assert torch.equal(ck["model"][k], src["model"][k]), k
     # ... and refuses another source for it
@@ -125,13 +132,13 @@ def test_frozen_modules_do_not_change_the_rest_trains_and_resume_continues(work,
 
 def test_a_model_of_other_tokens_or_features_is_refused(work, tmp_path):
     bad = tmp_path / "dump_tokens"
-    shutil.copytree(work / "dump", bad)
+    shutil.copytree(work / "dump_new", bad)
     lines = (bad / "tokens.txt").read_text(encoding="utf-8").splitlines()
     (bad / "tokens.txt").write_text("\n".join([*lines, f"ʀ {len(lines)}"]) + "\n", encoding="utf-8")   # one more
     out = fails(*adapt_run(work, tmp_path / "e1", "--init-from", work / "best.safetensors", dump=str(bad)))
     assert "token table differs" in out and "ʀ" in out
     bad = tmp_path / "dump_feats"
-    shutil.copytree(work / "dump", bad)
+    shutil.copytree(work / "dump_new", bad)
     params = json.loads((bad / "feature_params.json").read_text())
     (bad / "feature_params.json").write_text(json.dumps({**params, "hop_length": 200}))
     out = fails(*adapt_run(work, tmp_path / "e2", "--init-from", work / "best.safetensors", dump=str(bad)))
