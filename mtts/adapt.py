@@ -75,9 +75,10 @@ def check_compatible(pkg: Package, where: str, cfg: Config, tokens: TokenTable, 
         extra = sorted(set(tokens.symbols) - set(pkg.tokens.symbols))
         raise MttsError(f"--init-from {where}: its token table differs from DUMP/tokens.txt "
                         + (f"(new symbols {' '.join(extra[:8])})" if extra else "(other order or symbols)")
-                        + "; tokenize the new data with the source's tokens.txt")
+                        + "; copy the source's dump/tokens.txt over it (symbols it lacks are read as <unk>)")
     if pkg.chars is not None and chars is not None and pkg.chars.symbols != chars.symbols:
-        raise MttsError(f"--init-from {where}: its character table differs from DUMP/chars.txt")
+        raise MttsError(f"--init-from {where}: its character table differs from DUMP/chars.txt; "
+                        "copy the source's dump/chars.txt over it")
     src, new = pkg.feature_params.to_dict(), params.to_dict()
     differ = [k for k in new if k not in FREE_PARAMS and src.get(k) != new[k]]
     if differ:
