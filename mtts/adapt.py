@@ -44,11 +44,13 @@ from mtts.features.audio import FeatureParams
 from mtts.io import read_json
 from mtts.model import MultiTaskModel
 from mtts.mtl import METHODS
+from mtts.mtl.gradnorm import GradNorm
 from mtts.mtl.jacobian import JacobianMethod
 from mtts.run import Run
 from mtts.text.tokens import TokenTable
 
 SPEAKER_TABLE = "speaker_embed.weight"
+ENCODER_GRADIENTS = (JacobianMethod, GradNorm)   # methods that differentiate at the shared encoder
 # feature parameters that may differ between source and new data (see the module docstring)
 FREE_PARAMS = ("f0_min", "f0_max")
 # model keys that make another network: weights of the same shape would still mean other things
@@ -188,7 +190,8 @@ def start(cfg: Config, run: Run, model: MultiTaskModel, src: tuple[str, Package]
     """Before the optimiser is built: train.freeze, then the source's weights (`source`).
     Returns what EXP/init.json records, or None when nothing was initialised."""
     frozen = freeze(model, cfg.train.freeze)
-    if frozen and issubclass(METHODS[cfg.mtl.method], JacobianMethod) and not all(model.shared_parameters().values()):
+    encoder_frozen = not all(model.shared_parameters().values())   # (it lists trainable parameters only)
+    if frozen and encoder_frozen and issubclass(METHODS[cfg.mtl.method], ENCODER_GRADIENTS):
         raise MttsError(f"config key 'train.freeze': mtl.method '{cfg.mtl.method}' acts on the shared encoder's "
                         "gradients, which a frozen encoder has none of; use a loss-weighting method (static)")
     if src is None:

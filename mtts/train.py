@@ -5,7 +5,8 @@ Reads  DATA/{train,dev}/{phones,feats.scp}, DUMP/{tokens.txt,stats.json,feature_
        DUMP/lexicon/ for a lexicon in data.mix, DATA/train/spk2id and DATA/{train,dev}/utt2spk
        for a multi-speaker corpus
 Writes EXP/config.yaml, EXP/checkpoints/step_*.pt, EXP/metrics.jsonl (one JSON per log
-       line, train and dev), EXP/tb/ (TensorBoard), EXP/train.log
+       line, train and dev), EXP/tb/ (TensorBoard), EXP/train.log, and EXP/init.json when
+       it starts from a trained model (train.init_from, mtts/adapt.py)
 
 On one device (`device`: cpu, cuda, auto), or in several processes started by torchrun
 (docs/scaling.md): each takes its share of every global batch of `train.batch_frames`

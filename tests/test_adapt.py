@@ -166,6 +166,16 @@ def test_freeze_prefixes_are_whole_module_names(tiny_cfg):
         config_from_dict({"train": {"freeze": "encoder"}})
 
 
+@pytest.mark.parametrize("method", ["gradnorm", "pcgrad"])
+def test_a_frozen_encoder_is_refused_with_a_method_that_needs_its_gradients(method):
+    frozen = {**TINY, "train": {**TINY["train"], "freeze": ["encoder"]}}
+    cfg = config_from_dict({**frozen, "mtl": {"method": method}})
+    with pytest.raises(MttsError, match=f"mtl.method '{method}' acts on the shared encoder's gradients"):
+        adapt.start(cfg, None, MultiTaskModel(cfg, 20, 80), None, None)
+    cfg = config_from_dict(frozen)   # static weighting: fine
+    assert adapt.start(cfg, None, MultiTaskModel(cfg, 20, 80), None, None) is None
+
+
 def test_a_single_speaker_source_gives_new_speakers_its_voice(tmp_path, tiny_cfg):
     pkg = checkpoint.Package.load(make_model_package(tmp_path / "one.pt"))
     model = MultiTaskModel(tiny_cfg, len(pkg.tokens), 80, n_speakers=2)
