@@ -34,7 +34,7 @@ synth_text="The quick brown fox jumps over the lazy dog, and nobody saw it happe
 heldout_text=           # no teacher comparison: each voice is its own teacher (stage 8 scores per speaker)
 lexicon_words=0         # no G2P task here
 adapt_speaker=rms       # stage 10: the held-out voice adapted to, from downloads/heldout/
-adapt_minutes=5         # of its recordings trained on (the first utterances of its train split)
+adapt_minutes=5         # whole minutes of its recordings trained on (the first utterances of its train split)
 adapt_config=conf/adapt.yaml
 
 . utils/parse_options.sh
