@@ -2,9 +2,10 @@
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
-# flite, festvox-kallpc16k, festvox-kdlpc16k: the other voices of recipes/mini_multi
+# flite, festvox-kallpc16k, festvox-kdlpc16k: the other voices of recipes/mini_multi;
+# gcc, python3.11-dev: the eval extra's webrtcvad (resemblyzer's) installs from source
 APT_PACKAGES := espeak-ng festival festvox-us-slt-hts flite festvox-kallpc16k festvox-kdlpc16k sox libsndfile1 \
-	chromium chromium-driver
+	chromium chromium-driver gcc python3.11-dev
 
 .PHONY: help sysdeps venv dev demo demo-fast test test-fast clean
 
@@ -26,6 +27,8 @@ sysdeps:
 	command -v sox >/dev/null || missing="$$missing sox"; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	[ -x /usr/bin/chromedriver ] || missing="$$missing chromium-driver"; \
+	command -v gcc >/dev/null || missing="$$missing gcc"; \
+	[ -f /usr/include/python3.11/Python.h ] || missing="$$missing python3.11-dev"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages: $(APT_PACKAGES)"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

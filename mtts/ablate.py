@@ -192,6 +192,9 @@ def config_hash(cfg: Config, size: str, score_utts: int, asr: bool) -> str:
     the data size and the scoring."""
     d = cfg.to_dict()
     d["train"] = {k: v for k, v in d["train"].items() if k not in ("seed", "num_threads")}
+    for k in ("init_from", "freeze"):   # adaptation keys, hashed only when set: older results keep their hashes
+        if not d["train"][k]:
+            del d["train"][k]
     d["data"] = {k: v for k, v in d["data"].items() if k != "load"}   # where features live, not what they are
     blob = json.dumps({"config": d, "size": size, "score_utts": score_utts, "asr": asr,
                        "vocoder": "griffin-lim"}, sort_keys=True)

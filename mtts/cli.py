@@ -127,6 +127,9 @@ def train(
     max_minutes: Optional[float] = typer.Option(None, help="Override train.max_minutes (wall clock)."),
     mtl_method: Optional[str] = typer.Option(None, help="Override mtl.method."),
     max_utts: int = typer.Option(0, help="Train on the first N utterances only (0: all)."),
+    init_from: Optional[Path] = typer.Option(None, help="Adapt: start from this model package, checkpoint or "
+                                                         "exp dir (same tokens and features); override "
+                                                         "train.init_from; see train.freeze and docs/adaptation.md."),
     device: str = typer.Option("auto", envvar="MTTS_DEVICE",
                                help="auto (cuda when a GPU is there), cpu or cuda; under torchrun each "
                                     "process takes the GPU of its LOCAL_RANK (docs/scaling.md)."),
@@ -142,7 +145,8 @@ def train(
         raise MttsError(f"--timeout must be > 0 and <= 86400 seconds, got {timeout:g}")
     # overrides go into the YAML's mapping, so they are checked as if they were written there
     cfg = load_config(config, {"train.seed": seed, "train.max_steps": max_steps,
-                               "train.max_minutes": max_minutes, "mtl.method": mtl_method})
+                               "train.max_minutes": max_minutes, "mtl.method": mtl_method,
+                               "train.init_from": str(init_from) if init_from is not None else None})
     result = run(cfg, data_dir, dump_dir, exp_dir, resume, max_utts, device=device, timeout_s=timeout)
     if env_rank() == 0:   # one summary, not one per process
         _print_json(result)
@@ -259,7 +263,8 @@ def evaluate(
     text_file: Optional[Path] = typer.Option(None, help="Score sentences of a text list (ID|text) instead "
                                                        "of a split: asr, dnsmos and speed only."),
     metrics: str = typer.Option("tasks", help="Comma-separated groups: tasks, acoustic, asr, dnsmos, speed, "
-                                              "or all. Only tasks is fast: the others synthesise every sentence."),
+                                              "similarity (speaker, resemblyzer), or all. Only tasks is fast: "
+                                              "the others synthesise every sentence."),
     references: bool = typer.Option(False, help="Also score the recordings and their Griffin-Lim resynthesis; "
                                                 "WER/CER are then also given as multiples of the recordings'."),
     teacher: Optional[Path] = typer.Option(None, help="The teacher's readings of the same sentences (DIR/wavs/ID.wav "
@@ -273,7 +278,8 @@ def evaluate(
                                                               "other than the default, results go to "
                                                               "EXP/eval/SPLIT[_VOCODER]_pfSTRENGTH/."),
 ):
-    """Score checkpoints: per-task metrics, MCD, F0, WER/CER, DNSMOS, speed; JSON, table, plots, report."""
+    """Score checkpoints: per-task metrics, MCD, F0, WER/CER, DNSMOS, speed, speaker similarity; JSON, table,
+    plots, report."""
     from mtts import checkpoint
     from mtts.evaluate import evaluate as run, parse_groups
     groups = parse_groups(metrics)

@@ -93,6 +93,10 @@ class TrainConfig:
     # free-running intelligibility at every dev evaluation: pocketsphinx WER/CER of the first N
     # dev sentences synthesised from text alone (Griffin-Lim); 0 = off (mtts/evaluate/listen.py)
     asr_utts: int = 0
+    # adaptation (mtts/adapt.py): the model package, checkpoint or exp dir the weights start
+    # from ("": seeded initialisation), and module prefixes whose parameters are not trained
+    init_from: str = ""
+    freeze: list[str] = field(default_factory=list)
     RANGES: ClassVar[dict] = {"seed": (0, 2 ** 32 - 1, False), "batch_frames": (1, 10 ** 7, False),
                               "lr": (0, 1, True), "grad_clip": (0, LARGEST, True), "log_every": (1, LARGEST, False),
                               "ckpt_every": (1, LARGEST, False), "num_threads": (0, 1024, False)}
@@ -135,6 +139,11 @@ def _check_type(value: Any, tp: Any, where: str) -> Any:
     if origin is dict:
         if not isinstance(value, dict):
             raise MttsError(f"config key '{where}' must be a mapping, got {value!r}")
+        return value
+    if origin is list:
+        item = typing.get_args(tp)[0]
+        if not isinstance(value, list) or not all(isinstance(v, item) for v in value):
+            raise MttsError(f"config key '{where}' must be a list of {item.__name__}, got {value!r}")
         return value
     if isinstance(tp, type) and (not isinstance(value, tp) or (tp is int and isinstance(value, bool))):
         raise MttsError(f"config key '{where}' must be {tp.__name__}, got {value!r}")

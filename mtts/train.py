@@ -5,7 +5,8 @@ Reads  DATA/{train,dev}/{phones,feats.scp}, DUMP/{tokens.txt,stats.json,feature_
        DUMP/lexicon/ for a lexicon in data.mix, DATA/train/spk2id and DATA/{train,dev}/utt2spk
        for a multi-speaker corpus
 Writes EXP/config.yaml, EXP/checkpoints/step_*.pt, EXP/metrics.jsonl (one JSON per log
-       line, train and dev), EXP/tb/ (TensorBoard), EXP/train.log
+       line, train and dev), EXP/tb/ (TensorBoard), EXP/train.log, and EXP/init.json when
+       it starts from a trained model (train.init_from, mtts/adapt.py)
 
 On one device (`device`: cpu, cuda, auto), or in several processes started by torchrun
 (docs/scaling.md): each takes its share of every global batch of `train.batch_frames`
@@ -26,7 +27,7 @@ from pathlib import Path
 import torch
 from torch.optim.lr_scheduler import LambdaLR
 
-from mtts import checkpoint, distributed
+from mtts import adapt, checkpoint, distributed
 from mtts.config import Config, dump_config
 from mtts.console import console
 from mtts.data.datadir import read_spk2id
@@ -37,7 +38,7 @@ from mtts.data.tokenize import text_config
 from mtts.errors import MttsError
 from mtts.evaluate.tasks import evaluate_loss
 from mtts.features.audio import FeatureParams
-from mtts.io import read_json, rng_state, seed_everything, set_rng_state, write_text
+from mtts.io import read_json, rng_state, seed_everything, set_rng_state, write_json, write_text
 from mtts.model import MultiTaskModel, component_seed
 from mtts.mtl import METHODS, WeightingMethod
 from mtts.precision import autocast
@@ -88,7 +89,8 @@ def gradient_stats(model: MultiTaskModel, losses: dict[str, torch.Tensor],
     batch: squared norms and dot products are sums over the processes' shares."""
     out = {}
     for output, tasks in model.encoder_tasks().items():
-        names = [k for k in tasks if k in losses and output in shared]
+        # a frozen encoder's output (train.freeze) has no gradient to measure
+        names = [k for k in tasks if k in losses and output in shared and shared[output].requires_grad]
         if not names:
             continue
         grads = {k: torch.autograd.grad(losses[k], shared[output], retain_graph=True)[0].flatten().float()
@@ -195,6 +197,9 @@ def _train(cfg: Config, data_dir: Path, dump_dir: Path, exp_dir: Path, resume: b
     by_chars = cfg.data.input == "chars"
     chars = TokenTable.load(dump_dir / "chars.txt") if "g2p" in cfg.tasks or by_chars else None
     speakers = read_spk2id(data_dir / "train")   # None: one speaker, no speaker table
+    source = adapt.source(cfg, run, tokens, chars, params)   # --init-from: checked before any data is read
+    stats_d = adapt.statistics(exp_dir, source, stats_d)   # an adaptation normalises as its source did
+    stats = Stats(stats_d)
     train_set = TTSDataset(data_dir / "train", tokens, stats, max_utts, chars, cfg.data.input, utts, cfg.data.load,
                            speakers=speakers)
     dev_set = (TTSDataset(data_dir / "dev", tokens, stats, 0, chars, cfg.data.input, load=cfg.data.load,
@@ -211,6 +216,7 @@ def _train(cfg: Config, data_dir: Path, dump_dir: Path, exp_dir: Path, resume: b
 
     model = MultiTaskModel(cfg, len(tokens), params.n_mels, (stats_d["pitch_mean"], stats_d["pitch_std"]),
                            len(chars) if chars else 0, len(speakers or {}))
+    init = adapt.start(cfg, run, model, source, speakers)   # --init-from, train.freeze
     model.to(device)
     method = build_method(cfg, model)
     method.to(device)
@@ -224,6 +230,7 @@ def _train(cfg: Config, data_dir: Path, dump_dir: Path, exp_dir: Path, resume: b
                              chars, Phonemizer(cache_path=dump_dir / "phonemize_cache.json"), speakers)
     ck = run.resume(resume, checkpoint.load)
     if ck is not None:
+        adapt.check_resumed(cfg, ck, run.path())
         if ck["tokens"] != tokens.symbols or ck.get("chars") != (chars.symbols if chars else None):
             raise MttsError(f"{run.path()} was trained with another token table; use a new --exp-dir")
         if ck.get("speakers") != speakers:
@@ -246,6 +253,8 @@ def _train(cfg: Config, data_dir: Path, dump_dir: Path, exp_dir: Path, resume: b
     tb = None
     if main:
         write_text(exp_dir / "config.yaml", dump_config(cfg))
+        if init is not None:
+            write_json(exp_dir / "init.json", init)
         from torch.utils.tensorboard import SummaryWriter  # heavy import, only when training
         tb = SummaryWriter(str(exp_dir / "tb"), purge_step=run.step + 1 if run.step else None)
     saved_at = [-1]   # the step of the last checkpoint; every process knows it, none asks the disk
@@ -273,7 +282,7 @@ def _train(cfg: Config, data_dir: Path, dump_dir: Path, exp_dir: Path, resume: b
         console.print(f"model: {n_params / 1e6:.2f} M parameters; tasks: {', '.join(model.tasks)}; "
                       f"method: {cfg.mtl.method}; {len(train_set)} train utterances; {device.type}"
                       + (f", {world} processes" if world > 1 else ""))
-    network = list(model.parameters())
+    network = [p for p in model.parameters() if p.requires_grad]   # train.freeze's parameters have no gradient
     model.train()
     # since the last log line: corpus frames and time (frames/s), every batch's time per step (s/step),
     # loss sums and counts per task, extra batches per dataset
@@ -359,4 +368,5 @@ def _train(cfg: Config, data_dir: Path, dump_dir: Path, exp_dir: Path, resume: b
             save_ckpt()
     if tb is not None:
         tb.close()
-    return {**run.summary(), "epoch": mixer.cursors[CORPUS][0], "device": device.type}
+    return {**run.summary(), "epoch": mixer.cursors[CORPUS][0], "device": device.type,
+            **({"init_from": cfg.train.init_from} if cfg.train.init_from else {})}

@@ -13,7 +13,8 @@ Writes EXP/eval/<split>/<checkpoint>.json   metrics.json of one checkpoint (with
 Metric groups (--metrics): tasks (teacher-forced per-task metrics), acoustic (MCD with
 DTW, log-F0 RMSE, voicing error against the recordings), asr (pocketsphinx WER/CER),
 dnsmos (speechmos SIG/BAK/OVRL/P.808), speed (real-time factor, acoustic model and
-vocoder apart).
+vocoder apart), similarity (speaker similarity to the split's recordings, resemblyzer's
+offline encoder: mtts/evaluate/similarity.py).
 """
 
 from __future__ import annotations
@@ -35,19 +36,26 @@ from mtts.errors import MttsError
 from mtts.features.audio import FeatureParams, griffin_lim, load_audio
 from mtts.io import write_json
 
-GROUPS = ("tasks", "acoustic", "asr", "dnsmos", "speed")
+GROUPS = ("tasks", "acoustic", "asr", "dnsmos", "speed", "similarity")
+AUDIO_GROUPS = ("acoustic", "asr", "dnsmos", "speed", "similarity")   # these synthesise every sentence
 DEFAULT_GROUPS = ("tasks",)
 N_PLOTS = 3
 # direction of every metric mtts writes: True when higher is better
 HIGHER_IS_BETTER = {"dnsmos_sig": True, "dnsmos_bak": True, "dnsmos_ovrl": True, "dnsmos_p808": True,
-                    "speaker_acc": True}
+                    "speaker_acc": True, "speaker_sim": True}
 
 
 def parse_groups(spec: str) -> tuple[str, ...]:
-    groups = GROUPS if spec == "all" else tuple(g.strip() for g in spec.split(",") if g.strip())
+    """--metrics: groups by name, or all (similarity only where resemblyzer is installed)."""
+    from mtts.evaluate.similarity import available
+    if spec == "all":
+        return tuple(g for g in GROUPS if g != "similarity" or available())
+    groups = tuple(g.strip() for g in spec.split(",") if g.strip())
     bad = [g for g in groups if g not in GROUPS]
     if bad or not groups:
         raise MttsError(f"unknown --metrics {', '.join(bad) or spec!r} (choose from {', '.join(GROUPS)} or all)")
+    if "similarity" in groups and not available():
+        raise MttsError("--metrics similarity needs resemblyzer: pip install 'mtts[eval]'")
     return groups
 
 
@@ -171,7 +179,8 @@ def evaluate_checkpoint(path: Path, split_dir: Path | None, out_dir: Path, group
         if utt2spk:
             per_speaker = {s: dict(m) for s, m in speaker_task_metrics(model, data).items()}
     items = load_items(split_dir, text_file, max_utts)
-    if any(g in groups for g in ("acoustic", "asr", "dnsmos", "speed")):
+    sim_refs = None
+    if any(g in groups for g in AUDIO_GROUPS):
         synth = Synthesizer.from_package(pkg, path, model, vocoder,
                                             POSTFILTER if postfilter is None else postfilter)
         used = synth.vocoder_name
@@ -193,6 +202,12 @@ def evaluate_checkpoint(path: Path, split_dir: Path | None, out_dir: Path, group
         if "speed" in groups:
             metrics.update({"rtf": (t_am + t_voc) / secs, "rtf_acoustic": t_am / secs, "rtf_vocoder": t_voc / secs})
         rows = score_rows(scored, groups, p, nj, path.stem)
+        if "similarity" in groups and split_dir is not None:   # in this process: one encoder, its cache
+            from mtts.evaluate.similarity import similarity
+            rows = rows or [{"id": uid} for uid, _, _, _ in scored]
+            sims, sim_refs = similarity([(uid, hyp) for uid, hyp, _, _ in scored], split_dir)
+            for r in rows:
+                r.update(sims[r["id"]])
         scores, asr = summarize_rows(rows)
         metrics.update(scores)
         for spk in sorted(set(utt2spk.get(r["id"]) for r in rows) - {None}):
@@ -217,6 +232,8 @@ def evaluate_checkpoint(path: Path, split_dir: Path | None, out_dir: Path, group
         result["postfilter"] = synth.postfilter_strength
     if asr:
         result["asr"] = asr
+    if sim_refs is not None:   # the recordings' own figures: what speaker_sim is read against
+        result["speaker_similarity"] = {"recordings": sim_refs}
     if per_utt:
         result["per_utterance"] = per_utt
     if per_speaker:
@@ -341,6 +358,8 @@ def evaluate(checkpoints: list[Path], split_dir: Path | None, out_dir: Path, gro
     from mtts.evaluate.plots import curves_plot
     from mtts.evaluate.report import write_report
     items = load_items(split_dir, text_file, max_utts)
+    if "similarity" in groups and split_dir is None:
+        raise MttsError("--metrics similarity compares with a split's recordings: leave out --text-file")
     if teacher is not None:   # fail before hours of synthesis when a reading is missing
         if not any(g in groups for g in ("asr", "dnsmos")):
             raise MttsError("--teacher is scored with the asr and dnsmos groups: add one to --metrics")

@@ -8,7 +8,8 @@ from pathlib import Path
 from mtts.io import write_text
 
 ORDER = ["wer", "cer", "mcd_db", "log_f0_rmse_cents", "vuv_error", "dnsmos_ovrl", "dnsmos_sig", "dnsmos_bak",
-         "dnsmos_p808", "rtf", "rtf_acoustic", "rtf_vocoder", "mel_l1", "mel_l2", "duration_mae_frames",
+         "dnsmos_p808", "speaker_sim",
+         "speaker_sim_other", "rtf", "rtf_acoustic", "rtf_vocoder", "mel_l1", "mel_l2", "duration_mae_frames",
          "f0_rmse_hz", "energy_mae", "forward_sum"]
 
 
@@ -64,6 +65,16 @@ def teacher_lines(results: list[dict]) -> list[str]:
     return lines
 
 
+def similarity_line(ref: dict) -> str:
+    """The reference points of speaker_sim (mtts/evaluate/similarity.py) in one sentence."""
+    line = (f"Speaker similarity (resemblyzer's GE2E encoder, cosine to the mean of the speaker's other recordings "
+            f"in the split): the {ref['recordings']} recordings themselves score {fmt(ref.get('own'))}")
+    if "other" in ref:
+        line += (f" against their own speaker and {fmt(ref['other'])} against the nearest of the "
+                 f"{ref['speakers'] - 1} other speaker(s) (speaker_sim_other)")
+    return line + "."
+
+
 def write_report(path: Path, results: list[dict], refs: dict | None, out_dir: Path) -> None:
     names = [Path(r["checkpoint"]).stem for r in results]
     rows = [r["metrics"] for r in results]
@@ -74,7 +85,9 @@ def write_report(path: Path, results: list[dict], refs: dict | None, out_dir: Pa
     parts = [f"# Evaluation on {split}", "",
              f"{results[0]['utterances']} utterances. WER/CER: pocketsphinx + jiwer; MCD: mel-cepstral distortion "
              "(coefficients 1–24 of the 80-band log-mel, DTW-aligned, dB); log-F0 RMSE in cents on frames voiced "
-             "in both; DNSMOS: speechmos. Lower is better except DNSMOS.", "", table(names, rows), ""]
+             "in both; DNSMOS: speechmos. Lower is better except DNSMOS and speaker_sim.", "", table(names, rows), ""]
+    if sim := next((r["speaker_similarity"]["recordings"] for r in results if "speaker_similarity" in r), None):
+        parts += [similarity_line(sim), ""]
     if intervals := interval_lines(results):
         parts += ["WER and CER with 95 % bootstrap intervals over the utterances (transcripts in each "
                   "checkpoint's JSON, `asr.transcripts`):", ""] + [f"- {x}" for x in intervals] + [""]
