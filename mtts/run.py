@@ -45,7 +45,8 @@ class Run:
         self.log_path = exp_dir / "metrics.jsonl"
         self.step, self.elapsed = 0, 0.0
         self.stopped_by: str | None = None
-        self._signal = False
+        self._signal = False    # a stop all processes agreed on (several), see _on_signal
+        self._pending = False   # a signal caught by this process
         self._old_handlers: dict = {}
         self._t0 = 0.0
         self.main, self._agree = main, agree
@@ -87,14 +88,20 @@ class Run:
             self._lock.release()
 
     def _on_signal(self, signum, frame) -> None:
-        self._signal = True
+        # only noted here: with several processes a signal takes effect when they agree on it
+        # (advance), so that none stops a step before the others, whose collectives would wait
+        self._pending = True
+
+    @property
+    def _stop_asked(self) -> bool:
+        return self._pending if self._agree is None else self._signal
 
     def done(self) -> bool:
         """Whether the run must stop before another step (and why, in `stopped_by`)."""
         if self.stopped_by is None:
             if self.step >= self.max_steps:
                 self.stopped_by = "max_steps"
-            elif self._signal:
+            elif self._stop_asked:
                 self.stopped_by = "signal"
             elif self.budget_s and self.elapsed >= self.budget_s:
                 self.stopped_by = "max_minutes"
@@ -105,7 +112,7 @@ class Run:
         self.step += 1
         self.elapsed = time.time() - self._t0
         if self._agree is not None:
-            self._signal, self.elapsed = self._agree(self._signal, self.elapsed)
+            self._signal, self.elapsed = self._agree(self._signal or self._pending, self.elapsed)
 
     def due(self, every: int) -> bool:
         """Whether to evaluate and save now: every `every` steps and before stopping."""

@@ -292,3 +292,27 @@ def test_sigterm_on_one_process_saves_once_stops_all_and_resumes_with_one(work):
     # one alignment, and the small prosody losses then differ by up to about 1 % (docs/scaling.md)
     for k in (k for k in a if k.startswith("loss_")):
         assert b[k] == pytest.approx(a[k], rel=1e-3 if k in ("loss_mel", "loss_alignment") else 3e-2), k
+
+
+def test_a_signal_between_agreements_stops_every_process_at_the_same_step(tmp_path):
+    """A SIGTERM that reaches rank 0 after the processes last agreed (during its log line or dev
+    evaluation) is taken at the next agreement by all of them, not at once by rank 0 alone,
+    whose early stop would leave the others waiting in a collective until the timeout."""
+    script = Path(__file__).with_name("distributed_signal_loop.py")
+    res = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr",
+                          "127.0.0.1", "--master-port", str(free_port()), str(script), str(tmp_path / "exp")],
+                         capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out[-3000:]
+    assert "rank 0 stopped at step 4 by signal" in out and "rank 1 stopped at step 4 by signal" in out, out[-3000:]
+
+
+def test_the_memory_budget_is_shared_among_the_processes_of_a_node(monkeypatch):
+    """Each of torchrun's processes loads the features itself: with data.load: auto, each may
+    claim only its share of the node's memory, or 8 processes would each hold what fits once."""
+    from mtts.data import dataset
+    monkeypatch.setattr(dataset, "available_memory", lambda: 8 * 2 ** 30)
+    monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
+    assert dataset.node_share() == 4 * 2 ** 30
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "8")
+    assert dataset.node_share() == 2 ** 29

@@ -51,6 +51,12 @@ class Stats:
         return mel * self.mel_std + self.mel_mean
 
 
+def node_share() -> int:
+    """What one process may hold in memory: half the memory available now, shared among the
+    training processes torchrun started on this node (each would otherwise claim it all)."""
+    return available_memory() // 2 // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+
+
 def available_memory() -> int:
     """Bytes the kernel says can be allocated without swapping (MemAvailable), else all RAM."""
     try:
@@ -84,7 +90,8 @@ class TTSDataset(Dataset):
         of the ablation). load: "memory" reads every feature file once, "stream" reads each
         utterance's when it is batched (a corpus bigger than RAM), "auto" streams when the
         feature files add up to more than `memory_budget` bytes (default: half of the memory
-        available now), so a big corpus does not fail hours in, when memory runs out.
+        available now, divided among torchrun's processes on this node), so a big corpus
+        does not fail hours in, when memory runs out.
         speakers: a multi-speaker model's speaker -> index (its spk2id), read for every
         utterance from the split's utt2spk."""
         if load not in LOADS:
@@ -119,7 +126,7 @@ class TTSDataset(Dataset):
             if not path.is_file():
                 raise MttsError(f"{split_dir / 'feats.scp'}: {path} for '{i}' does not exist; rerun prepare")
         if load == "auto":
-            budget = memory_budget if memory_budget is not None else available_memory() // 2
+            budget = memory_budget if memory_budget is not None else node_share()
             load = "stream" if sum(p.stat().st_size for p in paths) > budget else "memory"
         self.streaming = load == "stream"
         self.items = []

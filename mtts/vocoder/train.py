@@ -214,14 +214,14 @@ def load_pairs(split_dir: Path, stats: Stats, p: FeatureParams, max_utts: int = 
     ones, already in memory). load: "memory", "stream", or "auto": streams when the audio and
     feature files add up to more than `memory_budget` bytes (default: half of the memory
     available now; 16-bit audio counts twice, as float32)."""
-    from mtts.data.dataset import available_memory, npz_frames
+    from mtts.data.dataset import node_share, npz_frames
     wavs, feats = read_table(split_dir / "wav.scp"), read_table(split_dir / "feats.scp")
     ids = sorted(set(wavs) & set(feats) & (set(mels) if mels is not None else set(feats)))[: max_utts or None]
     if not ids:
         raise MttsError(f"{split_dir}: no utterances with both audio and features; run `mtts prepare`")
     if load == "auto":
         size = sum(2 * Path(wavs[i]).stat().st_size + Path(feats[i]).stat().st_size for i in ids)
-        load = "stream" if size > (memory_budget if memory_budget is not None else available_memory() // 2) \
+        load = "stream" if size > (memory_budget if memory_budget is not None else node_share()) \
             else "memory"
 
     def mel_of(i: str) -> torch.Tensor:

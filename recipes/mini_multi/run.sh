@@ -16,6 +16,7 @@ cd "$(dirname "$0")"
 stage=0
 stop_stage=8
 nj=2
+cmd=utils/run_local.sh   # or utils/run_sbatch.sh, utils/run_srun.sh (docs/scaling.md)
 fast=false
 n_utts=300              # sentences per voice; each voice reads its own
 voices=conf/voices.txt  # speaker, voice, role (train or heldout)
