@@ -106,21 +106,22 @@ def collective(fn, *args, **kwargs):
                         "checkpoint") from None
 
 
-def all_sum(t: torch.Tensor) -> torch.Tensor:
-    """The sum over processes of a tensor without gradient (a new tensor; `t` alone when alone)."""
+def _all_reduce(t: torch.Tensor, op) -> torch.Tensor:
     if world() == 1:
         return t
     out = t.detach().clone()
-    collective(dist.all_reduce, out, op=dist.ReduceOp.SUM)
+    collective(dist.all_reduce, out, op=op)
     return out
+
+
+def all_sum(t: torch.Tensor) -> torch.Tensor:
+    """The sum over processes of a tensor without gradient (a new tensor; `t` alone when alone)."""
+    return _all_reduce(t, dist.ReduceOp.SUM)
 
 
 def all_max(t: torch.Tensor) -> torch.Tensor:
-    if world() == 1:
-        return t
-    out = t.detach().clone()
-    collective(dist.all_reduce, out, op=dist.ReduceOp.MAX)
-    return out
+    """The largest value over processes, element by element (as all_sum)."""
+    return _all_reduce(t, dist.ReduceOp.MAX)
 
 
 def from_main(t: torch.Tensor) -> torch.Tensor:
