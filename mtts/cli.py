@@ -261,7 +261,11 @@ def evaluate(
     data_dir: Path = typer.Option(Path("data")),
     split: str = typer.Option("dev", help="Data split to score."),
     text_file: Optional[Path] = typer.Option(None, help="Score sentences of a text list (ID|text) instead "
-                                                       "of a split: asr, dnsmos and speed only."),
+                                                       "of a split: asr, dnsmos, speed, and similarity "
+                                                       "against the recordings of --split."),
+    speaker: Optional[str] = typer.Option(None, "--speaker", "-s",
+                                          help="Voice of a multi-speaker model for every sentence (needed with "
+                                               "--text-file; default on a split: each sentence's own, utt2spk)."),
     metrics: str = typer.Option("tasks", help="Comma-separated groups: tasks, acoustic, asr, dnsmos, speed, "
                                               "similarity (speaker, resemblyzer), or all. Only tasks is fast: "
                                               "the others synthesise every sentence."),
@@ -295,8 +299,13 @@ def evaluate(
     check_postfilter(postfilter)
     name = (text_file.stem if text_file else split) + ("" if vocoder == "auto" else f"_{vocoder}")
     name += "" if postfilter == POSTFILTER_DEFAULT else f"_pf{postfilter:g}"
+    if speaker is not None:
+        from mtts.io import check_id
+        check_id(speaker, "--speaker")
+        name += f"_{speaker}"
+    sim_dir = data_dir / split if text_file and "similarity" in groups else None
     results = run(list(ckpts), split_dir, exp_dir / "eval" / name, groups, nj, max_utts, references, text_file,
-                  vocoder, postfilter, teacher)
+                  vocoder, postfilter, teacher, speaker, sim_dir)
     _metric_table(f"evaluate on {name}", [Path(r["checkpoint"]).stem for r in results],
                   [r["metrics"] for r in results])
     for r in results[-1:]:   # a multi-speaker model on a split: the newest (or only) one per speaker

@@ -38,14 +38,17 @@ def test_the_same_voice_scores_higher_than_another(two_voice_corpus, tmp_path):
     d = split(tmp_path / "dev", two_voice_corpus, refs)
     wav = {u: str(two_voice_corpus / "wavs" / f"{u}.wav") for u in ("alice_005", "bob_005")}
     # "synthesis" of alice_000 in alice's voice (another sentence of hers), then in bob's
-    same, ref = S.similarity([("alice_000", wav["alice_005"]), ("bob_000", wav["bob_005"])], d)
-    swapped, _ = S.similarity([("alice_000", wav["bob_005"]), ("bob_000", wav["alice_005"])], d)
+    same, ref = S.similarity([("alice_000", wav["alice_005"], None), ("bob_000", wav["bob_005"], None)], d)
+    swapped, _ = S.similarity([("alice_000", wav["bob_005"], None), ("bob_000", wav["alice_005"], None)], d)
     for u in ("alice_000", "bob_000"):
         assert same[u]["speaker_sim"] > swapped[u]["speaker_sim"] + 0.05, (same, swapped)
         assert same[u]["speaker_sim"] > same[u]["speaker_sim_other"]
         assert swapped[u]["speaker_sim_other"] > swapped[u]["speaker_sim"]
     assert ref["recordings"] == 8 and ref["speakers"] == 2
     assert 0 < ref["other"] < ref["own"] <= 1
+    # a named voice is what the wav is measured against, whatever speaker its id had
+    named, _ = S.similarity([("alice_000", wav["bob_005"], "bob")], d)
+    assert named["alice_000"]["speaker_sim"] > swapped["alice_000"]["speaker_sim"] + 0.05
 
 
 def test_reference_points_leave_out_the_utterance_itself():
@@ -87,7 +90,15 @@ def test_evaluate_writes_speaker_similarity_and_its_reference_points(two_voice_c
     ref = out["speaker_similarity"]["recordings"]   # every recording of the split, not only the scored
     assert ref["recordings"] == 8 and ref["speakers"] == 2 and ref["own"] > ref["other"]
     assert "the 8 recordings themselves score" in (tmp_path / "exp" / "eval" / "train" / "report.md").read_text()
+    # a text list in one named voice, against that voice's recordings in --split
     (tmp_path / "t.txt").write_text("u1|The birch canoe slid on the smooth planks.\n")
-    res = runner.invoke(app, ["evaluate", "--exp-dir", str(tmp_path / "exp"), "--text-file", str(tmp_path / "t.txt"),
-                              "--metrics", "similarity"])
-    assert res.exit_code == 1 and "leave out --text-file" in res.output
+    spk = sorted(ref_spk := set(line.split()[1] for line in
+                                (tmp_path / "data" / "train" / "utt2spk").read_text().splitlines()))[-1]
+    args = ["evaluate", "--exp-dir", str(tmp_path / "exp"), "--text-file", str(tmp_path / "t.txt"),
+            "--data-dir", str(tmp_path / "data"), "--split", "train", "--metrics", "similarity"]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 1 and "pass --speaker NAME" in res.output
+    mtts(*args, "--speaker", spk)
+    out = json.loads(next((tmp_path / "exp" / "eval" / f"t_{spk}").glob("step_*.json")).read_text())
+    assert out["speaker"] == spk and list(out["per_speaker"]) == [spk] and len(ref_spk) == 2
+    assert set(out["per_utterance"]["u1"]) >= {"speaker_sim", "speaker_sim_other"}

@@ -388,3 +388,47 @@ def test_onnx_export_takes_the_speaker_and_keeps_the_names(multi, tmp_path):
     assert a.shape != b.shape or not np.allclose(a, b)
     with pytest.raises(MttsError, match="this model knows alice, bob"):
         onnx_synth.norm_mel(ids, speaker="carol")
+
+
+# the voice each evaluated sentence is spoken in
+
+def _split(root: Path, utt2spk: dict[str, str] | None) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    if utt2spk is not None:
+        write_table(root / "utt2spk", utt2spk)
+    return root
+
+
+def test_evaluate_speaks_each_sentence_in_a_named_or_its_own_voice(tmp_path):
+    from types import SimpleNamespace
+
+    from mtts.evaluate import voices
+    multi, single = SimpleNamespace(speakers={"alice": 0, "bob": 1}), SimpleNamespace(speakers=None)
+    items = [("u1", "Hi.", None), ("u2", "Yo.", None)]
+    dev = _split(tmp_path / "dev", {"u1": "bob", "u2": "alice"})
+    assert voices(multi, Path("m"), items, dev, None) == {"u1": "bob", "u2": "alice"}
+    assert voices(multi, Path("m"), items, dev, "bob") == {"u1": "bob", "u2": "bob"}
+    assert voices(multi, Path("m"), items, None, "alice") == {"u1": "alice", "u2": "alice"}
+    assert voices(single, Path("m"), items, None, None) == {}
+    # never the first voice by default: that scores a voice nobody asked for
+    with pytest.raises(MttsError, match=r"m speaks 2 voices \(alice, bob\): pass --speaker NAME"):
+        voices(multi, Path("m"), items, None, None)
+    with pytest.raises(MttsError, match=r"nou2s/utt2spk does not exist.*pass --speaker NAME"):
+        voices(multi, Path("m"), items, _split(tmp_path / "nou2s", None), None)
+    with pytest.raises(MttsError, match=r"no speaker for 'u2'"):
+        voices(multi, Path("m"), items, _split(tmp_path / "part", {"u1": "bob"}), None)
+    with pytest.raises(MttsError, match=r"unknown speaker 'carol': this model knows alice, bob"):
+        voices(multi, Path("m"), items, None, "carol")
+    with pytest.raises(MttsError, match=r"--speaker 'bob': m has one voice"):
+        voices(single, Path("m"), items, None, "bob")
+
+
+def test_a_text_list_is_compared_with_its_voices_recordings_only(tmp_path):
+    from mtts.evaluate.similarity import check_references
+    two = _split(tmp_path / "two", {"a1": "alice", "b1": "bob"})
+    check_references(two, "bob")
+    with pytest.raises(MttsError, match=r"no recordings of speaker 'carol'.*holds alice, bob"):
+        check_references(two, "carol")
+    with pytest.raises(MttsError, match=r"holds 2 voices \(alice, bob\)"):
+        check_references(two, None)   # a one-voice model: which of the two is it to sound like?
+    check_references(_split(tmp_path / "one", None), None)

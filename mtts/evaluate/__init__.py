@@ -156,9 +156,38 @@ def load_items(split_dir: Path | None, text_file: Path | None, max_utts: int) ->
     return items[:max_utts] if max_utts else items
 
 
+def voices(pkg, path: Path, items: list[tuple[str, str, str | None]], split_dir: Path | None,
+           speaker: str | None) -> dict[str, str]:
+    """Utterance id -> the voice a multi-speaker model speaks it in: `speaker` for every
+    sentence, else each split sentence's own (utt2spk). {} for a one-voice model. A
+    multi-speaker model with neither is an error: silently speaking the first voice would
+    score the wrong one."""
+    from mtts import checkpoint
+    if not pkg.speakers:
+        if speaker is not None:
+            raise MttsError(f"--speaker {speaker!r}: {path} has one voice")
+        return {}
+    if speaker is not None:
+        checkpoint.speaker_index(pkg.speakers, speaker)   # an unknown name lists the known ones
+        return {uid: speaker for uid, _, _ in items}
+    names = ", ".join(sorted(pkg.speakers, key=pkg.speakers.get))
+    if split_dir is None:
+        raise MttsError(f"{path} speaks {len(pkg.speakers)} voices ({names}): pass --speaker NAME to choose "
+                        f"the voice of the text list")
+    if not (split_dir / "utt2spk").is_file():
+        raise MttsError(f"{split_dir / 'utt2spk'} does not exist, and {path} speaks {len(pkg.speakers)} voices "
+                        f"({names}): pass --speaker NAME")
+    utt2spk = read_table(split_dir / "utt2spk")
+    if missing := [uid for uid, _, _ in items if uid not in utt2spk]:
+        raise MttsError(f"{split_dir / 'utt2spk'}: no speaker for '{missing[0]}' ({len(missing)} utterances)")
+    return {uid: utt2spk[uid] for uid, _, _ in items}
+
+
 def evaluate_checkpoint(path: Path, split_dir: Path | None, out_dir: Path, groups: tuple[str, ...], nj: int,
                         max_utts: int, text_file: Path | None = None, vocoder: str = "auto",
-                        postfilter: float | None = None) -> dict:
+                        postfilter: float | None = None, speaker: str | None = None,
+                        sim_dir: Path | None = None) -> dict:
+    """sim_dir: the recordings speaker similarity compares with (default split_dir)."""
     from mtts import checkpoint
     from mtts.evaluate.plots import utterance_plot
     from mtts.evaluate.tasks import load_split, speaker_task_metrics, task_metrics
@@ -169,16 +198,14 @@ def evaluate_checkpoint(path: Path, split_dir: Path | None, out_dir: Path, group
     data = load_split(pkg, split_dir, max_utts) if split_dir is not None else None
     metrics: dict[str, float] = {}
     used, asr, per_utt = None, {}, {}
-    # utterance -> speaker, when a multi-speaker model is scored on a split: each sentence in its voice
-    utt2spk = (read_table(split_dir / "utt2spk")
-               if split_dir is not None and pkg.speakers and (split_dir / "utt2spk").is_file() else {})
+    items = load_items(split_dir, text_file, max_utts)
+    utt2spk = voices(pkg, path, items, split_dir, speaker)   # utterance -> the voice it is spoken in
     per_speaker: dict[str, dict] = {}
     if "tasks" in groups and data is not None:
         metrics.update(task_metrics(model, data))
         metrics.update(logged_free_running(path, pkg.step, split_dir))
-        if utt2spk:
+        if utt2spk and speaker is None:   # teacher-forced: each recording with its own speaker
             per_speaker = {s: dict(m) for s, m in speaker_task_metrics(model, data).items()}
-    items = load_items(split_dir, text_file, max_utts)
     sim_refs = None
     if any(g in groups for g in AUDIO_GROUPS):
         synth = Synthesizer.from_package(pkg, path, model, vocoder,
@@ -202,10 +229,11 @@ def evaluate_checkpoint(path: Path, split_dir: Path | None, out_dir: Path, group
         if "speed" in groups:
             metrics.update({"rtf": (t_am + t_voc) / secs, "rtf_acoustic": t_am / secs, "rtf_vocoder": t_voc / secs})
         rows = score_rows(scored, groups, p, nj, path.stem)
-        if "similarity" in groups and split_dir is not None:   # in this process: one encoder, its cache
+        sim_dir = sim_dir or split_dir
+        if "similarity" in groups and sim_dir is not None:   # in this process: one encoder, its cache
             from mtts.evaluate.similarity import similarity
             rows = rows or [{"id": uid} for uid, _, _, _ in scored]
-            sims, sim_refs = similarity([(uid, hyp) for uid, hyp, _, _ in scored], split_dir)
+            sims, sim_refs = similarity([(uid, hyp, utt2spk.get(uid)) for uid, hyp, _, _ in scored], sim_dir)
             for r in rows:
                 r.update(sims[r["id"]])
         scores, asr = summarize_rows(rows)
@@ -227,6 +255,8 @@ def evaluate_checkpoint(path: Path, split_dir: Path | None, out_dir: Path, group
                                _alignment(model, data, uid), ref_f0, hyp_f0)
     result = {"checkpoint": str(path), "step": pkg.step, "split": split_dir.name if split_dir else str(text_file),
               "utterances": len(items), "ids": [i[0] for i in items], "metrics": metrics}
+    if speaker is not None:
+        result["speaker"] = speaker
     if used:   # what the audio was made with
         result["vocoder"] = used
         result["postfilter"] = synth.postfilter_strength
@@ -351,21 +381,32 @@ def against_teacher(result: dict, teacher: dict) -> dict:
 
 def evaluate(checkpoints: list[Path], split_dir: Path | None, out_dir: Path, groups: tuple[str, ...] = DEFAULT_GROUPS,
              nj: int = 1, max_utts: int = 0, references: bool = False, text_file: Path | None = None,
-             vocoder: str = "auto", postfilter: float | None = None, teacher: Path | None = None) -> list[dict]:
+             vocoder: str = "auto", postfilter: float | None = None, teacher: Path | None = None,
+             speaker: str | None = None, sim_dir: Path | None = None) -> list[dict]:
     """Score every checkpoint; with `references` (a split) or `teacher` (readings of the same
-    sentences by the voice the corpus came from) also those, and the models against them."""
+    sentences by the voice the corpus came from) also those, and the models against them.
+    speaker: the voice of every sentence of a multi-speaker model (default: the split's
+    utt2spk); sim_dir: the recordings speaker similarity compares with (default split_dir:
+    a text list needs one)."""
     from mtts import checkpoint
     from mtts.evaluate.plots import curves_plot
     from mtts.evaluate.report import write_report
     items = load_items(split_dir, text_file, max_utts)
-    if "similarity" in groups and split_dir is None:
-        raise MttsError("--metrics similarity compares with a split's recordings: leave out --text-file")
+    sim_dir = sim_dir or split_dir
+    if "similarity" in groups:
+        if sim_dir is None or not (sim_dir / "wav.scp").is_file():
+            raise MttsError(f"--metrics similarity compares with a split's recordings, and "
+                            f"{(sim_dir or Path('--data-dir/--split')) / 'wav.scp'} does not exist")
+        if split_dir is None:   # a text list: its one voice must be among the recordings
+            from mtts.evaluate.similarity import check_references
+            voices(checkpoint.Package.load(checkpoints[0]), checkpoints[0], items, None, speaker)
+            check_references(sim_dir, speaker)
     if teacher is not None:   # fail before hours of synthesis when a reading is missing
         if not any(g in groups for g in ("asr", "dnsmos")):
             raise MttsError("--teacher is scored with the asr and dnsmos groups: add one to --metrics")
         teacher_wavs(teacher, [u for u, _, _ in items])
-    results = [evaluate_checkpoint(c, split_dir, out_dir, groups, nj, max_utts, text_file, vocoder, postfilter)
-               for c in checkpoints]
+    results = [evaluate_checkpoint(c, split_dir, out_dir, groups, nj, max_utts, text_file, vocoder, postfilter,
+                                   speaker, sim_dir) for c in checkpoints]
     refs, reference = None, None
     params = checkpoint.Package.load(checkpoints[0]).feature_params if references or teacher else None
     if references and split_dir is not None:

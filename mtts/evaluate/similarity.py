@@ -92,15 +92,38 @@ def reference_points(refs: dict[str, np.ndarray], utt2spk: dict[str, str]) -> di
     return out
 
 
-def similarity(hyps: list[tuple[str, str]], split_dir: Path, encoder: SpeakerEncoder | None = None
+def _utt2spk(split_dir: Path) -> dict[str, str]:
+    from mtts.data.datadir import read_table
+    return read_table(split_dir / "utt2spk") if (split_dir / "utt2spk").is_file() else {}
+
+
+def check_references(split_dir: Path, speaker: str | None) -> None:
+    """Before any synthesis: a text list spoken as `speaker` (None: a one-voice model) needs
+    that voice's recordings in split_dir, or there is nothing to compare with."""
+    voices = set(_utt2spk(split_dir).values())
+    if speaker is None and len(voices) > 1:
+        raise MttsError(f"{split_dir} holds {len(voices)} voices ({', '.join(sorted(voices))}): a text list is "
+                        f"compared with one; name a split of that voice's recordings")
+    if speaker is not None and voices and speaker not in voices:
+        raise MttsError(f"{split_dir}: no recordings of speaker {speaker!r} to compare with (it holds "
+                        f"{', '.join(sorted(voices))}); --split names the recordings --metrics similarity reads")
+
+
+def similarity(hyps: list[tuple[str, str, str | None]], split_dir: Path, encoder: SpeakerEncoder | None = None
                ) -> tuple[dict[str, dict[str, float]], dict]:
-    """hyps: (utterance id, synthesised wav). Per utterance its scores, and the reference
-    points, against the recordings of split_dir (wav.scp; utt2spk where there is one)."""
+    """hyps: (utterance id, synthesised wav, its voice or None: the split's utt2spk, or the
+    split's one voice). Per utterance its scores, and the reference points, against the
+    recordings of split_dir (wav.scp; utt2spk where there is one); an utterance's own
+    recording, where the split has one of that id, is left out of its reference."""
     from mtts.data.datadir import read_table
     encoder = encoder or SpeakerEncoder()
     wavs = read_table(split_dir / "wav.scp")
-    utt2spk = read_table(split_dir / "utt2spk") if (split_dir / "utt2spk").is_file() else {}
+    utt2spk = _utt2spk(split_dir)
     refs = {u: encoder(w) for u, w in sorted(wavs.items())}
     by_spk = centroids(refs, utt2spk)
-    per_utt = {u: scores(encoder(h), u, utt2spk.get(u, ""), refs, by_spk) for u, h in hyps}
+    # the voice to sound like: the one named, else the recording's own; a split of one unnamed
+    # voice (no utt2spk) is that voice whatever a model calls it
+    one = None if utt2spk else ""
+    per_utt = {u: scores(encoder(h), u, one if one is not None else spk or utt2spk.get(u, ""), refs, by_spk)
+               for u, h, spk in hyps}
     return per_utt, reference_points(refs, utt2spk)
