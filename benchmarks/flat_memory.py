@@ -103,7 +103,8 @@ def main() -> None:
     for name, r in rows.items():
         print(f"{name:<11} {r['rss_mb_at_10pct']:>10} {r['rss_mb_end']:>9} {r['rss_mb_max']:>9} "
               f"{str(r['mb_per_1000_sentences_second_half']):>17} {r['minutes']:>6}")
-    record = {"model": str(a.model), "n": a.n, "vocoder": a.vocoder, "commands": rows, "machine": f"{os.cpu_count()} CPU cores"}
+    record = {"model": str(a.model), "n": a.n, "vocoder": a.vocoder, "commands": rows,
+              "machine": f"{os.cpu_count()} CPU cores"}
     print(json.dumps(record))
     if a.json:
         a.json.write_text(json.dumps(record, indent=2) + "\n")

@@ -53,17 +53,27 @@ def _ensure_dir(path: Path) -> None:
         raise MttsError(f"directory {path.parent} is not writable")
 
 
+def _temp_beside(path: Path) -> Path:
+    """An empty, hidden temp file in path's directory (its parents made): renamed or linked
+    over `path` it is one step on the same file system."""
+    _ensure_dir(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    return Path(tmp)
+
+
+def _publish_mode(tmp: Path) -> None:
+    os.chmod(tmp, 0o666 & ~_umask())   # mkstemp makes 0600: give the file the mode a plain open() would
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to `path`; rename it over `path` only on success."""
     path = Path(path)
-    _ensure_dir(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp)
+    tmp = _temp_beside(path)
     try:
         yield tmp
-        os.chmod(tmp, 0o666 & ~_umask())   # mkstemp makes 0600: give the file the mode a plain open() would
+        _publish_mode(tmp)
         os.replace(tmp, path)
     except OSError as e:
         tmp.unlink(missing_ok=True)
@@ -163,13 +173,10 @@ def create_json(path: str | os.PathLike, obj: Any) -> bool:
     whole file appears at once, by a hard link that fails on an existing name (atomic on NFS
     too), so processes racing to create it never overwrite one another."""
     path = Path(path)
-    _ensure_dir(path)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(name)
+    tmp = _temp_beside(path)
     try:
         tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        os.chmod(tmp, 0o666 & ~_umask())
+        _publish_mode(tmp)
         os.link(tmp, path)
     except FileExistsError:
         return False

@@ -12,6 +12,7 @@ import pytest
 import soundfile as sf
 import torch
 
+from mtts.text.samples import HARVARD
 from mtts.validate import config_from_dict
 
 torch.set_num_threads(1)  # tests are small; leave the other core free
@@ -26,14 +27,17 @@ TINY = {"model": {"d_model": 32, "n_heads": 2, "encoder_layers": 1, "decoder_lay
         "train": {"max_steps": 20, "batch_frames": 3000, "warmup_steps": 5, "log_every": 5,
                   "ckpt_every": 10, "lr": 0.003}}
 
-SENTENCES = [
-    "The birch canoe slid on the smooth planks.", "Glue the sheet to the dark blue background.",
-    "It's easy to tell the depth of a well.", "These days a chicken leg is a rare dish.",
-    "Rice is often served in round bowls.", "The juice of lemons makes fine punch.",
-    "The box was thrown beside the parked truck.", "The hogs were fed chopped corn and garbage.",
-    "Four hours of steady work faced us.", "A large size in stockings is hard to sell.",
-    "The boy was there when the sun rose.", "A rod is used to catch pink salmon.",
-]
+SENTENCES = HARVARD[:12]
+
+
+def mtts(*args) -> str:
+    """Run the CLI in this process (arguments str()-ed), assert it succeeded, return its output."""
+    from typer.testing import CliRunner
+
+    from mtts.cli import app
+    res = CliRunner().invoke(app, [str(a) for a in args])
+    assert res.exit_code == 0, res.output
+    return res.output
 
 
 @pytest.fixture

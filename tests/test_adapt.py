@@ -23,15 +23,10 @@ from mtts.errors import MttsError
 from mtts.model import MultiTaskModel
 from mtts.validate import config_from_dict
 
-from conftest import TINY, make_model_package
+from conftest import TINY, make_model_package, mtts
 
 runner = CliRunner()
 
-
-def mtts(*args) -> str:
-    res = runner.invoke(app, [str(a) for a in args])
-    assert res.exit_code == 0, res.output
-    return res.output
 
 
 def fails(*args) -> str:

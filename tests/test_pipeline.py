@@ -18,15 +18,10 @@ from typer.testing import CliRunner
 from mtts import checkpoint
 from mtts.cli import app
 
-from conftest import TINY
+from conftest import TINY, mtts
 
 runner = CliRunner()
 
-
-def mtts(*args: str) -> str:
-    res = runner.invoke(app, [str(a) for a in args])
-    assert res.exit_code == 0, res.output
-    return res.output
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from mtts.cli import app
 from mtts.errors import MttsError
 from mtts.evaluate import parse_groups, similarity as S
 
-from conftest import TINY
+from conftest import TINY, mtts
 
 runner = CliRunner()
 requires_resemblyzer = pytest.mark.skipif(not S.available(),
@@ -71,10 +71,6 @@ def test_similarity_is_refused_without_resemblyzer(monkeypatch):
 
 @requires_resemblyzer
 def test_evaluate_writes_speaker_similarity_and_its_reference_points(two_voice_corpus, tmp_path):
-    def mtts(*args) -> str:
-        res = runner.invoke(app, [str(a) for a in args])
-        assert res.exit_code == 0, res.output
-        return res.output
     mtts("prepare", two_voice_corpus, "--data-dir", tmp_path / "data", "--dump-dir", tmp_path / "dump", "--nj", 2,
          "--n-dev", 2, "--n-test", 2)
     mtts("tokenize", "--data-dir", tmp_path / "data", "--dump-dir", tmp_path / "dump")

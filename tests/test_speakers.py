@@ -25,7 +25,7 @@ from mtts.tasks.speaker import reverse_gradient
 from mtts.train import build_method
 from mtts.validate import config_from_dict
 
-from conftest import TINY, VOICES, make_model_package, random_batch, requires_espeak
+from conftest import TINY, VOICES, make_model_package, mtts, random_batch, requires_espeak
 
 runner = CliRunner()
 SPEAKER_TASKS = {"alignment": {}, "duration": {}, "pitch": {}, "energy": {}, "mel": {},
@@ -261,11 +261,6 @@ def test_serve_lists_the_speakers_and_speaks_in_each(tmp_path):
 
 
 # every stage on two voices (about a minute: marked slow)
-
-def mtts(*args) -> str:
-    res = runner.invoke(app, [str(a) for a in args])
-    assert res.exit_code == 0, res.output
-    return res.output
 
 
 @pytest.fixture(scope="module")
