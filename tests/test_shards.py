@@ -93,6 +93,18 @@ def test_merge_refuses_a_missing_shard_and_one_made_from_other_data(tmp_path):
     fails(prep(root, tmp_path, "--job", 1, "--merge"), "not both")
 
 
+def test_shards_may_read_the_corpus_where_each_node_mounts_it(tmp_path):
+    import shutil
+
+    from test_bad_input import corpus
+    root = corpus(tmp_path / "a", 6)
+    elsewhere = shutil.copytree(root, tmp_path / "b" / "mnt")   # the same corpus, another mount point
+    ok(prep(root, tmp_path, "--job", 1, "--njobs", 2))
+    ok(prep(elsewhere, tmp_path, "--job", 2, "--njobs", 2))
+    ok(prep(root, tmp_path, "--merge", "--njobs", 2))
+    assert sum(len(f.read_text().splitlines()) for f in (tmp_path / "data").glob("*/feats.scp")) == 6
+
+
 def test_shards_share_the_dump_lock_but_a_whole_run_does_not(tmp_path):
     dump = tmp_path / "dump"
     a = DirLock(dump, "prepare", shared=True).acquire()

@@ -246,7 +246,8 @@ def prepare(corpus: Path, data_dir: Path, dump_dir: Path, nj: int = 2, n_dev: in
     check_job(job, njobs, merge)
     params = params or FeatureParams()
     utts, problems = read_ljspeech(corpus)   # read (and refused) before anything is written
-    settings = {**params.to_dict(), "corpus": str(corpus.resolve()), "njobs": njobs,
+    # the corpus is known by its metadata.csv, not its path: cluster nodes may mount it apart
+    settings = {**params.to_dict(), "njobs": njobs,
                 "metadata.csv": digest((corpus / "metadata.csv").read_bytes().decode("utf-8-sig"))}
     if job is not None:
         # shared: the other shards run beside this one; a whole run or a merge waits for them all
