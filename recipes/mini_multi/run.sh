@@ -8,6 +8,8 @@
 #   ./run.sh --train-config conf/speaker_tasks.yaml   the same with both speaker tasks
 #   ./run.sh --stage 10 --stop-stage 10   adapt the selected model to the held-out voice rms with
 #                                 adapt_minutes of its recordings (docs/adaptation.md)
+#   ./run.sh --stage 11 --stop-stage 11   the adaptation study: rms from 5, 10, 30 minutes, adapted
+#                                 vs from scratch vs pooled (local/adapt_study.py; docs/adaptation/study.md)
 # Stage 0 reads the mini recipe's local/sentences.txt (LJSpeech transcripts, public domain).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -37,6 +39,7 @@ lexicon_words=0         # no G2P task here
 adapt_speaker=rms       # stage 10: the held-out voice adapted to, from downloads/heldout/
 adapt_minutes=5         # whole minutes of its recordings trained on (the first utterances of its train split)
 adapt_config=conf/adapt.yaml
+study_opts=             # stage 11, e.g. "--minutes 10 --variants adapt,scratch"
 
 . utils/parse_options.sh
 
@@ -77,4 +80,10 @@ if [ "${stage}" -le 10 ] && [ "${stop_stage}" -ge 10 ]; then
   ${mtts} evaluate "${aexp}/best.safetensors" --exp-dir "${aexp}" --data-dir "${adata}" --split test \
     --metrics "${eval_metrics}" --references --nj "${nj}"
   log "Report: ${aexp}/eval/test/report.md"
+fi
+
+if [ "${stage}" -le 11 ] && [ "${stop_stage}" -ge 11 ]; then
+  # runs in pieces: each finished model leaves docs/adaptation/results/<variant>_<minutes>min.json
+  log "Stage 11: adaptation study ${study_opts}"
+  python local/adapt_study.py ${study_opts}
 fi
