@@ -174,11 +174,13 @@ def test_shares_losses_and_gradients_add_up_to_the_whole_batch(tiny_cfg):
     assert any(abs(float(means[0][k] + means[1][k]) / 2 - float(v)) > 1e-3 * abs(float(v)) for k, v in whole.items())
 
 
-@pytest.mark.parametrize("method", ["static", pytest.param("uncertainty", marks=pytest.mark.slow),
-                                    pytest.param("upgrad", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("method", ["static", *(pytest.param(m, marks=pytest.mark.slow) for m in
+                                                 ("uncertainty", "upgrad", "gradnorm", "rlw", "dwa", "famo"))])
 def test_two_processes_train_what_one_does(work, method):
-    """Static, a loss-based method (uncertainty: learnt weights from the global losses) and a
-    gradient method (UPGrad on the all-reduced Jacobian): same losses, weights and model."""
+    """Static, the loss-based methods (learnt weights from the global losses; RLW's draws and
+    DWA's and FAMO's loss histories the same on every process) and gradient methods
+    (UPGrad on the all-reduced Jacobian, GradNorm's gradient norms): same losses, weights
+    and model."""
     train_here(work, f"one_{method}", "--mtl-method", method)
     res = train(work, f"two_{method}", 2, "--mtl-method", method)
     assert "2 processes" in res.stderr
