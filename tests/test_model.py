@@ -385,3 +385,22 @@ def test_decoder_position_jitter_reaches_the_mel_decoder(tiny_cfg):
     model = MultiTaskModel(cfg, n_tokens=12, n_mels=8)
     assert model.tasks["mel"].decoder.position_jitter == 30
     assert model.encoder.transformer.position_jitter == 0   # the text encoder keeps its positions
+
+
+def test_the_mel_front_of_an_utterance_does_not_depend_on_its_batchs_padding():
+    """The recognition and speaker tasks' conv front: an utterance padded to a longer batch
+    (its predicted mel zero there, as the mel task makes it) gets the features it gets alone."""
+    from torch import nn
+
+    from mtts.tasks.base import MelFront
+    torch.manual_seed(0)
+    front = MelFront(8, 16)
+    mel = torch.randn(1, 10, 8)
+    alone = front(mel, torch.ones(1, 10, dtype=torch.bool))
+    padded = torch.cat([mel, torch.zeros(1, 7, 8)], 1)
+    mask = torch.arange(17)[None] < 10
+    assert torch.allclose(front(padded, mask)[:, :10], alone, atol=1e-6)
+    # the same layers unmasked: the first conv's bias makes the padding non-zero for the second
+    plain = nn.Sequential(*front)
+    unmasked = plain(padded.transpose(1, 2)).transpose(1, 2)[:, :10]
+    assert not torch.allclose(unmasked, plain(mel.transpose(1, 2)).transpose(1, 2), atol=1e-4)

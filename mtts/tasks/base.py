@@ -123,6 +123,23 @@ def denominator(count: torch.Tensor) -> torch.Tensor:
     return count if _denominator is None else _denominator(count)
 
 
+class MelFront(nn.Sequential):
+    """Two 5-wide convolutions with ReLUs over a mel (B, T, n_mels) -> (B, T, d), padded
+    frames zeroed before each: a frame next to the end of an utterance then sees zeros past
+    it however long the batch's padding is, so an utterance's features do not depend on
+    which utterances share its batch (nor, under several processes, on its rank's share)."""
+
+    def __init__(self, n_mels: int, d: int):
+        super().__init__(nn.Conv1d(n_mels, d, 5, padding=2), nn.ReLU(), nn.Conv1d(d, d, 5, padding=2), nn.ReLU())
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        keep = mask[:, None, :].to(x.dtype)
+        x = x.transpose(1, 2)
+        for layer in self:
+            x = layer(x * keep if isinstance(layer, nn.Conv1d) else x)
+        return x.transpose(1, 2)
+
+
 def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Mean of x over positions where mask (broadcast to x) is True."""
     mask = mask.to(x.dtype)

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mtts.config import ModelConfig
-from mtts.tasks.base import Context, Dims, Task, utterance_mean
+from mtts.tasks.base import Context, Dims, MelFront, Task, utterance_mean
 from mtts.tasks.g2p import G2PTask
 
 
@@ -27,18 +27,16 @@ class RecognitionTask(Task):
         if source not in ("decoder", "mel"):
             raise TypeError(f"recognition source must be 'decoder' or 'mel', got {source!r}")
         self.source = source
-        self.reads = ("mel_pred",) if source == "mel" else ("dec_states",)
+        self.reads = ("mel_pred", "frames_mask") if source == "mel" else ("dec_states",)
         n_mels, n_tokens = dims.n_mels, dims.n_text   # it reads back the encoder's input: phonemes or characters
         d = model.d_model
         # from the predicted mel a small conv stack first sees some context
-        self.front = (nn.Sequential(nn.Conv1d(n_mels, d, 5, padding=2), nn.ReLU(),
-                                    nn.Conv1d(d, d, 5, padding=2), nn.ReLU())
-                      if source == "mel" else None)
+        self.front = MelFront(n_mels, d) if source == "mel" else None
         self.proj = nn.Linear(d, n_tokens)
 
     def forward(self, ctx: Context, batch: dict) -> dict[str, torch.Tensor]:
         if self.source == "mel":
-            x = self.front(ctx.mel_pred.transpose(1, 2)).transpose(1, 2)
+            x = self.front(ctx.mel_pred, ctx.frames_mask)
         else:
             x = ctx.dec_states
         log_probs = F.log_softmax(self.proj(x), dim=-1)               # (B, T, V)

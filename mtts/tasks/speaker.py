@@ -21,7 +21,7 @@ from torch import nn
 
 from mtts.config import ModelConfig
 from mtts.errors import MttsError
-from mtts.tasks.base import Context, Dims, Task, utterance_mean
+from mtts.tasks.base import Context, Dims, MelFront, Task, utterance_mean
 
 
 class GradientReversal(torch.autograd.Function):
@@ -80,13 +80,11 @@ class SpeakerTask(Task):
         self.reads = ("mel_pred", "frames_mask") if source == "mel" else ("dec_states", "frames_mask")
         d = model.d_model
         # from the predicted mel a small conv stack first sees some context (as recognition's)
-        self.front = (nn.Sequential(nn.Conv1d(dims.n_mels, d, 5, padding=2), nn.ReLU(),
-                                    nn.Conv1d(d, d, 5, padding=2), nn.ReLU())
-                      if source == "mel" else None)
+        self.front = MelFront(dims.n_mels, d) if source == "mel" else None
         self.head = SpeakerClassifier(d, hidden, dims.n_speakers)
 
     def forward(self, ctx: Context, batch: dict) -> dict[str, torch.Tensor]:
-        x = self.front(ctx.mel_pred.transpose(1, 2)).transpose(1, 2) if self.source == "mel" else ctx.dec_states
+        x = self.front(ctx.mel_pred, ctx.frames_mask) if self.source == "mel" else ctx.dec_states
         return {"logits": self.head(x, ctx.frames_mask)}
 
     def loss(self, pred: dict, batch: dict, ctx: Context) -> torch.Tensor:
