@@ -195,7 +195,10 @@ def evaluate_checkpoint(path: Path, split_dir: Path | None, out_dir: Path, group
     from mtts.synthesize import POSTFILTER, Synthesizer, write_wav
     pkg = checkpoint.Package.load(path)
     model = pkg.build_model(path)
-    data = load_split(pkg, split_dir, max_utts) if split_dir is not None else None
+    # the recordings encoded for the teacher-forced tasks and the plots' alignments; not with a
+    # --speaker of the model's own for a split of voices it may not know, unless tasks are asked
+    data = (load_split(pkg, split_dir, max_utts)
+            if split_dir is not None and ("tasks" in groups or speaker is None) else None)
     metrics: dict[str, float] = {}
     used, asr, per_utt = None, {}, {}
     items = load_items(split_dir, text_file, max_utts)
@@ -242,9 +245,9 @@ def evaluate_checkpoint(path: Path, split_dir: Path | None, out_dir: Path, group
             spk_scores, _ = summarize_rows([r for r in rows if utt2spk.get(r["id"]) == spk])
             per_speaker.setdefault(spk, {}).update(spk_scores)
         per_utt = sentence_scores(rows)
-        if data is not None:  # plots of the first few utterances
+        if split_dir is not None and (split_dir / "feats.scp").is_file():  # plots of the first few utterances
             feats = read_table(split_dir / "feats.scp")
-            for uid, text, ref in items[:N_PLOTS]:
+            for uid, text, ref in [i for i in items if i[0] in feats][:N_PLOTS]:
                 with np.load(feats[uid]) as z:
                     ref_mel, ref_f0 = z["mel"], z["pitch"]
                 if utt2spk:
@@ -252,7 +255,7 @@ def evaluate_checkpoint(path: Path, split_dir: Path | None, out_dir: Path, group
                 hyp_mel = synth.mel(text)
                 hyp_f0 = extract(load_audio(wav_dir / f"{uid}.wav", p.sample_rate), p)["pitch"]
                 utterance_plot(out_dir / path.stem / "plots" / f"{uid}.png", uid, ref_mel, hyp_mel,
-                               _alignment(model, data, uid), ref_f0, hyp_f0)
+                               _alignment(model, data, uid) if data is not None else None, ref_f0, hyp_f0)
     result = {"checkpoint": str(path), "step": pkg.step, "split": split_dir.name if split_dir else str(text_file),
               "utterances": len(items), "ids": [i[0] for i in items], "metrics": metrics}
     if speaker is not None:

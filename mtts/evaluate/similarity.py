@@ -98,32 +98,32 @@ def _utt2spk(split_dir: Path) -> dict[str, str]:
 
 
 def check_references(split_dir: Path, speaker: str | None) -> None:
-    """Before any synthesis: a text list spoken as `speaker` (None: a one-voice model) needs
-    that voice's recordings in split_dir, or there is nothing to compare with."""
+    """Before any synthesis: a text list is compared with one voice of split_dir, its only
+    one or the one `speaker` names; with several and none named there is nothing to choose by."""
     voices = set(_utt2spk(split_dir).values())
-    if speaker is None and len(voices) > 1:
-        raise MttsError(f"{split_dir} holds {len(voices)} voices ({', '.join(sorted(voices))}): a text list is "
-                        f"compared with one; name a split of that voice's recordings")
-    if speaker is not None and voices and speaker not in voices:
-        raise MttsError(f"{split_dir}: no recordings of speaker {speaker!r} to compare with (it holds "
-                        f"{', '.join(sorted(voices))}); --split names the recordings --metrics similarity reads")
+    if len(voices) > 1 and speaker not in voices:
+        raise MttsError(f"{split_dir} holds {len(voices)} voices ({', '.join(sorted(voices))}) and "
+                        + (f"none is {speaker!r}" if speaker else "no --speaker names one")
+                        + ": a text list is compared with one voice's recordings (--split)")
 
 
 def similarity(hyps: list[tuple[str, str, str | None]], split_dir: Path, encoder: SpeakerEncoder | None = None
                ) -> tuple[dict[str, dict[str, float]], dict]:
-    """hyps: (utterance id, synthesised wav, its voice or None: the split's utt2spk, or the
-    split's one voice). Per utterance its scores, and the reference points, against the
-    recordings of split_dir (wav.scp; utt2spk where there is one); an utterance's own
-    recording, where the split has one of that id, is left out of its reference."""
+    """hyps: (utterance id, synthesised wav, the voice it was spoken in or None). Per
+    utterance its scores, and the reference points, against the recordings of split_dir
+    (wav.scp; utt2spk where there is one). What a wav is measured against: for a sentence of
+    the split, its recording's speaker (the utterance's own recording left out); for a
+    sentence of a text list, the voice it was spoken in where the split holds it, else the
+    split's one voice."""
     from mtts.data.datadir import read_table
     encoder = encoder or SpeakerEncoder()
     wavs = read_table(split_dir / "wav.scp")
     utt2spk = _utt2spk(split_dir)
     refs = {u: encoder(w) for u, w in sorted(wavs.items())}
     by_spk = centroids(refs, utt2spk)
-    # the voice to sound like: the one named, else the recording's own; a split of one unnamed
-    # voice (no utt2spk) is that voice whatever a model calls it
-    one = None if utt2spk else ""
-    per_utt = {u: scores(encoder(h), u, one if one is not None else spk or utt2spk.get(u, ""), refs, by_spk)
-               for u, h, spk in hyps}
+    only = next(iter(by_spk)) if len(by_spk) == 1 else ""
+
+    def target(u: str, spk: str | None) -> str:
+        return utt2spk[u] if u in utt2spk else spk if spk in by_spk else only
+    per_utt = {u: scores(encoder(h), u, target(u, spk), refs, by_spk) for u, h, spk in hyps}
     return per_utt, reference_points(refs, utt2spk)

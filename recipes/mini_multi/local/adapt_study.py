@@ -157,6 +157,49 @@ def evaluate(exp: Path, nj: int, references: bool) -> tuple[dict, dict | None]:
     return result, refs
 
 
+def real_voice(results: Path, nj: int, seed: int) -> None:
+    """The 32 real LJSpeech clips of ../shared: 22 adapted on (about 2.6 minutes), 8 kept as
+    the voice's reference. The adapted model reads the held-out sentences (intelligibility in
+    that voice, similarity to the 8 clips) and the 8 clips' own sentences (against the clips'
+    own WER); the source model, unadapted, reads them too, in its slt voice."""
+    name = "lj_adapt"
+    if (results / f"{name}.json").is_file():
+        return
+    corpus = REPO.parent / "shared" / "data" / "ljspeech-mini"
+    if not (corpus / "metadata.csv").is_file():
+        sys.exit(f"{corpus} is missing: the real-voice study reads ../shared")
+    prepared(corpus, "data_lj", "dump_lj", 2, 8)
+    exp = HERE / "exp" / "study" / name
+    resume = ["--resume"] if list((exp / "checkpoints").glob("step_*.pt")) else []
+    mtts("train", "-c", "conf/adapt.yaml", "--data-dir", "data_lj", "--dump-dir", "dump_lj", "--exp-dir", exp,
+         "--init-from", "exp/train/best.safetensors", "--seed", seed, "--max-minutes", 600, *resume,
+         log=exp / "study.log")
+    ckpt = sorted((exp / "checkpoints").glob("step_*.pt"))[-1]
+    source = HERE / "exp" / "train" / "best.safetensors"
+    durs = (HERE / "data_lj" / "train" / "utt2dur").read_text().splitlines()
+    record = {"variant": "lj_adapt", "clips_trained": len(durs),
+              "minutes_trained": round(sum(float(line.split()[1]) for line in durs) / 60, 2),
+              "checkpoint": ckpt.name}
+    for key, model, extra in (("adapted_heldout", ckpt, ["--text-file", HELDOUT]),
+                              ("adapted_clips", ckpt, ["--references"]),
+                              ("source_clips", source, ["--speaker", "slt"])):
+        out_exp = exp if model == ckpt else exp / "source"
+        mtts("evaluate", model, "--exp-dir", out_exp, "--data-dir", "data_lj", "--split", "test",
+             "--metrics", "asr,similarity", "--vocoder", "griffin-lim", "--nj", nj, *extra, log=exp / "study.log")
+        split = (HELDOUT.stem if "--text-file" in extra else "test") + "_griffin-lim" + (
+            "_slt" if "--speaker" in extra else "")
+        res = json.loads((out_exp / "eval" / split / f"{model.stem}.json").read_text())
+        record[key] = {"metrics": res["metrics"], "asr_ci95": res.get("asr", {}).get("ci95", {}),
+                       "sentences": res["utterances"],
+                       "recordings": res.get("speaker_similarity", {}).get("recordings")}
+        if "--references" in extra:
+            refs = json.loads((out_exp / "eval" / split / "references.json").read_text())
+            record["clips_own"] = {k: refs["reference"][k] for k in ("wer", "cer")}
+    tmp = results / f".{name}.tmp"
+    tmp.write_text(json.dumps(record, indent=1) + "\n")
+    tmp.rename(results / f"{name}.json")
+
+
 def bootstrap_ratio(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray], seed: int = 0) -> dict:
     """(errors, lengths) per sentence of two systems on the same sentences: the ratio of their
     corpus rates a/b with a 95 % paired percentile bootstrap interval over sentences."""
@@ -176,7 +219,9 @@ def counts(result: dict, key: str, ids: list[str]) -> tuple[np.ndarray, np.ndarr
 
 
 def report(results: Path, out: Path) -> None:
-    rows = {p.stem: json.loads(p.read_text()) for p in sorted(results.glob("*.json")) if p.stem != "recordings"}
+    rows = {p.stem: json.loads(p.read_text()) for p in sorted(results.glob("*.json"))
+            if p.stem not in ("recordings", "lj_adapt")}
+    lj = json.loads((results / "lj_adapt.json").read_text()) if (results / "lj_adapt.json").is_file() else None
     rec = json.loads((results / "recordings.json").read_text()) if (results / "recordings.json").is_file() else None
     order = sorted(rows, key=lambda k: (rows[k]["minutes"], ["adapt", "scratch", "pooled"].index(rows[k]["variant"])))
     lines = ["# Adaptation study: a new voice from minutes of its recordings", "",
@@ -220,6 +265,27 @@ def report(results: Path, out: Path) -> None:
                 lines.append(f"- {minutes} min, {key.upper()}: adapted / scratch = {b['ratio']:.2f} "
                              f"(95 % CI {b['low']:.2f}–{b['high']:.2f}), a relative change of "
                              f"{100 * (b['ratio'] - 1):+.0f} %.")
+    lines += ["", "## A real voice: the 32 LJSpeech clips", ""]
+    if lj is None:
+        lines.append("Not run yet (`local/adapt_study.py --real-voice`).")
+    else:
+        def pct(d: dict, k: str) -> str:
+            c = d.get("asr_ci95", {}).get(k)
+            v = d["metrics"][k]
+            return f"{100 * v:.1f} %" + (f" ({100 * c[0]:.1f}–{100 * c[1]:.1f})" if c else "")
+        ref = lj["adapted_clips"]["recordings"] or {}
+        lines += [f"Adapted on {lj['clips_trained']} clips ({lj['minutes_trained']} min) from the pooled model; "
+                  f"{lj['adapted_clips']['sentences']} clips kept out as the voice's reference.", "",
+                  "| what | sentences | WER | CER | similarity to the kept-out clips |", "|---|---|---|---|---|",
+                  f"| the kept-out clips themselves | {lj['adapted_clips']['sentences']} | "
+                  f"{100 * lj['clips_own']['wer']:.1f} % | {100 * lj['clips_own']['cer']:.1f} % | "
+                  f"{ref.get('own', float('nan')):.3f} (each to the others) |"]
+        for key, what in (("source_clips", "source model (slt voice), the clips' sentences"),
+                          ("adapted_clips", "adapted, the clips' sentences"),
+                          ("adapted_heldout", "adapted, held-out sentences")):
+            d = lj[key]
+            lines.append(f"| {what} | {d['sentences']} | {pct(d, 'wer')} | {pct(d, 'cer')} | "
+                         f"{d['metrics'].get('speaker_sim', float('nan')):.3f} |")
     tmp = out.with_suffix(".tmp")
     tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
     tmp.rename(out)
@@ -237,9 +303,13 @@ def main() -> None:
     ap.add_argument("--report", type=Path, default=REPO / "docs" / "adaptation" / "study.md")
     ap.add_argument("--report-only", action="store_true")
     ap.add_argument("--data-only", action="store_true", help="build and prepare the data, train nothing")
+    ap.add_argument("--real-voice", action="store_true", help="adapt to the 32 LJSpeech clips of ../shared "
+                                                                "instead of the minutes study")
     a = ap.parse_args()
     a.results.mkdir(parents=True, exist_ok=True)
-    if not a.report_only:
+    if a.real_voice and not a.report_only:
+        real_voice(a.results, a.nj, a.seed)
+    elif not a.report_only:
         eval_corpus()
         prepared(HERE / "downloads" / "heldout" / SPEAKER, f"data_{SPEAKER}", f"dump_{SPEAKER}", 10, 10)
         if a.data_only:
