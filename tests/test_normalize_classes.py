@@ -87,6 +87,7 @@ CASES = {
         ('It is 7/2 now.', 'it is seven halves now'),
         ('About 1/3rd of it.', 'about one third of it'),
         ('Nearly 2/3rds agreed.', 'nearly two thirds agreed'),
+        ('Rated 4.5/5 by critics.', 'rated four point five out of five by critics'),
     ],
     "MONEY": [
         ('It cost $5.', 'it cost five dollars'),
@@ -219,6 +220,11 @@ CASES = {
         ('A 3.5" floppy.', 'a three point five inches floppy'),
         ('He said "I have 5" and left.', 'he said i have five and left'),
         ('A 5 m x 3 m room.', 'a five meters by three meters room'),
+        ('Temperatures hit 40C.', 'temperatures hit forty degrees celsius'),
+        ('It was 75F and sunny, the forecast said.',
+         'it was seventy five degrees fahrenheit and sunny the forecast said'),
+        ('Sit in seat 14C.', 'sit in seat fourteen c'),
+        ('He ran it in 9.58s.', 'he ran it in nine point five eight seconds'),
     ],
     "RANGE": [
         ('From 1990-1995.', 'from nineteen ninety to nineteen ninety five'),

@@ -38,6 +38,14 @@ def _fraction(m: re.Match, t: Text) -> str:
     return sign + fraction(int(num), int(den))
 
 
+# ---- a rating with a decimal: "4.5/5" -> "four point five out of five"
+_OUT_OF = re.compile(rf"{_FREE}([0-9]+\.[0-9]+)/([0-9]+)(?![0-9/]|\.[0-9])")
+
+
+def _out_of(m: re.Match, t: Text) -> str:
+    return f"{number(m.group(1))} out of {number(m.group(2))}"
+
+
 # ---- plurals of numbers: "747s", "the 5s" (decades are dates); "49ers" forty niners
 _PLURAL = re.compile(rf"{_FREE}({INT})('?s|ers)(?![A-Za-z0-9])")
 
@@ -147,6 +155,7 @@ def _digits(m: re.Match, t: Text) -> str:
 
 
 ORDINAL = Rule("ORDINAL", _ORDINAL, _ordinal, "digit", numbers("[A-Za-z]"))
+OUT_OF = Rule("CARDINAL", _OUT_OF, _out_of, "/", numbers("/"))
 FRACTION = Rule("FRACTION", _FRACTION, _fraction, "/", numbers("/| [0-9]+/", "-"))
 PLURAL = Rule("CARDINAL", _PLURAL, _plural, "digit", numbers("'?s|ers"))
 RATIO = Rule("CARDINAL", _RATIO, _ratio, ":", numbers(":"))

@@ -2,7 +2,7 @@
 "100 million kg" -> "one hundred million kilograms", "60 km/h" -> "sixty kilometers per hour",
 "1 mbps" -> "one megabit per second", "20°C" -> "twenty degrees celsius", "5%" -> "five
 percent", "3 kg/m²" -> "three kilograms per square meter", "12/kg" -> "twelve per kilogram",
-"5'11\"" -> "five feet eleven inches".
+"5'11\"" -> "five feet eleven inches", "temperatures hit 40C" -> "forty degrees celsius".
 
 The SI units are a short table of base units, each with the prefixes it is used with; the
 symbols (km, mg, GHz, kWh, ...) are composed from them. A symbol matches in its own case
@@ -141,6 +141,8 @@ _HOURS_BEFORE = re.compile(r"[0-9] ?(?:h|hrs?|hours?) $")
 
 def _measure(m: re.Match, t: Text) -> str | None:
     names = lookup(m.group("unit"))
+    if names is None and m.group("unit") == "s" and "." in (m.group("num") or ""):
+        names = ("second", "seconds")   # "9.58s": a decimal has no plural, so "s" is seconds
     if m.group("unit") == "m" and not m.group("den") and _HOURS_BEFORE.search(t.s, max(0, m.start() - 8), m.start()):
         names = ("minute", "minutes")
     if names is None or (m.group("unit") == "in" and not m.group("dot") and m.end() < len(t.s)
@@ -213,6 +215,20 @@ def _feet_inches(m: re.Match, t: Text) -> str:
     return f"{feet} {number(inch)} {'inch' if is_one(inch) else 'inches'}" if inch else feet
 
 
+# "40C", "75F": degrees without the sign, where the sentence speaks of temperature ("seat 14C" does not)
+_BARE_DEGREES = re.compile(r"(?<![0-9A-Za-z.,])(?P<neg>-)?(?P<n>[0-9]{1,3}(?:\.[0-9])?)(?P<scale>[CF])(?![A-Za-z0-9])")
+_WARMTH = re.compile(r"(?i:temperature|degree|celsius|fahrenheit|\bhot|heat|cold|warm|cool|\bhighs?\b|\blows?\b|"
+                     r"weather|forecast|freez|thermometer|fever|oven|\bhit\b|reach|soar|climb|plung)")
+
+
+def _bare_degrees(m: re.Match, t: Text) -> str | None:
+    if not _WARMTH.search(t.s):
+        return None
+    n = m.group("n")
+    return (f"{'minus ' if m.group('neg') else ''}{number(n)} {'degree' if is_one(n) else 'degrees'} "
+            f"{'celsius' if m.group('scale') == 'C' else 'fahrenheit'}")
+
+
 # a unit, a scale word or a fraction comes next
 _NEXT = r" ?[^\s0-9,.;:!?)\]\"'-]| [0-9]+/|-[A-Za-zµμΩ°]"
 MEASURE = Rule("MEASURE", _MEASURE, _measure, "digit", numbers(_NEXT, "-."))
@@ -221,3 +237,4 @@ RATIO = Rule("MEASURE", _RATIO, _ratio, re.compile(r"[A-Za-z0-9²³]/[A-Za-z°]"
 PER_WORD = Rule("MEASURE", _PER_WORD, _per_word, "digit", re.compile(r"[Pp]er "))
 FEET_INCHES = Rule("MEASURE", _FEET_INCHES, _feet_inches, "'", numbers("'"))
 INCHES = Rule("MEASURE", _INCHES, _inches, '"', numbers('"'))
+BARE_DEGREES = Rule("MEASURE", _BARE_DEGREES, _bare_degrees, "digit", numbers("[CF]", "-"))
