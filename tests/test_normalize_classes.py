@@ -122,6 +122,9 @@ CASES = {
         ('It cost 99p.', 'it cost ninety nine pence'),
         ('A 20p coin.', 'a twenty pence coin'),
         ('It was 1p.', 'it was one penny'),
+        ('He paid 5s. 6d. for it.', 'he paid five shillings six pence for it'),
+        ('It cost £3 10s.', 'it cost three pounds ten shillings'),
+        ('In the 40s.', 'in the forties'),
     ],
     "DATE": [
         ('On 7/4/1976 it began.', 'on july fourth nineteen seventy six it began'),
@@ -327,6 +330,11 @@ CASES = {
         ('On Sat. Jan 5 we met.', 'on saturday january fifth we met'),
         ('They will wed.', 'they will wed'),
         ('He sat. Then he left.', 'he sat. then he left'),
+        ('Dallas, Tex., was hot.', 'dallas, texas, was hot'),
+        ('He lives in Chicago, Ill.', 'he lives in chicago, illinois'),
+        ('He was ill. Then he left.', 'he was ill. then he left'),
+        ('The Rt. Hon. W. E. Gladstone.', 'the right honorable w e gladstone'),
+        ('Take Rt. 66 west.', 'take route sixty six west'),
     ],
     "PLAIN": [
         ('The cat sat on the mat.', 'the cat sat on the mat'),

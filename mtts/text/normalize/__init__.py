@@ -35,7 +35,7 @@ from mtts.text.normalize.core import Rule, Span, run
 
 RULES: tuple[Rule, ...] = (
     electronic.EMAIL, electronic.URL,
-    telephone.TELEPHONE, telephone.DIALLED,
+    telephone.TELEPHONE, telephone.DIALLED, money.SHILLINGS,
     dates.NUMERIC, dates.MDY, dates.DMY, dates.MONTH_YEAR, dates.MONTH_DAY, dates.DECADE, dates.SHORT_YEAR,
     dates.DAY_RANGE, dates.SEASON,
     times.CLOCK, times.MILITARY, times.DOTTED, times.HOUR,

@@ -29,6 +29,15 @@ ABBREVIATIONS = {
 # read so only before a number: "No. 5", "p. 12"
 BEFORE_NUMBER = {"no": "number", "nos": "numbers", "p": "page", "pp": "pages", "c": "circa", "ca": "circa",
                  "est": "established"}
+# states as AP style shortens them after a town and a comma ("Dallas, Tex."), read so only there,
+# since several are words ("ill.", "wash.", "mass.")
+STATES = {"ala": "alabama", "ariz": "arizona", "ark": "arkansas", "calif": "california", "colo": "colorado",
+          "conn": "connecticut", "del": "delaware", "fla": "florida", "ga": "georgia", "ill": "illinois",
+          "ind": "indiana", "kan": "kansas", "ky": "kentucky", "la": "louisiana", "md": "maryland",
+          "mass": "massachusetts", "mich": "michigan", "minn": "minnesota", "miss": "mississippi", "mo": "missouri",
+          "mont": "montana", "neb": "nebraska", "nev": "nevada", "okla": "oklahoma", "ore": "oregon",
+          "pa": "pennsylvania", "penn": "pennsylvania", "tenn": "tennessee", "tex": "texas", "va": "virginia",
+          "vt": "vermont", "wash": "washington", "wis": "wisconsin", "wyo": "wyoming"}
 # weekdays that are also words ("They will wed."): read so only before a date
 WEEKDAYS = {"wed": "wednesday", "sat": "saturday", "sun": "sunday"}
 # titles also written without a full stop ("Mr Smith")
@@ -36,7 +45,7 @@ _BARE_TITLES = {"mr", "mrs", "ms", "dr", "st", "messrs"}
 # words read so without a full stop, between two words: "Lakers vs Celtics"
 _BARE_WORDS = {"vs": "versus"}
 
-_KEYS = frozenset(ABBREVIATIONS) | set(BEFORE_NUMBER) | set(WEEKDAYS) | {"dr", "st", "v"}
+_KEYS = frozenset(ABBREVIATIONS) | set(BEFORE_NUMBER) | set(WEEKDAYS) | set(STATES) | {"dr", "st", "v", "rt"}
 _DOTTED_KEYS = sorted((k for k in _KEYS if "." in k), key=len, reverse=True)
 # any short word, looked up in _read: faster than an alternation of every key
 _ABBR = re.compile(r"(?<![A-Za-z])(?P<w>(?i:" + "|".join(re.escape(k) for k in _DOTTED_KEYS) + r")|[A-Za-z]{1,6})"
@@ -87,6 +96,12 @@ def _read(m: re.Match, t: Text) -> str | None:
     if key in WEEKDAYS:   # "Wed., Jan. 2", "Sat. 5 May": a date follows, as written, not as read
         after = t.word_after(m.end() + (t.s[m.end():m.end() + 1] == ","))
         return WEEKDAYS[key] if w[0].isupper() and (after[:1].isdigit() or _is_month(after)) else None
+    if key in STATES and dot and w[0].isupper() and prev.endswith(",") and _is_name(prev):
+        return STATES[key]
+    if key == "rt":   # "Rt. Hon.", "Rt. 66"
+        return ("route" if _CODE.match(nxt) else "right") if dot and w[0].isupper() else None
+    if key not in ABBREVIATIONS and key not in ("dr", "st"):
+        return None
     if key in ("dr", "st"):
         # before a name a saint or a doctor ("St. Paul", "Bury St. Edmunds"); after a name
         # and before none a street or a drive ("Baker St.", "Baker St. The house")
