@@ -156,6 +156,8 @@ CASES = {
         ('In AD 800.', 'in a d eight hundred'),
         ('In 44 BC.', 'in forty four b c'),
         ('The 2020 census.', 'the twenty twenty census'),
+        ('Sales are over 1995 levels.', 'sales are over nineteen ninety five levels'),
+        ('In 2019 prices it was less.', 'in twenty nineteen prices it was less'),
         ('From 1914 to 1918.', 'from nineteen fourteen to nineteen eighteen'),
     ],
     "TIME": [

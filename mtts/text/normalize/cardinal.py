@@ -80,6 +80,9 @@ _COUNT_CUES = frozenset("page pages p. pp. no. nos. number numbers room flight r
 _NOT_PLURAL = frozenset("is was has as its his hers this thus us yes always towards afterwards besides "
                         "whereas unless less plus minus across perhaps sometimes ours theirs yours".split())
 _PLURAL_NOUNS = frozenset("people men women children feet persons police cattle troops staff".split())
+# plural nouns a year describes ("at 1995 levels", "in 2020 prices"), not counts
+_YEAR_NOUNS = frozenset("levels prices sales figures rates elections standards earnings profits revenues "
+                        "budgets estimates forecasts".split())
 _SAID_AS_DIGITS = {"911": "nine one one", "411": "four one one"}
 
 
@@ -93,7 +96,7 @@ def counts_things(t: Text, m: re.Match, cues: bool = True) -> bool:
         return False
     # "soldiers", not "class", "census" or "analysis"
     return bare in _PLURAL_NOUNS or (bare.endswith("s") and not bare.endswith(("ss", "us", "is"))
-                                     and bare not in _NOT_PLURAL)
+                                     and bare not in _NOT_PLURAL and bare not in _YEAR_NOUNS)
 
 
 def _cardinal(m: re.Match, t: Text) -> tuple[str, str]:
