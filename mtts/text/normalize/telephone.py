@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from mtts.text.normalize.cardinal import counts_things
-from mtts.text.normalize.core import Rule, Text, number_runs, numbers
+from mtts.text.normalize.core import Rule, Text, number_runs
 from mtts.text.normalize.numbers import digits
 
 _PHONE = re.compile(
@@ -68,4 +68,10 @@ def _dialled(m: re.Match, t: Text) -> str | None:
     return ", ".join(digits(g) for g in m.group().split())
 
 
-DIALLED = Rule("TELEPHONE", _DIALLED, _dialled, "digit", numbers())
+def _dialled_starts(s: str) -> list[int]:
+    """Numbers of three digits or more after a word for dialling."""
+    return [a for a, b in number_runs(s) if b - a >= 3 and s[a - 1:a] == " "
+            and s[s.rfind(" ", 0, a - 1) + 1:a - 1].lower() in _DIAL_WORDS]
+
+
+DIALLED = Rule("TELEPHONE", _DIALLED, _dialled, "digit", _dialled_starts)
