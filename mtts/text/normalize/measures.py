@@ -49,7 +49,8 @@ _OTHER = {
     "tbsp": ("tablespoon", "tablespoons"), "tsp": ("teaspoon", "teaspoons"), "pct": ("percent", "percent"),
     "%": ("percent", "percent"), "‰": ("per mille", "per mille"), "°": ("degree", "degrees"),
     "°C": ("degree celsius", "degrees celsius"), "°F": ("degree fahrenheit", "degrees fahrenheit"),
-    "°K": ("kelvin", "kelvin"),
+    "°K": ("kelvin", "kelvin"), "mcg": ("microgram", "micrograms"), "deg": ("degree", "degrees"),
+    "mmHg": ("millimeter of mercury", "millimeters of mercury"),
 }
 # lengths take "square"/"cubic" before them; other units "squared"/"cubed" after (m/s²)
 _LENGTHS = {"meter", "foot", "yard", "mile", "inch", "kilometer", "centimeter", "millimeter"}
