@@ -61,6 +61,7 @@ CASES = {
         ('The 1,000,000th fan.', 'the one millionth fan'),
         ('Its 250th year.', 'its two hundred fiftieth year'),
         ('The 42ND street.', 'the forty second street'),
+        ('Two 3rds and two 4ths.', 'two thirds and two fourths'),
     ],
     "DECIMAL": [
         ('Pi is 3.14159.', 'pi is three point one four one five nine'),

@@ -11,15 +11,15 @@ from mtts.text.normalize.numbers import INT, NUM, cardinal, digits, fraction, nu
 # a number not glued to a word or to another number's separator
 _FREE = r"(?<![0-9A-Za-z.,])"
 
-# ---- ordinals: 1st, 22nd, 1,000th; 2d and 3d as in older text
-_ORDINAL = re.compile(rf"{_FREE}({INT})((?i:st|nd|rd|th)|d)(?![A-Za-z0-9])")
+# ---- ordinals: 1st, 22nd, 1,000th; 2d and 3d as in older text; plurals: "3rds" thirds
+_ORDINAL = re.compile(rf"{_FREE}({INT})((?i:st|nd|rd|th)|d)(s)?(?![A-Za-z0-9])")
 
 
 def _ordinal(m: re.Match, t: Text) -> str | None:
     n = int(m.group(1).replace(",", ""))
     if m.group(2) == "d" and (n % 10 not in (2, 3) or n % 100 in (12, 13)):
         return None
-    return ordinal(n)
+    return ordinal(n) + ("s" if m.group(3) else "")
 
 
 # ---- fractions and mixed numbers: 1/4, 3 2/4, 1/3rd
