@@ -235,6 +235,8 @@ def _gap(s: str, a: int, b: int, prev: Span | None, nxt: Span | None, spans: lis
             return " "            # "a 50-50 chance": a split, not a range
         spans.append(Span(a, b, gap, "RANGE", "to"))
         return " to "
+    if gap in (" x ", " by ") and prev and nxt and prev.cls in NUMERIC and nxt.cls in NUMERIC:
+        return " by "             # dimensions: "5 m x 3 m", "10 x 2.5 m"
     if gap == "-" and (prev or nxt) and a > 0 and b < len(s):
         return " "                # "10-year-old", "COVID-19", "FBI-led"
     if prev and gap[:1] == "-" and gap[1:2].isalpha():

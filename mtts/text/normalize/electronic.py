@@ -21,7 +21,7 @@ _EMAIL = re.compile(r"(?<![\w.+])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.
 _PATH = r"[A-Za-z0-9/_.~%=&?#+:-]*[A-Za-z0-9/_~%=&#+-]"
 _URL = re.compile(r"(?<![\w])(?:(?:https?|ftp)://" + _PATH +
                   r"|(?:www\.)?[A-Za-z0-9][A-Za-z0-9-]*(?:\.[A-Za-z0-9-]+)*\.(?:" + _TLDS + r")(?:/" + _PATH + r")?)"
-                  r"(?![A-Za-z@])")
+                  r"(?![A-Za-z])")
 _VOWELS = set("aeiouy")
 
 

@@ -12,7 +12,8 @@ from mtts.text.normalize.core import Rule, Text
 _DOTTED = re.compile(r"(?<![A-Za-z])(?P<w>(?:[A-Za-z]\.){2,})(?P<pos>'s)?")
 _CAPS = re.compile(r"(?<![A-Za-z'])(?P<w>[A-Z]{2,}|PhD|MSc|BSc|DPhil)(?P<pos>'?s)?(?![A-Za-z])")
 # short words often written in capitals for emphasis: words, not initialisms
-WORDS = {"OK": "okay", "WWI": "world war one", "WWII": "world war two", **{w: w.lower() for w in
+WORDS = {"OK": "okay", "WWI": "world war one", "WWII": "world war two", "RAM": "ram", "ROM": "rom", "PIN": "pin",
+         "SIM": "sim", "LAN": "lan", **{w: w.lower() for w in
          "NO NOT YES THE AND BUT FOR YOU ALL ARE WAS HAS HAD HIS HER HIM SHE ONE TWO NOW NEW OLD OUT OUR "
          "GET GOT CAN MAY SAY SEE WAY HOW WHY ITS LET PUT TOO BIG END DAY MAN MEN BOY GIRL OH GO SO DO "
          "UP IF AN OR AT TO IN ON OF IS BE BY WE HE ME MY".split()}}

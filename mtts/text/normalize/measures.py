@@ -2,7 +2,7 @@
 "100 million kg" -> "one hundred million kilograms", "60 km/h" -> "sixty kilometers per hour",
 "1 mbps" -> "one megabit per second", "20°C" -> "twenty degrees celsius", "5%" -> "five
 percent", "3 kg/m²" -> "three kilograms per square meter", "12/kg" -> "twelve per kilogram",
-"5'11\"" -> "five feet eleven inches".
+"5'11\"" -> "five feet eleven inches", "temperatures hit 40C" -> "forty degrees celsius".
 
 The SI units are a short table of base units, each with the prefixes it is used with; the
 symbols (km, mg, GHz, kWh, ...) are composed from them. A symbol matches in its own case
@@ -49,7 +49,8 @@ _OTHER = {
     "tbsp": ("tablespoon", "tablespoons"), "tsp": ("teaspoon", "teaspoons"), "pct": ("percent", "percent"),
     "%": ("percent", "percent"), "‰": ("per mille", "per mille"), "°": ("degree", "degrees"),
     "°C": ("degree celsius", "degrees celsius"), "°F": ("degree fahrenheit", "degrees fahrenheit"),
-    "°K": ("kelvin", "kelvin"),
+    "°K": ("kelvin", "kelvin"), "mcg": ("microgram", "micrograms"), "deg": ("degree", "degrees"),
+    "mmHg": ("millimeter of mercury", "millimeters of mercury"),
 }
 # lengths take "square"/"cubic" before them; other units "squared"/"cubed" after (m/s²)
 _LENGTHS = {"meter", "foot", "yard", "mile", "inch", "kilometer", "centimeter", "millimeter"}
@@ -109,7 +110,8 @@ _QUANTITY = (rf"(?<![0-9A-Za-z.,])(?P<neg>-)?(?:(?P<whole>[0-9]+) (?=[0-9]+/))?"
              rf"(?:(?P<fn>[0-9]+)/(?P<fd>[0-9]+)|(?P<num>{NUM}))(?: (?P<scale>{'|'.join(SCALES)}))?")
 # abbreviations often written with a full stop, which then belongs to them ("5 ft. tall")
 _DOTTED = frozenset("ft in yd mi lb lbs oz gal qt min mins sec secs hr hrs yr yrs tbsp tsp sq cu".split())
-_MEASURE = re.compile(rf"{_QUANTITY} ?(?:(?P<area>sq|cu|square|cubic)\.? ?)?(?P<unit>{_UNIT}){_POWER.format('p1')}"
+_MEASURE = re.compile(rf"{_QUANTITY}(?:(?P<hy>-)| ?)(?:(?P<area>sq|cu|square|cubic)\.? ?)?"
+                      rf"(?P<unit>{_UNIT}){_POWER.format('p1')}"
                       rf"(?:/(?P<den>{_UNIT}){_POWER.format('p2')})?{_TAIL}(?P<dot>\.(?= [a-z0-9]))?")
 # "12/kg", "$5/kg", "$10/hour": per unit after a number
 _PER = re.compile(rf"/(?P<den>{_UNIT}|[a-z]+){_POWER.format('p2')}{_TAIL}")
@@ -134,14 +136,27 @@ def _quantity(m: re.Match) -> tuple[str, bool]:
     return sign + words, is_one(m.group("num"))
 
 
+# an hour before it makes "m" minutes: "3h 20m", "2 hrs 30 m"
+_HOURS_BEFORE = re.compile(r"[0-9] ?(?:h|hrs?|hours?) $")
+
+
 def _measure(m: re.Match, t: Text) -> str | None:
     names = lookup(m.group("unit"))
+    if names is None and m.group("unit") == "s" and "." in (m.group("num") or ""):
+        names = ("second", "seconds")   # "9.58s": a decimal has no plural, so "s" is seconds
+    if m.group("unit") == "m" and not m.group("den") and _HOURS_BEFORE.search(t.s, max(0, m.start() - 8), m.start()):
+        names = ("minute", "minutes")
     if names is None or (m.group("unit") == "in" and not m.group("dot") and m.end() < len(t.s)
                          and t.s[m.end()] not in ".,;)"):
         return None   # "in" is an inch only at the end of a phrase: "5 in the box" is not
     if m.group("dot") and m.group("unit").lower() not in _DOTTED:
         return None
     words, singular = _quantity(m)
+    if m.group("hy"):
+        # hyphened, the measure describes a noun: "a 5-km run", "a 9-V battery"
+        if m.group("fn") or m.group("scale") or m.group("unit") in "%‰°":
+            return None
+        singular = True
     area = m.group("area")
     one, many = _powered(names, "2" if area in ("sq", "square") else "3" if area else m.group("p1"))
     unit = one if singular else many
@@ -184,16 +199,43 @@ def _per_word(m: re.Match, t: Text) -> str | None:
     return "per " + _powered(den, m.group("p2"))[0] if den else None
 
 
+# 15", 3.5": inches, where the mark does not close a quotation opened before it
+_INCHES = re.compile(r"(?<![0-9A-Za-z.,'\"])(?P<n>[0-9]+(?:\.[0-9]+)?)\"(?![A-Za-z0-9])")
+
+
+def _inches(m: re.Match, t: Text) -> str | None:
+    if t.s.count('"', 0, m.start()) % 2:
+        return None
+    n = m.group("n")
+    return f"{number(n)} {'inch' if is_one(n) else 'inches'}"
+
+
 def _feet_inches(m: re.Match, t: Text) -> str:
     ft, inch = m.group("ft"), m.group("inch")
     feet = f"{number(ft)} {'foot' if is_one(ft) else 'feet'}"
     return f"{feet} {number(inch)} {'inch' if is_one(inch) else 'inches'}" if inch else feet
 
 
+# "40C", "75F": degrees without the sign, where the sentence speaks of temperature ("seat 14C" does not)
+_BARE_DEGREES = re.compile(r"(?<![0-9A-Za-z.,])(?P<neg>-)?(?P<n>[0-9]{1,3}(?:\.[0-9])?)(?P<scale>[CF])(?![A-Za-z0-9])")
+_WARMTH = re.compile(r"(?i:temperature|degree|celsius|fahrenheit|\bhot|heat|cold|warm|cool|\bhighs?\b|\blows?\b|"
+                     r"weather|forecast|freez|thermometer|fever|oven|\bhit\b|reach|soar|climb|plung)")
+
+
+def _bare_degrees(m: re.Match, t: Text) -> str | None:
+    if not _WARMTH.search(t.s):
+        return None
+    n = m.group("n")
+    return (f"{'minus ' if m.group('neg') else ''}{number(n)} {'degree' if is_one(n) else 'degrees'} "
+            f"{'celsius' if m.group('scale') == 'C' else 'fahrenheit'}")
+
+
 # a unit, a scale word or a fraction comes next
-_NEXT = r" ?[^\s0-9,.;:!?)\]\"'-]| [0-9]+/"
+_NEXT = r" ?[^\s0-9,.;:!?)\]\"'-]| [0-9]+/|-[A-Za-zµμΩ°]"
 MEASURE = Rule("MEASURE", _MEASURE, _measure, "digit", numbers(_NEXT, "-."))
 PER = Rule("MEASURE", _PER, _per, "/", re.compile("(?<=[0-9])/"))
 RATIO = Rule("MEASURE", _RATIO, _ratio, re.compile(r"[A-Za-z0-9²³]/[A-Za-z°]"))
 PER_WORD = Rule("MEASURE", _PER_WORD, _per_word, "digit", re.compile(r"[Pp]er "))
 FEET_INCHES = Rule("MEASURE", _FEET_INCHES, _feet_inches, "'", numbers("'"))
+INCHES = Rule("MEASURE", _INCHES, _inches, '"', numbers('"'))
+BARE_DEGREES = Rule("MEASURE", _BARE_DEGREES, _bare_degrees, "digit", numbers("[CF]", "-"))

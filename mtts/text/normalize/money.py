@@ -1,7 +1,8 @@
 """Money: a currency symbol or ISO code before or after the amount. "$5.50" -> "five dollars
 fifty cents", "$.01" -> "one cent", "$30b" -> "thirty billion dollars", "£2.5m" -> "two point
 five million pounds", "¥30 billion" -> "thirty billion yen", "EUR 20" -> "twenty euros",
-"$10-20" -> "ten to twenty dollars" ("$5/kg": measures.py reads "/kg").
+"$10-20" -> "ten to twenty dollars", "99p" -> "ninety nine pence", "5s. 6d." -> "five shillings
+six pence" ("$5/kg": measures.py reads "/kg").
 
 The names are the spoken ones; num2words' currency forms are formal ("pounds sterling") and
 it has none for yen, won or yuan, so the common currencies are listed here.
@@ -110,3 +111,35 @@ def _read(m: re.Match, t: Text) -> str:
 _FIRST_BEFORE = re.compile(r"[$£€¥₩₹₽₺₪฿₱₦₫₿]|-(?=[A-Z$£€¥₩₹₽])|[A-Z][A-Za-z]{0,2}(?:[$¥]|\.? ?[0-9.])")
 BEFORE = Rule("MONEY", _BEFORE, _read, "digit", _FIRST_BEFORE)
 AFTER = Rule("MONEY", _AFTER, _read, "digit", numbers(r" ?[^\s0-9,.;:!?)\]\"'-]", "-."))
+
+
+# ---- pence: "50p", "1p" (not "1080p", a video resolution)
+_PENCE = re.compile(r"(?<![0-9A-Za-z.,$£€-])([0-9]{1,2})p(?![A-Za-z0-9])")
+
+
+def _pence(m: re.Match, t: Text) -> str:
+    n = int(m.group(1))
+    return f"{cardinal(n)} {'penny' if n == 1 else 'pence'}"
+
+
+PENCE = Rule("MONEY", _PENCE, _pence, "digit", numbers("p"))
+
+
+# ---- old British money: "5s. 6d." -> "five shillings six pence", "£3 10s." -> "... ten shillings";
+# shillings alone only after pounds, since "the 40s" are a decade
+_SHILLINGS = re.compile(r"(?<![0-9A-Za-z.,])(?P<s>[0-9]{1,2})s(?:\.? (?P<d>[0-9]{1,2})d)?\.?(?![A-Za-z0-9])")
+_POUNDS_BEFORE = re.compile(r"£[0-9,]+ $")
+
+
+def _shillings(m: re.Match, t: Text) -> str | None:
+    if not m.group("d") and not _POUNDS_BEFORE.search(t.s, max(0, m.start() - 12), m.start()):
+        return None
+    n = int(m.group("s"))
+    out = f"{cardinal(n)} {'shilling' if n == 1 else 'shillings'}"
+    if m.group("d"):
+        d = int(m.group("d"))
+        out += f" {cardinal(d)} {'penny' if d == 1 else 'pence'}"
+    return out
+
+
+SHILLINGS = Rule("MONEY", _SHILLINGS, _shillings, "digit", numbers("s"))

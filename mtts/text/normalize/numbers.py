@@ -73,13 +73,19 @@ def number(s: str) -> str:
     return cardinal(int(whole))
 
 
+_ROUND = frozenset(f"one {w}" for w in ("hundred",) + SCALES)
+
+
 def is_one(s: str) -> bool:
     """Whether a written amount takes the singular ("1 kilogram", not "1.0" or "01")."""
     return s.replace(",", "") == "1"
 
 
 def plural(words: str) -> str:
-    """The plural of a spelled number: "ninety" -> "nineties", "six" -> "sixes"."""
+    """The plural of a spelled number: "ninety" -> "nineties", "six" -> "sixes",
+    "one thousand" -> "thousands" ("1,000s of people")."""
+    if words in _ROUND:
+        words = words[4:]
     if words.endswith("y"):
         return words[:-1] + "ies"
     if words.endswith(("x", "s")):

@@ -13,7 +13,7 @@ from mtts.text.normalize.numbers import cardinal, ordinal, roman
 
 KEYWORDS = frozenset("chapter chapters part parts volume vol book act scene section article title phase stage "
                      "level class type grade war round series unit appendix psalm canto movement episode season "
-                     "bowl schedule annex plate figure fig tome".split())
+                     "bowl schedule annex plate figure fig tome mark apollo vatican gemini".split())
 # names that a regnal number follows, so that even "I" and "V" after them are numerals
 REGNAL = frozenset("henry edward george william charles james richard john elizabeth mary victoria anne louis "
                    "philip peter catherine frederick ferdinand francis napoleon alexander nicholas paul leo pius "
@@ -58,6 +58,8 @@ def _read(m: re.Match, t: Text) -> str | None:
     name = prev[0].isupper() and (prev[1:].islower() or t.caps) and prev not in NOT_NAMES
     if name and len(r) >= 2 and set(r) <= set("IVX") and n < 40:
         return f"the {ordinal(n)}{pos}"
+    if prev[0].isupper() and prev not in NOT_NAMES and len(r) >= 3 and set(r) <= set("IVX") and n < 40:
+        return cardinal(n) + pos   # after a title in capitals and small letters: "WrestleMania III"
     return None
 
 

@@ -1,5 +1,5 @@
-"""Symbols left after the other classes: "&" -> "and", "+" -> "plus", "#5" -> "number five",
-"his/her" -> "his or her"; signs that are not spoken ("*", "_", "|") are dropped."""
+"""Symbols left after the other classes: "&" -> "and", "+" -> "plus", "±" -> "plus or minus",
+"#5" -> "number five", "his/her" -> "his or her"; signs that are not spoken ("*", "_", "|") are dropped."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import re
 from mtts.text.normalize.core import Rule, Text
 
 SIGNS = {"&": "and", "+": "plus", "=": "equals", "@": "at", "%": "percent", "°": "degrees", "×": "times",
-         "÷": "divided by", "~": "about", "<": "less than", ">": "greater than", "©": "copyright",
+         "÷": "divided by", "±": "plus or minus", "~": "about", "<": "less than", ">": "greater than", "©": "copyright",
          "®": "registered", "*": "", "_": "", "|": "", "\\": "", "#": ""}
-_SYMBOL = re.compile(r"[&+=@%°×÷~<>©®*_|\\#/]")
+_SYMBOL = re.compile(r"[&+=@%°×÷±~<>©®*_|\\#/]")
 
 
 def _read(m: re.Match, t: Text) -> str:

@@ -1,7 +1,8 @@
 """Times of day and durations: "3:30 pm" -> "three thirty p m", "1.59 p.m." -> "one fifty nine
 p m", "1 a.m." -> "one a m", "7:05" -> "seven o five", "14:00" -> "fourteen hundred",
-"3:00" -> "three o'clock", time zones spelled ("EST" -> "e s t"), and durations: "1:30:05" ->
-"one hour thirty minutes five seconds", "25:30" -> "twenty five minutes thirty seconds"."""
+"3:00" -> "three o'clock", "at 1400 hours" -> "fourteen hundred hours", time zones spelled
+("EST" -> "e s t"), and durations: "1:30:05" -> "one hour thirty minutes five seconds",
+"25:30" -> "twenty five minutes thirty seconds"."""
 
 from __future__ import annotations
 
@@ -81,6 +82,23 @@ def _hour(m: re.Match, t: Text) -> str | None:
     return cardinal(h) + _suffix(m, t)
 
 
+# ---- the 24-hour clock without a colon: "at 1400 hours" -> "fourteen hundred hours", "0800 hrs"
+_MILITARY = re.compile(r"(?<![0-9A-Za-z.,])(?P<h>[01][0-9]|2[0-3])(?P<m>[0-5][0-9]) ?(?:hours|hrs|h)(?![A-Za-z])\.?")
+_AT = frozenset("at by until till from before after since".split())
+
+
+def _military(m: re.Match, t: Text) -> str | None:
+    hh, mm = m.group("h"), int(m.group("m"))
+    if hh[0] != "0" and t.word_before(m.start()).lower() not in _AT:
+        return None   # "it took 1400 hours": a count
+    hour = f"o {cardinal(int(hh))}" if hh[0] == "0" else cardinal(int(hh))
+    if hh == "00":
+        hour = "zero"
+    minutes = "hundred" if mm == 0 else f"o {cardinal(mm)}" if mm < 10 else cardinal(mm)
+    return f"{hour} {minutes} hours"
+
+
 CLOCK = Rule("TIME", _CLOCK, _clock, ":", numbers(":"))
+MILITARY = Rule("TIME", _MILITARY, _military, "digit", numbers(" ?h"))
 DOTTED = Rule("TIME", _DOTTED, _dotted, "digit", numbers(" ?[AaPp]"))
 HOUR = Rule("TIME", _HOUR, _hour, "digit", numbers(" ?[AaPp]"))
